@@ -1,0 +1,59 @@
+"""Where every error becomes an OpenAI error body: one handler per family, one guard."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from thinkgate.api.json import JSONResponse
+from thinkgate.errors import InvalidRequestError, NotFoundError, ServerError, ThinkgateError
+from thinkgate.protocol.parsing import param_path
+
+log = logging.getLogger(__name__)
+
+
+def error_response(error: ThinkgateError) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=error.status_code)
+
+
+async def _on_thinkgate_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ThinkgateError)
+    return error_response(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 becomes OpenAI's 400 invalid_request_error (query and path params)."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = tuple(part for part in first.get("loc", ()) if part not in {"query", "path", "body"})
+    param = param_path(loc) or None
+    message = f"Invalid '{param}': {first.get('msg', 'invalid value')}."
+    return error_response(InvalidRequestError(message, param=param, code="invalid_value"))
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFoundError("Not found: no such route.", code="not_found"))
+    if exc.status_code == 405:
+        error = InvalidRequestError("Method not allowed for this route.", code="method_not_allowed")
+        return JSONResponse(error.to_body(), status_code=405)
+    error = InvalidRequestError(str(exc.detail))
+    return JSONResponse(error.to_body(), status_code=exc.status_code)
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> Response:
+    """The outermost guard: a bug is a 500 server_error, never a traceback on the wire."""
+    log.error("unhandled error", exc_info=exc)
+    return error_response(ServerError("The server had an error while processing your request."))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ThinkgateError, _on_thinkgate_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

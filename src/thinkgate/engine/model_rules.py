@@ -1,0 +1,36 @@
+"""Per-model request rules: which reasoning efforts a model takes, and GPT-5.1's rule that
+sampling parameters are accepted only at effort `none` (reference §7.2, §7.3)."""
+
+from __future__ import annotations
+
+from thinkgate.backends.registry import ModelInfo
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.errors import InvalidRequestError
+
+
+def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
+    """Fill the effective effort, or refuse what this model does not accept."""
+    effort = request.reasoning_effort or info.default_effort
+    if effort not in info.reasoning_efforts:
+        supported = _enumerate(info.reasoning_efforts)
+        raise InvalidRequestError(
+            f"Unsupported value: '{effort}' is not supported with the '{info.id}' model. "
+            f"Supported values are: {supported}.",
+            param=request.param_names.get("effort", "reasoning.effort"),
+            code="unsupported_value",
+        )
+    request.reasoning_effort = effort
+    if info.openai_rules and effort != "none":
+        for name in request.explicit_sampling:
+            raise InvalidRequestError(
+                f"Unsupported parameter: '{name}' is not supported with this model.",
+                param=name,
+                code=None,
+            )
+
+
+def _enumerate(values: tuple[str, ...]) -> str:
+    quoted = [f"'{value}'" for value in values]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"

@@ -1,0 +1,151 @@
+"""The request path: state → model → plan → backend Deltas → assembler → store.
+
+`ResponsesPipeline.start()` does everything that can fail as a client error
+(unknown model, unknown previous response, prompt too long) before any byte is
+sent, so those failures are plain HTTP errors. The returned `ResponseRun` then
+yields events; however it ends (done, failed, client gone), the response is
+settled and stored exactly once, under a shielded scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import anyio
+
+from thinkgate.backends.base import GenerationPlan
+from thinkgate.backends.registry import ModelRegistry
+from thinkgate.engine.assembler import Event, ResponseAssembler
+from thinkgate.engine.deltas import Delta
+from thinkgate.engine.model_rules import apply_model_rules
+from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.engine.response_object import ResponseDict, new_response
+from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
+from thinkgate.ids import new_id
+
+log = logging.getLogger(__name__)
+
+_SERVER_ERROR_MESSAGE = "The server had an error while processing your request."
+_ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+
+
+class ResponseStore(Protocol):
+    async def save(self, response: dict[str, Any], input_items: list[Item]) -> None: ...
+
+    async def conversation(self, response_id: str) -> list[Item] | None: ...
+
+
+class ResponsesPipeline:
+    def __init__(self, registry: ModelRegistry, store: ResponseStore) -> None:
+        self._registry = registry
+        self._store = store
+
+    async def prepare(self, request: CanonicalRequest) -> CanonicalRequest:
+        """Resolve the model's rules and the stored history (shared with token counting)."""
+        info, _ = self._registry.resolve(request.model)
+        apply_model_rules(request, info)
+        if request.previous_response_id is not None:
+            history = await self._store.conversation(request.previous_response_id)
+            if history is None:
+                raise NotFoundError(
+                    f"Previous response with id '{request.previous_response_id}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
+            request.history = history
+        for item in request.input_items:
+            item.setdefault("id", new_id(_ITEM_PREFIXES.get(item.get("type", "message"), "item")))
+        return request
+
+    async def count_input_tokens(self, request: CanonicalRequest) -> int:
+        await self.prepare(request)
+        _, backend = self._registry.resolve(request.model)
+        return await backend.count_tokens(request)
+
+    async def start(self, request: CanonicalRequest) -> ResponseRun:
+        await self.prepare(request)
+        _, backend = self._registry.resolve(request.model)
+        plan = GenerationPlan(max_output_tokens=request.max_output_tokens)
+        response = new_response(request, new_id("resp"), int(time.time()))
+        assembler = ResponseAssembler(response, obfuscate=request.include_obfuscation)
+        deltas = backend.generate(request, plan)
+        try:
+            assembler.feed(await anext(deltas))  # the prompt was accepted: it fits
+        except BaseException:
+            await deltas.aclose()
+            raise
+        return ResponseRun(request, assembler, deltas, self._store)
+
+
+class ResponseRun:
+    def __init__(
+        self,
+        request: CanonicalRequest,
+        assembler: ResponseAssembler,
+        deltas: AsyncIterator[Delta],
+        store: ResponseStore,
+    ) -> None:
+        self._request = request
+        self._assembler = assembler
+        self._deltas = deltas
+        self._store = store
+        self._settled = False
+
+    @property
+    def response(self) -> ResponseDict:
+        return self._assembler.response
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every stream event in order; the response is stored before its terminal event."""
+        try:
+            for event in self._assembler.start():
+                yield event
+            async for delta in self._deltas:
+                batch = self._assembler.feed(delta)
+                if self._assembler.finished:
+                    await self._settle()
+                for event in batch:
+                    yield event
+        except ThinkgateError as error:
+            async for event in self._fail(error):
+                yield event
+        except Exception:
+            log.exception("generation failed")
+            async for event in self._fail(ServerError(_SERVER_ERROR_MESSAGE)):
+                yield event
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._close()
+
+    async def collect(self) -> ResponseDict:
+        """The non-streaming path: the same events, drained."""
+        async for _ in self.events():
+            pass
+        return self._assembler.response
+
+    async def _fail(self, error: ThinkgateError) -> AsyncIterator[Event]:
+        batch = self._assembler.fail(error)
+        await self._settle()
+        for event in batch:
+            yield event
+
+    async def _close(self) -> None:
+        close = getattr(self._deltas, "aclose", None)
+        if close is not None:
+            await close()
+        if not self._assembler.finished:
+            self._assembler.cancel()
+        await self._settle()
+
+    async def _settle(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        if self._request.store:
+            try:
+                await self._store.save(self._assembler.response, self._request.input_items)
+            except Exception:
+                log.exception("could not store response %s", self._assembler.response["id"])

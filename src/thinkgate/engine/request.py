@@ -1,0 +1,82 @@
+"""The canonical request: what every endpoint is translated into before generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Item = dict[str, Any]
+
+
+@dataclass(slots=True, frozen=True)
+class OutputFormat:
+    """`text`, `json_object`, or `json_schema` (with its schema and strictness)."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str | None = None
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+    description: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The Responses API's flat echo form."""
+        if self.type != "json_schema":
+            return {"type": self.type}
+        wire: dict[str, Any] = {"type": "json_schema", "name": self.name, "schema": self.schema}
+        if self.description is not None:
+            wire["description"] = self.description
+        wire["strict"] = self.strict
+        return wire
+
+
+@dataclass(slots=True)
+class Sampling:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    stop: tuple[str, ...] = ()
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass(slots=True)
+class CanonicalRequest:
+    """Responses-shaped. `history` holds items replayed from stored responses."""
+
+    model: str
+    input_items: list[Item]
+    instructions: str | None = None
+    history: list[Item] = field(default_factory=list)
+    max_output_tokens: int | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    output_format: OutputFormat = field(default_factory=OutputFormat)
+    verbosity: str = "medium"
+    reasoning_effort: str = "none"
+    reasoning_summary: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] = "auto"
+    parallel_tool_calls: bool = True
+    max_tool_calls: int | None = None
+    truncation: Literal["auto", "disabled"] = "disabled"
+    store: bool = True
+    metadata: dict[str, str] = field(default_factory=dict)
+    previous_response_id: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    safety_identifier: str | None = None
+    user: str | None = None
+    service_tier: str | None = None
+    include: tuple[str, ...] = ()
+    include_obfuscation: bool = True
+    background: bool = False
+    # Sampling parameters the client set itself (GPT-5.1 refuses them above effort `none`).
+    explicit_sampling: tuple[str, ...] = ()
+    # How this request's surface names a parameter, for error messages ("effort" → ...).
+    param_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_items(self) -> list[Item]:
+        """History then this turn's input: the whole conversation the model sees."""
+        return [*self.history, *self.input_items]

@@ -1,0 +1,139 @@
+"""`CreateResponseRequest` (wire) → `CanonicalRequest`, with GPT-5.1's cross-field rules."""
+
+from __future__ import annotations
+
+from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol.common import JsonObjectFormat, JsonSchemaFormat
+from thinkgate.protocol.items import parse_input
+from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest, TextParam
+
+
+def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
+    _refuse_unsupported(body)
+    effort = body.reasoning.effort if body.reasoning and body.reasoning.effort else None
+    summary = None
+    if body.reasoning:
+        summary = body.reasoning.summary or body.reasoning.generate_summary
+    return CanonicalRequest(
+        model=body.model,
+        input_items=parse_input(body.input),
+        instructions=body.instructions,
+        max_output_tokens=body.max_output_tokens,
+        sampling=Sampling(
+            temperature=1.0 if body.temperature is None else body.temperature,
+            top_p=1.0 if body.top_p is None else body.top_p,
+            top_logprobs=body.top_logprobs or 0,
+            logprobs="message.output_text.logprobs" in (body.include or []),
+        ),
+        output_format=output_format_from_text(body.text),
+        verbosity=(body.text.verbosity if body.text and body.text.verbosity else "medium"),
+        reasoning_effort=effort or "",
+        reasoning_summary=summary,
+        tools=list(body.tools or []),
+        tool_choice=body.tool_choice if body.tool_choice is not None else "auto",
+        parallel_tool_calls=True if body.parallel_tool_calls is None else body.parallel_tool_calls,
+        max_tool_calls=body.max_tool_calls,
+        truncation=body.truncation or "disabled",
+        store=True if body.store is None else body.store,
+        metadata=dict(body.metadata or {}),
+        previous_response_id=body.previous_response_id,
+        prompt_cache_key=body.prompt_cache_key,
+        prompt_cache_retention=body.prompt_cache_retention,
+        safety_identifier=body.safety_identifier,
+        user=body.user,
+        service_tier=body.service_tier,
+        include=tuple(body.include or ()),
+        include_obfuscation=not (
+            body.stream_options is not None and body.stream_options.include_obfuscation is False
+        ),
+        background=bool(body.background),
+        explicit_sampling=tuple(
+            name
+            for name in ("temperature", "top_p", "top_logprobs")
+            if getattr(body, name) is not None
+        ),
+        param_names={"effort": "reasoning.effort"},
+    )
+
+
+def output_format_from_text(text: TextParam | None) -> OutputFormat:
+    fmt = text.format if text else None
+    if isinstance(fmt, JsonSchemaFormat):
+        return OutputFormat(
+            type="json_schema",
+            name=fmt.name,
+            schema=fmt.schema_,
+            strict=fmt.strict,
+            description=fmt.description,
+        )
+    if isinstance(fmt, JsonObjectFormat):
+        return OutputFormat(type="json_object")
+    return OutputFormat()
+
+
+def _refuse_unsupported(body: CreateResponseRequest) -> None:
+    """Valid requests we cannot honour yet get a clear 400 instead of a silent wrong answer."""
+    if body.reasoning_effort is not None:
+        raise InvalidRequestError(
+            "Unsupported parameter: 'reasoning_effort'. In the Responses API, this parameter has "
+            "moved to 'reasoning.effort'. Try again with the new parameter.",
+            param=None,
+            code="unsupported_parameter",
+        )
+    if body.previous_response_id is not None and body.conversation is not None:
+        raise InvalidRequestError(
+            "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. "
+            "Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+            param="conversation",
+            code="mutually_exclusive_parameters",
+        )
+    if body.stream_options is not None and not body.stream:
+        raise InvalidRequestError(
+            "Invalid 'stream_options': only allowed when 'stream' is true.",
+            param="stream_options",
+            code="invalid_value",
+        )
+    if body.background:
+        raise InvalidRequestError(
+            "Background mode is not supported by this server yet.",
+            param="background",
+            code="unsupported_value",
+        )
+    if body.conversation is not None:
+        raise InvalidRequestError(
+            "Conversations are not supported by this server yet.",
+            param="conversation",
+            code="unsupported_value",
+        )
+    if body.prompt is not None:
+        raise InvalidRequestError(
+            "Stored prompt templates are not supported by this server.",
+            param="prompt",
+            code="unsupported_parameter",
+        )
+    if body.input is None and body.previous_response_id is None:
+        raise InvalidRequestError(
+            "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
+        )
+    for index, tool in enumerate(body.tools or []):
+        if tool.get("type") != "function":
+            raise InvalidRequestError(
+                f"Tool type '{tool.get('type')}' is not supported by this server yet.",
+                param=f"tools[{index}].type",
+                code="unsupported_value",
+            )
+    if body.tool_choice not in (None, "auto", "none"):
+        raise InvalidRequestError(
+            "Only tool_choice 'auto' and 'none' are supported by this server yet.",
+            param="tool_choice",
+            code="unsupported_value",
+        )
+
+
+def canonical_from_token_count(body: InputTokensRequest) -> CanonicalRequest:
+    """Token counting shapes the prompt exactly as a create request would."""
+    create = CreateResponseRequest.model_construct(
+        **{name: getattr(body, name) for name in InputTokensRequest.model_fields},
+    )
+    return canonical_from_responses(create)

@@ -1,0 +1,160 @@
+"""Input items of the Responses API, validated one at a time.
+
+Each item is checked against the model its `type` selects (a message when the
+type is absent, as in the SDK's "easy" input message), so an error names the
+exact place: `input[3].content[0].text`. Valid items are returned as plain,
+normalised JSON dicts: the canonical item form stored and replayed later.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol.common import StrictModel
+from thinkgate.protocol.parsing import validate
+
+Item = dict[str, Any]
+
+
+class InputText(StrictModel):
+    type: Literal["input_text"]
+    text: str
+
+
+class OutputText(StrictModel):
+    type: Literal["output_text"]
+    text: str
+    annotations: list[dict[str, Any]] | None = None
+    logprobs: list[dict[str, Any]] | None = None
+
+
+class Refusal(StrictModel):
+    type: Literal["refusal"]
+    refusal: str
+
+
+class InputImage(StrictModel):
+    type: Literal["input_image"]
+    image_url: str | None = None
+    file_id: str | None = None
+    detail: Literal["low", "high", "auto"] | None = None
+
+
+class InputFile(StrictModel):
+    type: Literal["input_file"]
+    file_id: str | None = None
+    file_url: str | None = None
+    file_data: str | None = None
+    filename: str | None = None
+
+
+_CONTENT_MODELS: dict[str, type[StrictModel]] = {
+    "input_text": InputText,
+    "output_text": OutputText,
+    "refusal": Refusal,
+    "input_image": InputImage,
+    "input_file": InputFile,
+}
+
+
+class Message(StrictModel):
+    type: Literal["message"] = "message"
+    role: Literal["user", "assistant", "system", "developer"]
+    content: str | list[dict[str, Any]]
+    id: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class FunctionCall(StrictModel):
+    type: Literal["function_call"]
+    call_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1)
+    arguments: str
+    id: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class FunctionCallOutput(StrictModel):
+    type: Literal["function_call_output"]
+    call_id: str = Field(min_length=1, max_length=64)
+    output: str | list[dict[str, Any]]
+    id: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class Reasoning(StrictModel):
+    type: Literal["reasoning"]
+    id: str | None = None
+    summary: list[dict[str, Any]]
+    content: list[dict[str, Any]] | None = None
+    encrypted_content: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+_ITEM_MODELS: dict[str, type[StrictModel]] = {
+    "message": Message,
+    "function_call": FunctionCall,
+    "function_call_output": FunctionCallOutput,
+    "reasoning": Reasoning,
+}
+
+
+def parse_input(value: str | list[dict[str, Any]] | None, *, param: str = "input") -> list[Item]:
+    """A string is one user message; a list is validated item by item."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [_user_text(value)]
+    return [parse_item(item, f"{param}[{index}]") for index, item in enumerate(value)]
+
+
+def parse_item(raw: Any, param: str) -> Item:
+    if not isinstance(raw, dict):
+        raise InvalidRequestError(
+            f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type"
+        )
+    kind = raw.get("type", "message")
+    model = _ITEM_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise InvalidRequestError(
+            f"Invalid value: '{kind}'. Supported values are: "
+            + ", ".join(f"'{name}'" for name in _ITEM_MODELS)
+            + ".",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
+    item = validate(raw, model, prefix=param).model_dump(exclude_none=True, by_alias=True)
+    if item["type"] == "message":
+        item["content"] = _parse_content(item["role"], item["content"], f"{param}.content")
+    return item
+
+
+def _parse_content(role: str, content: str | list[dict[str, Any]], param: str) -> list[Item]:
+    text_type = "output_text" if role == "assistant" else "input_text"
+    if isinstance(content, str):
+        part: Item = {"type": text_type, "text": content}
+        if text_type == "output_text":
+            part["annotations"] = []
+        return [part]
+    parts = []
+    for index, raw in enumerate(content):
+        where = f"{param}[{index}]"
+        kind = raw.get("type")
+        model = _CONTENT_MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            raise InvalidRequestError(
+                f"Invalid value: '{kind}'. Supported values are: "
+                + ", ".join(f"'{name}'" for name in _CONTENT_MODELS)
+                + ".",
+                param=f"{where}.type",
+                code="invalid_value",
+            )
+        parts.append(validate(raw, model, prefix=where).model_dump(exclude_none=True))
+    return parts
+
+
+def _user_text(text: str) -> Item:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}

@@ -1,0 +1,166 @@
+"""Body parsing: bytes → pydantic model, with failures worded as OpenAI words them.
+
+Every failure becomes an `InvalidRequestError` whose `param` names the field in
+OpenAI's dotted form (`input[2].content[0].text`), so a client can point at it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from thinkgate.errors import InvalidRequestError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# pydantic puts union member names into `loc`; they are not fields.
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "function-after", "tagged-union"}
+
+
+def parse_body(raw: bytes, model: type[ModelT]) -> ModelT:
+    """Decode JSON and validate it; any failure is a 400 naming the parameter."""
+    data = parse_json(raw)
+    if not isinstance(data, dict):
+        raise InvalidRequestError(
+            "The request body must be a JSON object.", param=None, code="invalid_type"
+        )
+    return validate(data, model)
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequestError(
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
+            "but what was sent was not valid JSON.)",
+            code="invalid_json",
+        ) from None
+
+
+def validate(data: Any, model: type[ModelT], *, prefix: str = "") -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_to_client_error(exc, prefix=prefix) from None
+
+
+def validation_error_to_client_error(
+    exc: ValidationError, *, prefix: str = ""
+) -> InvalidRequestError:
+    errors = exc.errors(include_url=False)
+    # A missing or unknown field is the most useful thing to report first.
+    errors.sort(key=lambda e: 0 if e["type"] in {"missing", "extra_forbidden"} else 1)
+    return _to_client_error(errors[0], prefix)
+
+
+def param_path(loc: tuple[int | str, ...], prefix: str = "") -> str:
+    """`("input", 2, "content")` → `input[2].content` (union tags dropped)."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif "[" in part or part in _TYPE_TAGS or part.startswith(("literal", "function")):
+            continue
+        else:
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+def _to_client_error(error: ErrorDetails, prefix: str) -> InvalidRequestError:
+    param = param_path(tuple(error["loc"]), prefix) or None
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return InvalidRequestError(
+            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+        )
+    if kind == "extra_forbidden":
+        return InvalidRequestError(
+            f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
+        )
+    if kind in {"literal_error", "enum"}:
+        expected = ctx.get("expected", "")
+        return InvalidRequestError(
+            f"Invalid value: {_show(value)}. Supported values are: {expected}.",
+            param=param,
+            code="invalid_value",
+        )
+    if kind in {"greater_than_equal", "greater_than"}:
+        return InvalidRequestError(
+            f"Invalid '{param}': value below minimum. Expected a value >= {ctx.get('ge', ctx.get('gt'))}"
+            f", but got {_show(value)} instead.",
+            param=param,
+            code="integer_below_min_value" if isinstance(value, int) else "decimal_below_min_value",
+        )
+    if kind in {"less_than_equal", "less_than"}:
+        return InvalidRequestError(
+            f"Invalid '{param}': value above maximum. Expected a value <= {ctx.get('le', ctx.get('lt'))}"
+            f", but got {_show(value)} instead.",
+            param=param,
+            code="integer_above_max_value" if isinstance(value, int) else "decimal_above_max_value",
+        )
+    if kind in {"string_too_long", "too_long"}:
+        return InvalidRequestError(
+            f"Invalid '{param}': {error['msg'].lower()}.", param=param, code=f"{_kind_of(value)}_above_max_length"
+        )
+    if kind in {"string_too_short", "too_short"}:
+        return InvalidRequestError(
+            f"Invalid '{param}': {error['msg'].lower()}.", param=param, code=f"{_kind_of(value)}_below_min_length"
+        )
+    if kind.endswith(("_type", "_parsing")) or kind in {"model_type", "dict_type", "list_type"}:
+        return InvalidRequestError(
+            f"Invalid type for '{param}': expected {_expected(kind)}, but got {_describe(value)} instead.",
+            param=param,
+            code="invalid_type",
+        )
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        return InvalidRequestError(message, param=param, code="invalid_value")
+    return InvalidRequestError(f"Invalid '{param}': {error['msg']}.", param=param, code="invalid_value")
+
+
+def _kind_of(value: Any) -> str:
+    return "string" if isinstance(value, str) else "array" if isinstance(value, list) else "object"
+
+
+def _show(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _expected(kind: str) -> str:
+    return {
+        "string_type": "a string",
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "an integer",
+        "float_type": "a decimal",
+        "float_parsing": "a decimal",
+        "bool_type": "a boolean",
+        "bool_parsing": "a boolean",
+        "list_type": "an array",
+        "dict_type": "an object",
+        "model_type": "an object",
+        "model_attributes_type": "an object",
+    }.get(kind, "a different type")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,0 +1,10 @@
+"""Persistence: SQLAlchemy 2 (async) tables, Alembic migrations, and repositories.
+
+SQLite under the data dir by default; any SQLAlchemy async URL (PostgreSQL) when configured.
+"""
+
+from thinkgate.store.database import Database
+from thinkgate.store.keys import KeyRepository
+from thinkgate.store.responses import ResponseRepository
+
+__all__ = ["Database", "KeyRepository", "ResponseRepository"]
