@@ -31,7 +31,9 @@ def main() -> None:
     default=None,
     help="TOML config file (env THINKGATE_CONFIG).",
 )
-def serve(host: str | None, port: int | None, data_dir: Path | None, config_file: Path | None) -> None:
+def serve(
+    host: str | None, port: int | None, data_dir: Path | None, config_file: Path | None
+) -> None:
     """Serve the API (embedded model and SQLite unless configured otherwise)."""
     import uvicorn
 

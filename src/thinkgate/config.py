@@ -77,7 +77,9 @@ def load_settings(
     """Merge, lowest first: defaults, TOML file, `THINKGATE_*` variables, CLI overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    config_path = config_file or (Path(env["THINKGATE_CONFIG"]) if "THINKGATE_CONFIG" in env else None)
+    config_path = config_file or (
+        Path(env["THINKGATE_CONFIG"]) if "THINKGATE_CONFIG" in env else None
+    )
     if config_path is not None:
         values.update(_read_toml(config_path))
     for key in ("data_dir", "database_url", "admin_key", "host", "port", "log_level"):

@@ -55,7 +55,9 @@ async def retrieve_response(
 
 
 @router.delete("/v1/responses/{response_id}")
-async def delete_response(response_id: str, services: ServicesDep, _key: ApiKeyDep) -> dict[str, Any]:
+async def delete_response(
+    response_id: str, services: ServicesDep, _key: ApiKeyDep
+) -> dict[str, Any]:
     if not await services.responses.delete(response_id):
         raise _not_found(response_id)
     return {"id": response_id, "object": "response", "deleted": True}

@@ -14,11 +14,14 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def frame(event: dict[str, Any], *, named: bool = True) -> bytes:
     data = orjson.dumps(event)
     if named:
-        return b"event: " + event["type"].encode() + b"\ndata: " + data + b"\n\n"
+        name = str(event["type"]).encode()
+        return b"event: " + name + b"\ndata: " + data + b"\n\n"
     return b"data: " + data + b"\n\n"
 
 
-async def framed(events: AsyncIterator[dict[str, Any]], *, named: bool = True) -> AsyncIterator[bytes]:
+async def framed(
+    events: AsyncIterator[dict[str, Any]], *, named: bool = True
+) -> AsyncIterator[bytes]:
     async for event in events:
         yield frame(event, named=named)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from thinkgate.engine.deltas import Delta
@@ -21,12 +21,25 @@ class Capabilities:
     owned_by: str = "thinkgate"
 
 
+@dataclass(slots=True)
+class UsageMeter:
+    """Tokens produced so far, counted by the backend as it goes.
+
+    The source of truth when a generation is cut short (client gone): the tokens it
+    computed are counted even if their Deltas were never delivered.
+    """
+
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
 @dataclass(slots=True, frozen=True)
 class GenerationPlan:
     """What the engine decided before generation: the output cap and the thinking budget."""
 
     max_output_tokens: int | None = None
     reasoning_budget: int = 0
+    meter: UsageMeter = field(default_factory=UsageMeter)
 
 
 class Backend(Protocol):
@@ -38,7 +51,9 @@ class Backend(Protocol):
         """Input tokens of the prompt this request would send, with the model's tokenizer."""
         ...
 
-    def generate(self, request: CanonicalRequest, plan: GenerationPlan) -> AsyncIterator[Delta]:
+    def generate(
+        self, request: CanonicalRequest, plan: GenerationPlan
+    ) -> AsyncGenerator[Delta, None]:
         """Yield `PromptDelta` first (or raise a client error), then text, then `FinishDelta`.
 
         Closing the iterator cancels the generation.

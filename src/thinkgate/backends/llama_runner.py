@@ -18,6 +18,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.stop_matcher import StopMatcher
 from thinkgate.engine.deltas import Delta, FinishDelta, FinishReason, TextDelta, TokenLogprob
 from thinkgate.engine.request import Sampling
@@ -32,6 +33,7 @@ class RunSpec:
     sampling: Sampling
     grammar: Any | None
     max_new_tokens: int
+    meter: UsageMeter
 
 
 class LlamaRun:
@@ -109,6 +111,7 @@ class LlamaRun:
                     reason = "stop"
                     break
                 produced += 1
+                spec.meter.output_tokens = produced
                 logprobs = _token_logprobs(llama, token, sampling) if sampling.logprobs else ()
                 piece = llama.detokenize([token], prev_tokens=generated)
                 generated.append(token)

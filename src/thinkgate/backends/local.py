@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from functools import lru_cache
 from typing import Any
 
@@ -56,7 +56,7 @@ class LocalBackend:
 
     async def generate(
         self, request: CanonicalRequest, plan: GenerationPlan
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         await self.load()
         tokens, room = await asyncio.to_thread(self._fit_prompt, request, enforce=True)
         yield PromptDelta(input_tokens=len(tokens))
@@ -66,6 +66,7 @@ class LocalBackend:
             sampling=request.sampling,
             grammar=_grammar_for(request.output_format),
             max_new_tokens=room if cap is None else min(cap, room),
+            meter=plan.meter,
         )
         async with self._turn:
             run = LlamaRun(self._llama, spec)
@@ -138,9 +139,10 @@ class LocalBackend:
     def _tokenize(self, request: CanonicalRequest, items: list[dict[str, Any]]) -> list[int]:
         assert self._llama is not None and self._formatter is not None
         rendered = self._formatter(messages=to_chat_messages(request, items))
-        add_bos = not rendered.added_special and self._llama.metadata.get(
-            "tokenizer.ggml.add_bos_token", "true"
-        ) == "true"
+        add_bos = (
+            not rendered.added_special
+            and self._llama.metadata.get("tokenizer.ggml.add_bos_token", "true") == "true"
+        )
         tokens: list[int] = self._llama.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True
         )

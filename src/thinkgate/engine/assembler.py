@@ -86,8 +86,9 @@ class ResponseAssembler:
         events.append(self._event("response.failed", response=snapshot(self.response)))
         return events
 
-    def cancel(self) -> None:
+    def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None:
         """The client went away: keep what was produced, counted, marked cancelled."""
+        self.output_tokens, self.reasoning_tokens = output_tokens, reasoning_tokens
         if self._message is not None:
             self._close_message("incomplete")
         self._settle("cancelled")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 import anyio
 
-from thinkgate.backends.base import GenerationPlan
+from thinkgate.backends.base import GenerationPlan, UsageMeter
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.deltas import Delta
@@ -29,7 +29,12 @@ from thinkgate.ids import new_id
 log = logging.getLogger(__name__)
 
 _SERVER_ERROR_MESSAGE = "The server had an error while processing your request."
-_ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+_ITEM_PREFIXES = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+}
 
 
 class ResponseStore(Protocol):
@@ -77,7 +82,7 @@ class ResponsesPipeline:
         except BaseException:
             await deltas.aclose()
             raise
-        return ResponseRun(request, assembler, deltas, self._store)
+        return ResponseRun(request, assembler, deltas, plan.meter, self._store)
 
 
 class ResponseRun:
@@ -85,12 +90,14 @@ class ResponseRun:
         self,
         request: CanonicalRequest,
         assembler: ResponseAssembler,
-        deltas: AsyncIterator[Delta],
+        deltas: AsyncGenerator[Delta, None],
+        meter: UsageMeter,
         store: ResponseStore,
     ) -> None:
         self._request = request
         self._assembler = assembler
         self._deltas = deltas
+        self._meter = meter
         self._store = store
         self._settled = False
 
@@ -133,11 +140,12 @@ class ResponseRun:
             yield event
 
     async def _close(self) -> None:
-        close = getattr(self._deltas, "aclose", None)
-        if close is not None:
-            await close()
+        await self._deltas.aclose()  # returns once the backend has stopped: the meter is final
         if not self._assembler.finished:
-            self._assembler.cancel()
+            self._assembler.cancel(
+                output_tokens=self._meter.output_tokens,
+                reasoning_tokens=self._meter.reasoning_tokens,
+            )
         await self._settle()
 
     async def _settle(self) -> None:

@@ -58,14 +58,24 @@ def _item_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
     for content_index, part in enumerate(item["content"]):
         empty = {**part, "text": "", "logprobs": []} if "text" in part else part
         events.append(
-            {"type": "response.content_part.added", **where, "content_index": content_index, "part": empty}
+            {
+                "type": "response.content_part.added",
+                **where,
+                "content_index": content_index,
+                "part": empty,
+            }
         )
         if part.get("type") == "output_text":
             common = {**where, "content_index": content_index, "logprobs": part.get("logprobs", [])}
             events.append({"type": "response.output_text.delta", **common, "delta": part["text"]})
             events.append({"type": "response.output_text.done", **common, "text": part["text"]})
         events.append(
-            {"type": "response.content_part.done", **where, "content_index": content_index, "part": part}
+            {
+                "type": "response.content_part.done",
+                **where,
+                "content_index": content_index,
+                "part": part,
+            }
         )
     events.append({"type": "response.output_item.done", "output_index": index, "item": item})
     return events

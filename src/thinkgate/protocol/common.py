@@ -28,7 +28,9 @@ def check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
         if len(key) > 64:
             raise ValueError(f"Invalid 'metadata': key '{key[:20]}…' is longer than 64 characters.")
         if len(item) > 512:
-            raise ValueError(f"Invalid 'metadata': the value of '{key}' is longer than 512 characters.")
+            raise ValueError(
+                f"Invalid 'metadata': the value of '{key}' is longer than 512 characters."
+            )
     return value
 
 

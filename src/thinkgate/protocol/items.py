@@ -129,6 +129,8 @@ def parse_item(raw: Any, param: str) -> Item:
     item = validate(raw, model, prefix=param).model_dump(exclude_none=True, by_alias=True)
     if item["type"] == "message":
         item["content"] = _parse_content(item["role"], item["content"], f"{param}.content")
+    if item["type"] != "reasoning":
+        item.setdefault("status", "completed")  # listed later as the SDK's item types
     return item
 
 
@@ -152,9 +154,13 @@ def _parse_content(role: str, content: str | list[dict[str, Any]], param: str) -
                 param=f"{where}.type",
                 code="invalid_value",
             )
-        parts.append(validate(raw, model, prefix=where).model_dump(exclude_none=True))
+        part = validate(raw, model, prefix=where).model_dump(exclude_none=True)
+        if part["type"] == "output_text":
+            part.setdefault("annotations", [])
+        parts.append(part)
     return parts
 
 
 def _user_text(text: str) -> Item:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    content = [{"type": "input_text", "text": text}]
+    return {"type": "message", "role": "user", "content": content, "status": "completed"}

@@ -17,7 +17,17 @@ from thinkgate.errors import InvalidRequestError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # pydantic puts union member names into `loc`; they are not fields.
-_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "function-after", "tagged-union"}
+_TYPE_TAGS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list",
+    "dict",
+    "none",
+    "function-after",
+    "tagged-union",
+}
 
 
 def parse_body(raw: bytes, model: type[ModelT]) -> ModelT:
@@ -78,7 +88,9 @@ def _to_client_error(error: ErrorDetails, prefix: str) -> InvalidRequestError:
     ctx = error.get("ctx") or {}
     if kind == "missing":
         return InvalidRequestError(
-            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+            f"Missing required parameter: '{param}'.",
+            param=param,
+            code="missing_required_parameter",
         )
     if kind == "extra_forbidden":
         return InvalidRequestError(
@@ -93,36 +105,43 @@ def _to_client_error(error: ErrorDetails, prefix: str) -> InvalidRequestError:
         )
     if kind in {"greater_than_equal", "greater_than"}:
         return InvalidRequestError(
-            f"Invalid '{param}': value below minimum. Expected a value >= {ctx.get('ge', ctx.get('gt'))}"
-            f", but got {_show(value)} instead.",
+            f"Invalid '{param}': value below minimum. Expected a value >= "
+            f"{ctx.get('ge', ctx.get('gt'))}, but got {_show(value)} instead.",
             param=param,
             code="integer_below_min_value" if isinstance(value, int) else "decimal_below_min_value",
         )
     if kind in {"less_than_equal", "less_than"}:
         return InvalidRequestError(
-            f"Invalid '{param}': value above maximum. Expected a value <= {ctx.get('le', ctx.get('lt'))}"
-            f", but got {_show(value)} instead.",
+            f"Invalid '{param}': value above maximum. Expected a value <= "
+            f"{ctx.get('le', ctx.get('lt'))}, but got {_show(value)} instead.",
             param=param,
             code="integer_above_max_value" if isinstance(value, int) else "decimal_above_max_value",
         )
     if kind in {"string_too_long", "too_long"}:
         return InvalidRequestError(
-            f"Invalid '{param}': {error['msg'].lower()}.", param=param, code=f"{_kind_of(value)}_above_max_length"
+            f"Invalid '{param}': {error['msg'].lower()}.",
+            param=param,
+            code=f"{_kind_of(value)}_above_max_length",
         )
     if kind in {"string_too_short", "too_short"}:
         return InvalidRequestError(
-            f"Invalid '{param}': {error['msg'].lower()}.", param=param, code=f"{_kind_of(value)}_below_min_length"
+            f"Invalid '{param}': {error['msg'].lower()}.",
+            param=param,
+            code=f"{_kind_of(value)}_below_min_length",
         )
     if kind.endswith(("_type", "_parsing")) or kind in {"model_type", "dict_type", "list_type"}:
         return InvalidRequestError(
-            f"Invalid type for '{param}': expected {_expected(kind)}, but got {_describe(value)} instead.",
+            f"Invalid type for '{param}': expected {_expected(kind)}, "
+            f"but got {_describe(value)} instead.",
             param=param,
             code="invalid_type",
         )
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         return InvalidRequestError(message, param=param, code="invalid_value")
-    return InvalidRequestError(f"Invalid '{param}': {error['msg']}.", param=param, code="invalid_value")
+    return InvalidRequestError(
+        f"Invalid '{param}': {error['msg']}.", param=param, code="invalid_value"
+    )
 
 
 def _kind_of(value: Any) -> str:

@@ -14,7 +14,9 @@ class KeyRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def add(self, *, key_id: str, name: str, key_hash: str, prefix: str, is_admin: bool) -> None:
+    async def add(
+        self, *, key_id: str, name: str, key_hash: str, prefix: str, is_admin: bool
+    ) -> None:
         async with self._db.session() as session, session.begin():
             session.add(
                 ApiKeyRow(

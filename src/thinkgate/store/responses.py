@@ -39,6 +39,7 @@ class ResponseRepository:
                     body=response,
                 )
             )
+            await session.flush()  # the response row first: items reference it
             rows = [
                 ResponseItemRow(
                     response_id=response["id"],
@@ -92,7 +93,11 @@ class ResponseRepository:
                     if order == "asc"
                     else ResponseItemRow.position < anchor
                 )
-            ordering = ResponseItemRow.position.asc() if order == "asc" else ResponseItemRow.position.desc()
+            ordering = (
+                ResponseItemRow.position.asc()
+                if order == "asc"
+                else ResponseItemRow.position.desc()
+            )
             rows = (await session.execute(query.order_by(ordering).limit(limit + 1))).all()
         return ItemPage(items=[dict(row.body) for row in rows[:limit]], has_more=len(rows) > limit)
 
