@@ -331,3 +331,17 @@ def test_client_disconnect_cancels_generation(client: OpenAI, server: ServerProc
     assert stored.status == "cancelled"
     assert stored.usage is not None
     assert 5 <= stored.usage.output_tokens < 1000  # stopped long before its 4000-token cap
+
+
+def test_concurrent_requests_take_turns(client: OpenAI) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [f"Write one sentence about the number {n}." for n in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda p: create(client, input=p, max_output_tokens=24), prompts))
+    assert len({r.id for r in responses}) == 4
+    assert all(r.status in {"completed", "incomplete"} and r.output_text for r in responses)
+    # Each answer is the one its own prompt gets alone (no state bleeds between turns).
+    assert create(client, input=prompts[2], max_output_tokens=24).output_text == (
+        responses[2].output_text
+    )
