@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from thinkgate import __version__
+from thinkgate.api import chat as chat_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
 from thinkgate.api.deps import Services
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(responses_api.router)
     app.include_router(models_api.router)
+    app.include_router(chat_api.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/health")

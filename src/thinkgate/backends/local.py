@@ -15,6 +15,8 @@ from collections.abc import AsyncGenerator
 from functools import lru_cache
 from typing import Any
 
+import anyio
+
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.chat_prompt import to_chat_messages
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
@@ -64,7 +66,9 @@ class LocalBackend:
         spec = RunSpec(
             tokens=tokens,
             sampling=request.sampling,
-            grammar=_grammar_for(request.output_format),
+            grammar=_grammar_for(
+                request.output_format, request.param_names.get("schema", "text.format.schema")
+            ),
             max_new_tokens=room if cap is None else min(cap, room),
             meter=plan.meter,
         )
@@ -76,7 +80,11 @@ class LocalBackend:
                     yield delta
             finally:
                 run.cancel()
-                await asyncio.shield(run.wait())
+                # The turn must not pass on while the thread still touches the context:
+                # `asyncio.shield` alone returns early when anyio re-delivers the cancel,
+                # and two threads in one llama context abort the process (GGML_ASSERT).
+                with anyio.CancelScope(shield=True):
+                    await run.wait()
 
     async def aclose(self) -> None:
         async with self._turn:
@@ -132,7 +140,7 @@ class LocalBackend:
                 f"context length is {n_ctx} tokens, however your input resulted in "
                 f"{len(tokens)} tokens (with room for at least {MIN_OUTPUT_ROOM} output tokens "
                 "needed). Please reduce the length of the input.",
-                param="input",
+                param=request.param_names.get("input", "input"),
                 code="context_length_exceeded",
             )
 
@@ -149,17 +157,19 @@ class LocalBackend:
         return tokens
 
 
-def _grammar_for(output_format: OutputFormat) -> Any | None:
+def _grammar_for(output_format: OutputFormat, schema_param: str) -> Any | None:
     """Structured outputs are enforced by grammar: strict output always parses."""
     if output_format.type == "json_schema" and output_format.schema is not None:
-        return _compiled_schema_grammar(json.dumps(output_format.schema, sort_keys=True))
+        return _compiled_schema_grammar(
+            json.dumps(output_format.schema, sort_keys=True), schema_param
+        )
     if output_format.type == "json_object":
         return _json_object_grammar()
     return None
 
 
 @lru_cache(maxsize=128)
-def _compiled_schema_grammar(schema_json: str) -> Any:
+def _compiled_schema_grammar(schema_json: str, param: str) -> Any:
     from llama_cpp.llama_grammar import LlamaGrammar
 
     try:
@@ -167,7 +177,7 @@ def _compiled_schema_grammar(schema_json: str) -> Any:
     except Exception as exc:  # the converter raises bare exceptions for unsupported schemas
         raise InvalidRequestError(
             f"Invalid schema for response_format: {exc}",
-            param="text.format.schema",
+            param=param,
             code="invalid_json_schema",
         ) from exc
 

@@ -1,5 +1,6 @@
 """Per-model request rules: which reasoning efforts a model takes, and GPT-5.1's rule that
-sampling parameters are accepted only at effort `none` (reference §7.2, §7.3)."""
+sampling parameters (and chat's legacy `max_tokens`) are accepted only at effort `none`
+(reference §7.2, §7.3)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
                 f"Unsupported parameter: '{name}' is not supported with this model.",
                 param=name,
                 code=None,
+            )
+        if request.legacy_max_tokens:
+            raise InvalidRequestError(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                param="max_tokens",
+                code="unsupported_parameter",
             )
 
 

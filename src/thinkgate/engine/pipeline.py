@@ -105,7 +105,7 @@ class ResponseRun:
     def response(self) -> ResponseDict:
         return self._assembler.response
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Every stream event in order; the response is stored before its terminal event."""
         try:
             for event in self._assembler.start():

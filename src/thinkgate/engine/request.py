@@ -73,8 +73,11 @@ class CanonicalRequest:
     background: bool = False
     # Sampling parameters the client set itself (GPT-5.1 refuses them above effort `none`).
     explicit_sampling: tuple[str, ...] = ()
-    # How this request's surface names a parameter, for error messages ("effort" → ...).
+    # How this request's surface names a parameter, for error messages (keys: "effort",
+    # "input", "schema"; a missing key means the Responses name).
     param_names: dict[str, str] = field(default_factory=dict)
+    # Chat's legacy `max_tokens` set the output cap: refused for reasoning models (§7.3).
+    legacy_max_tokens: bool = False
 
     @property
     def all_items(self) -> list[Item]:

@@ -74,7 +74,7 @@ def param_path(loc: tuple[int | str, ...], prefix: str = "") -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif "[" in part or part in _TYPE_TAGS or part.startswith(("literal", "function")):
+        elif "[" in part or part in _TYPE_TAGS or part.startswith(("literal", "function-")):
             continue
         else:
             path = f"{path}.{part}" if path else part

@@ -1,0 +1,540 @@
+"""Engine overhead: thinkgate's streamed `/v1/responses` against raw llama-cpp-python.
+
+Both paths run the same GGUF with the same constructor arguments (the raw `Llama` is
+opened by `LocalBackend._open`, the server's own code), on the same prompt tokens (rendered
+by `LocalBackend._tokenize` from the very request body that is sent to the server), greedy
+(temperature 0), 2 threads, the same number of output tokens (checked on every run: the
+server's `usage.output_tokens` and the raw token count must agree, and so must the text).
+Runs are interleaved (raw, generate-loop, server, raw, …) and never overlap: the raw
+`Llama` lives in this process, the server in its own, and each waits for the other.
+
+Paths:
+  raw       `Llama.create_completion(prompt=tokens, stream=True)`, in this process.
+  generate  the bare `Llama.generate` token loop (EOG check + detokenize per token): the
+            floor any Python consumer of llama-cpp-python pays; a second reference.
+  server    `POST /v1/responses` with `stream: true` to a `thinkgate serve` subprocess,
+            read with httpx; only `output_text.delta` and terminal events are parsed.
+
+Per run: TTFT (request sent → first text delta received; raw: call → first streamed chunk
+with text) and decode tokens/s ((tokens - 1) / (last token time - first token time)). The
+table reports medians over the runs; `bench/results/engine.json` keeps every run.
+
+Other users of the CPU wreck the numbers (llama.cpp's threads spin at barriers, so losing
+a core costs far more than its share). Each run records the CPU seconds used by everything
+else on the machine (from /proc/stat); before a run the bench waits for quiet, and a run
+during which others used more than `--max-foreign` cores is repeated (`--retries`).
+
+    .venv/bin/python -m bench.engine [--runs 5] [--max-tokens 256] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import llama_cpp
+import orjson
+
+from tests.server import ADMIN_KEY, ServerProcess
+from thinkgate.backends.local import LocalBackend
+from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
+from thinkgate.engine.responses_request import canonical_from_responses
+from thinkgate.protocol import parse_body
+from thinkgate.protocol.responses import CreateResponseRequest
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "engine.json"
+DEFAULT_PROMPT = "Write a long story about a lighthouse keeper."
+TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+DELTA_EVENT = "response.output_text.delta"
+RAW = "raw llama-cpp-python"
+GENERATE = "raw Llama.generate loop"
+SERVER = "thinkgate server"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(RuntimeError):
+    """The paths did not do the same work: the comparison would be meaningless."""
+
+
+@dataclass(slots=True)
+class Stream:
+    """What one streamed generation produced, with the times of its first and last text."""
+
+    started: float
+    first: float
+    last: float
+    ended: float
+    text: str
+    tokens: int
+    input_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class Cpu:
+    """CPU seconds over one run: this process, the server process, everyone else, steal."""
+
+    own: float = 0.0
+    server: float = 0.0
+    foreign: float = 0.0
+    steal: float = 0.0
+
+
+@dataclass(slots=True)
+class Sample:
+    path: str
+    ttft_ms: float
+    decode_tok_s: float
+    tokens: int
+    wall_s: float
+    cpu: Cpu = field(default_factory=Cpu)
+    foreign_cores: float = 0.0
+    quiet_before_cores: float = 0.0
+    noisy: bool = False
+
+
+# --- CPU accounting ---------------------------------------------------------------------
+
+
+def _machine_cpu_s() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot; busy excludes steal."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+
+
+def _process_cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            stat = handle.read()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+class CpuMeter:
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def read(self) -> tuple[float, float, float, float]:
+        times = os.times()
+        busy, steal = _machine_cpu_s()
+        return (times.user + times.system, _process_cpu_s(self.server_pid), busy, steal)
+
+    def between(
+        self, before: tuple[float, float, float, float], after: tuple[float, float, float, float]
+    ) -> Cpu:
+        own, server, busy, steal = (a - b for a, b in zip(after, before, strict=True))
+        return Cpu(own=own, server=server, foreign=max(0.0, busy - own - server), steal=steal)
+
+    def foreign_cores(self, seconds: float = 0.5) -> float:
+        """Cores used by other processes over a short window."""
+        before = self.read()
+        time.sleep(seconds)
+        return self.between(before, self.read()).foreign / seconds
+
+    def wait_for_quiet(self, threshold: float, max_wait_s: float) -> float:
+        """Wait (up to `max_wait_s`) until other processes use under `threshold` cores."""
+        deadline = time.monotonic() + max_wait_s
+        load = self.foreign_cores()
+        while load > threshold and time.monotonic() < deadline:
+            load = self.foreign_cores()
+        return load
+
+
+# --- the paths ----------------------------------------------------------------------------
+
+
+def raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected_tokens: int) -> Stream:
+    """One streamed `create_completion`. Its chunks carry no usage, so the token count is
+    the calibrated one, valid because the text must match the reference (checked)."""
+    pieces: list[str] = []
+    first = last = 0.0
+    started = time.perf_counter()
+    for chunk in llama.create_completion(
+        prompt=tokens,
+        max_tokens=max_tokens,
+        temperature=0.0,
+        top_p=1.0,
+        top_k=0,
+        min_p=0.0,
+        repeat_penalty=1.0,
+        stream=True,
+    ):
+        text = chunk["choices"][0]["text"]
+        if text:
+            last = time.perf_counter()
+            if not pieces:
+                first = last
+            pieces.append(text)
+    ended = time.perf_counter()
+    return Stream(started, first, last, ended, "".join(pieces), expected_tokens)
+
+
+def generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
+    """The bare token loop, with the sampler settings thinkgate passes at temperature 0."""
+    vocab = llama._model.vocab
+    pieces: list[bytes] = []
+    first = last = 0.0
+    started = time.perf_counter()
+    for token in llama.generate(
+        tokens, top_k=0, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0, reset=True
+    ):
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            break
+        pieces.append(llama.detokenize([token]))
+        last = time.perf_counter()
+        if len(pieces) == 1:
+            first = last
+        if len(pieces) >= max_tokens:
+            break
+    ended = time.perf_counter()
+    text = b"".join(pieces).decode("utf-8", errors="replace")
+    return Stream(started, first, last, ended, text, len(pieces))
+
+
+def server_stream(client: httpx.Client, body: bytes) -> Stream:
+    """One streamed request; only `output_text.delta` and the terminal event are parsed."""
+    pieces: list[str] = []
+    first = last = 0.0
+    event = ""
+    final: dict[str, Any] | None = None
+    started = time.perf_counter()
+    with client.stream("POST", "/v1/responses", content=body) as response:
+        if response.status_code != 200:
+            response.read()
+            raise BenchError(f"server answered {response.status_code}: {response.text}")
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                if event == DELTA_EVENT:
+                    last = time.perf_counter()
+                    if not pieces:
+                        first = last
+                    pieces.append(orjson.loads(line[6:])["delta"])
+                elif event in TERMINAL_EVENTS:
+                    final = orjson.loads(line[6:])["response"]
+    ended = time.perf_counter()
+    if final is None or final["status"] == "failed":
+        raise BenchError(f"the stream did not end well: {final}")
+    usage = final["usage"]
+    return Stream(
+        started,
+        first,
+        last,
+        ended,
+        "".join(pieces),
+        int(usage["output_tokens"]),
+        input_tokens=int(usage["input_tokens"]),
+    )
+
+
+def check(path: str, stream: Stream, reference: str, expected: int, prompt_tokens: int) -> None:
+    """Refuse a comparison where the paths did not generate the same tokens."""
+    if stream.tokens != expected:
+        raise BenchError(f"{path}: {stream.tokens} output tokens, expected {expected}")
+    if stream.input_tokens is not None and stream.input_tokens != prompt_tokens:
+        raise BenchError(f"{path}: {stream.input_tokens} prompt tokens, raw has {prompt_tokens}")
+    if stream.text != reference:
+        raise BenchError(f"{path}: the generated text differs from the raw reference")
+    if stream.tokens < 2 or stream.last <= stream.first:
+        raise BenchError(f"{path}: too few tokens to time decoding ({stream.tokens})")
+
+
+def to_sample(path: str, stream: Stream, cpu: Cpu) -> Sample:
+    wall = stream.ended - stream.started
+    return Sample(
+        path=path,
+        ttft_ms=(stream.first - stream.started) * 1000.0,
+        decode_tok_s=(stream.tokens - 1) / (stream.last - stream.first),
+        tokens=stream.tokens,
+        wall_s=wall,
+        cpu=cpu,
+        foreign_cores=cpu.foreign / wall,
+    )
+
+
+# --- setup --------------------------------------------------------------------------------
+
+
+def request_body(prompt: str, max_tokens: int) -> dict[str, Any]:
+    return {
+        "model": DEFAULT_LOCAL_MODEL,
+        "input": prompt,
+        "temperature": 0,
+        "max_output_tokens": max_tokens,
+        "stream": True,
+    }
+
+
+def open_raw(body: dict[str, Any], threads: int) -> tuple[Any, list[int], LocalModelConfig]:
+    """The raw `Llama`, opened with the server's constructor arguments, and the prompt
+    tokens rendered from `body` by the server's own request parsing and chat template."""
+    config = LocalModelConfig(name=DEFAULT_LOCAL_MODEL, threads=threads)
+    backend = LocalBackend(config)
+    llama, formatter = backend._open()
+    backend._llama, backend._formatter = llama, formatter
+    request = canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
+    tokens = backend._tokenize(request, request.all_items)
+    backend._llama = backend._formatter = None  # from here on the bench uses `llama` directly
+    return llama, tokens, config
+
+
+def write_config(directory: Path, config: LocalModelConfig) -> Path:
+    path = directory / "thinkgate.toml"
+    path.write_text(
+        f'[[local_models]]\nname = "{config.name}"\nthreads = {config.threads}\n'
+        f"n_ctx = {config.n_ctx}\nn_batch = {config.n_batch}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return done.stdout.strip()
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "src")
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model or platform.processor() or "unknown",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "llama_cpp_python": llama_cpp.__version__,
+        "thinkgate_commit": _git("rev-parse", "--short", "HEAD") + ("+dirty-src" if dirty else ""),
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def summarise(samples: list[Sample], raw: list[Sample]) -> dict[str, Any]:
+    ttft = [s.ttft_ms for s in samples]
+    decode = [s.decode_tok_s for s in samples]
+    paired = [s.decode_tok_s / r.decode_tok_s for s, r in zip(samples, raw, strict=True)]
+    return {
+        "runs": len(samples),
+        "noisy_runs_kept": sum(s.noisy for s in samples),
+        "ttft_ms_median": statistics.median(ttft),
+        "ttft_ms_min": min(ttft),
+        "ttft_ms_max": max(ttft),
+        "decode_tok_s_median": statistics.median(decode),
+        "decode_tok_s_min": min(decode),
+        "decode_tok_s_max": max(decode),
+        "decode_ratio_vs_raw_paired_median": statistics.median(paired),
+        "foreign_cores_median": statistics.median(s.foreign_cores for s in samples),
+        "cpu_own_s_median": statistics.median(s.cpu.own for s in samples),
+        "cpu_server_s_median": statistics.median(s.cpu.server for s in samples),
+        "wall_s_median": statistics.median(s.wall_s for s in samples),
+    }
+
+
+def table(summary: dict[str, dict[str, Any]]) -> str:
+    raw = summary[RAW]["decode_tok_s_median"]
+    lines = [
+        "| path | TTFT ms (median) | decode tok/s (median) | ratio vs raw |",
+        "|---|---:|---:|---:|",
+    ]
+    for path, stats in summary.items():
+        ratio = stats["decode_tok_s_median"] / raw
+        lines.append(
+            f"| {path} | {stats['ttft_ms_median']:.1f} | {stats['decode_tok_s_median']:.1f} "
+            f"| {ratio:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.engine",
+        description="thinkgate's streamed /v1/responses against raw llama-cpp-python.",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per path (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs per path (default 1)")
+    parser.add_argument("--max-tokens", type=int, default=256, help="output tokens (default 256)")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument(
+        "--no-generate-loop", action="store_true", help="skip the bare Llama.generate path"
+    )
+    parser.add_argument(
+        "--max-foreign",
+        type=float,
+        default=0.1,
+        help="repeat a run during which other processes used more cores than this (0.1)",
+    )
+    parser.add_argument("--retries", type=int, default=3, help="repeats of a noisy run (3)")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60.0, help="longest wait for quiet before a run, s"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join([sys.executable, "-m", "bench.engine", *sys.argv[1:]])
+    info = machine_info()
+    started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"$ {command}")
+    print(
+        f"machine: nproc={info['nproc']}, CPU: {info['cpu_model']}, kernel {info['kernel']}, "
+        f"Python {info['python']}, llama-cpp-python {info['llama_cpp_python']}, "
+        f"thinkgate {info['thinkgate_commit']}, {started_at}",
+        flush=True,
+    )
+
+    body = request_body(args.prompt, args.max_tokens)
+    body_bytes = orjson.dumps(body)
+    llama, tokens, config = open_raw(body, args.threads)
+    model_path = str(llama.model_path)
+    log(f"prompt: {len(tokens)} tokens; calibrating on the raw path…")
+    calibration = llama.create_completion(
+        prompt=tokens,
+        max_tokens=args.max_tokens,
+        temperature=0.0,
+        top_p=1.0,
+        top_k=0,
+        min_p=0.0,
+        repeat_penalty=1.0,
+    )
+    reference: str = calibration["choices"][0]["text"]
+    expected: int = calibration["usage"]["completion_tokens"]
+    log(f"reference: {expected} tokens ({calibration['choices'][0]['finish_reason']})")
+
+    names = [RAW] + ([] if args.no_generate_loop else [GENERATE]) + [SERVER]
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    discarded: list[Sample] = []
+    with tempfile.TemporaryDirectory(prefix="thinkgate-bench-") as tmp:
+        directory = Path(tmp)
+        server = ServerProcess(directory / "data", config=write_config(directory, config))
+        meter = CpuMeter(server.process.pid)
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
+        try:
+            with httpx.Client(base_url=server.base_url, headers=headers, timeout=600) as client:
+                runners: dict[str, Callable[[], Stream]] = {
+                    RAW: lambda: raw_stream(llama, tokens, args.max_tokens, expected),
+                    GENERATE: lambda: generate_stream(llama, tokens, args.max_tokens),
+                    SERVER: lambda: server_stream(client, body_bytes),
+                }
+                for index in range(-args.warmup, args.runs):
+                    label = "warm-up" if index < 0 else f"run {index + 1}/{args.runs}"
+                    for name in names:
+                        for attempt in range(args.retries + 1):
+                            quiet = 0.0
+                            if args.quiet_wait > 0:
+                                quiet = meter.wait_for_quiet(args.max_foreign, args.quiet_wait)
+                            before = meter.read()
+                            stream = runners[name]()
+                            cpu = meter.between(before, meter.read())
+                            check(name, stream, reference, expected, len(tokens))
+                            sample = to_sample(name, stream, cpu)
+                            sample.quiet_before_cores = quiet
+                            sample.noisy = sample.foreign_cores > args.max_foreign
+                            log(
+                                f"{label:>9} {name.split()[-1][:9]:<9} "
+                                f"TTFT {sample.ttft_ms:7.1f} ms  "
+                                f"decode {sample.decode_tok_s:6.1f} tok/s  "
+                                f"cpu own {cpu.own:5.2f}s server {cpu.server:5.2f}s "
+                                f"others {sample.foreign_cores:4.2f} cores"
+                                + ("  NOISY" if sample.noisy else "")
+                            )
+                            if index < 0 or not sample.noisy or attempt == args.retries:
+                                break
+                            discarded.append(sample)
+                        if index >= 0:
+                            samples[name].append(sample)
+        finally:
+            server.stop()
+            llama.close()
+
+    summary = {name: summarise(runs, samples[RAW]) for name, runs in samples.items()}
+    markdown = table(summary)
+    ratio = summary[SERVER]["decode_tok_s_median"] / summary[RAW]["decode_tok_s_median"]
+    paired = summary[SERVER]["decode_ratio_vs_raw_paired_median"]
+    info["loadavg_end"] = list(os.getloadavg())
+    noisy = sum(stats["noisy_runs_kept"] for stats in summary.values())
+    print()
+    print(markdown)
+    print()
+    print(
+        f"{args.runs} interleaved runs per path after {args.warmup} warm-up; {expected} output "
+        f"tokens, {len(tokens)} prompt tokens, greedy, {args.threads} threads. Ratio = median "
+        f"decode tok/s / raw's. Server vs raw: {ratio:.3f} (median of per-pair ratios "
+        f"{paired:.3f}; target ≥ 0.97). Runs repeated for foreign CPU load: {len(discarded)}; "
+        f"noisy runs kept: {noisy}; loadavg {info['loadavg_start'][0]:.2f} → "
+        f"{info['loadavg_end'][0]:.2f}."
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "command": command,
+        "date": started_at,
+        "machine": info,
+        "settings": {
+            "model_file": model_path,
+            "prompt": args.prompt,
+            "prompt_tokens": len(tokens),
+            "max_tokens": args.max_tokens,
+            "output_tokens": expected,
+            "threads": args.threads,
+            "n_ctx": config.n_ctx,
+            "n_batch": config.n_batch,
+            "runs": args.runs,
+            "warmup": args.warmup,
+            "max_foreign_cores": args.max_foreign,
+            "retries": args.retries,
+        },
+        "summary": summary,
+        "decode_ratio_server_vs_raw": ratio,
+        "decode_ratio_server_vs_raw_paired_median": paired,
+        "table_markdown": markdown,
+        "runs": {name: [asdict(s) for s in runs] for name, runs in samples.items()},
+        "discarded_noisy_runs": [asdict(s) for s in discarded],
+        "reference_text": reference,
+    }
+    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(f"results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
