@@ -312,10 +312,6 @@ CREATE_CASES = [
         "text.format.schema",
         "invalid_json_schema",
         id="schema-the-grammar-cannot-take",
-        marks=xfail_bug(
-            "the grammar is compiled after the backend's first Delta, so the "
-            "InvalidRequestError becomes a stored `failed` response with HTTP 500"
-        ),
     ),
     # --- size ------------------------------------------------------------------------------
     pytest.param(
@@ -404,10 +400,6 @@ def test_missing_api_key_is_401(server: ServerProcess) -> None:
     assert_error(response, 401, None)
 
 
-@xfail_bug(
-    "deps.py raises AuthenticationError(code=None) but ThinkgateError turns a None code "
-    "into default_code 'invalid_api_key'; OpenAI answers a missing key with code null",
-)
 def test_missing_api_key_has_a_null_code(server: ServerProcess) -> None:
     response = httpx.post(f"{server.base_url}/v1/responses", json=BASE, timeout=30)
     assert_error(response, 401, None, None)

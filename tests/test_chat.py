@@ -199,23 +199,21 @@ def test_json_schema_output_validates(client: OpenAI) -> None:
     jsonschema.validate(json.loads(completion.choices[0].message.content or ""), schema)
 
 
-def test_a_schema_the_engine_cannot_compile_fails_cleanly(
+def test_a_schema_the_engine_cannot_compile_is_a_400(
     http: httpx.Client, server: ServerProcess
 ) -> None:
-    """The grammar is built after the prompt is accepted, so a stream has already begun."""
+    """The grammar is compiled before the prompt is accepted: a 400 before any byte."""
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "bogus"}}}
     payload = {"model": "gpt-5.1", "messages": USER, "response_format": fmt}
-    reply = http.post("/v1/chat/completions", json={**payload, "max_completion_tokens": 8})
-    assert reply.status_code == 400
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (
-        "response_format.json_schema.schema",
-        "invalid_json_schema",
-    )
-    lines, chunks = _raw_stream(server, {"response_format": fmt, "max_completion_tokens": 8})
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert chunks[-1] == {"error": error}  # the last word: no [DONE] after it
-    assert "data: [DONE]" not in lines
+    for stream in (False, True):
+        body = {**payload, "max_completion_tokens": 8, "stream": stream}
+        reply = http.post("/v1/chat/completions", json=body)
+        assert reply.status_code == 400
+        error = reply.json()["error"]
+        assert (error["param"], error["code"]) == (
+            "response_format.json_schema.schema",
+            "invalid_json_schema",
+        )
 
 
 def test_history_with_tool_calls(client: OpenAI) -> None:

@@ -284,10 +284,6 @@ def known_gap(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
 
 
-@known_gap(
-    "backends/local.py compiles json.dumps(schema, sort_keys=True), so properties come out "
-    "in alphabetical order; OpenAI emits keys in the schema's order"
-)
 def test_keys_come_out_in_schema_order(client: OpenAI) -> None:
     schema = obj({"name": text(), "age": INTEGER})
     response = create_structured(client, "Describe a person.", schema_format("person", schema))

@@ -39,11 +39,12 @@ def require_api_key(request: Request, services: ServicesDep) -> str:
     scheme, _, presented = header.partition(" ")
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented:
-        raise AuthenticationError(
+        missing = AuthenticationError(
             "You didn't provide an API key. You need to provide your API key in an "
-            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            code=None,
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
         )
+        missing.code = None  # OpenAI sends `code: null` for a missing key
+        raise missing
     key_id = services.keys.authenticate(presented)
     if key_id is None:
         raise AuthenticationError(f"Incorrect API key provided: {mask_key(presented)}.")

@@ -61,14 +61,16 @@ class LocalBackend:
     ) -> AsyncGenerator[Delta, None]:
         await self.load()
         tokens, room = await asyncio.to_thread(self._fit_prompt, request, enforce=True)
+        # Compiled before the prompt is accepted: a schema the engine cannot enforce is a 400.
+        grammar = _grammar_for(
+            request.output_format, request.param_names.get("schema", "text.format.schema")
+        )
         yield PromptDelta(input_tokens=len(tokens))
         cap = plan.max_output_tokens
         spec = RunSpec(
             tokens=tokens,
             sampling=request.sampling,
-            grammar=_grammar_for(
-                request.output_format, request.param_names.get("schema", "text.format.schema")
-            ),
+            grammar=grammar,
             max_new_tokens=room if cap is None else min(cap, room),
             meter=plan.meter,
         )
@@ -161,7 +163,7 @@ def _grammar_for(output_format: OutputFormat, schema_param: str) -> Any | None:
     """Structured outputs are enforced by grammar: strict output always parses."""
     if output_format.type == "json_schema" and output_format.schema is not None:
         return _compiled_schema_grammar(
-            json.dumps(output_format.schema, sort_keys=True), schema_param
+            json.dumps(output_format.schema), schema_param  # key order is output order
         )
     if output_format.type == "json_object":
         return _json_object_grammar()

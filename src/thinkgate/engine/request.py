@@ -23,8 +23,7 @@ class OutputFormat:
         if self.type != "json_schema":
             return {"type": self.type}
         wire: dict[str, Any] = {"type": "json_schema", "name": self.name, "schema": self.schema}
-        if self.description is not None:
-            wire["description"] = self.description
+        wire["description"] = self.description
         wire["strict"] = self.strict
         return wire
 
