@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import os
 import platform
 import shlex
@@ -81,6 +82,7 @@ class Stream:
     text: str
     tokens: int
     input_tokens: int | None = None
+    times: list[float] = field(default_factory=list)  # arrival of each piece of text
 
 
 @dataclass(slots=True)
@@ -98,6 +100,7 @@ class Sample:
     path: str
     ttft_ms: float
     decode_tok_s: float
+    itl_p50_ms: float  # median gap between consecutive pieces of text: robust to stalls
     tokens: int
     wall_s: float
     cpu: Cpu = field(default_factory=Cpu)
@@ -164,7 +167,7 @@ def raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected_tokens: 
     """One streamed `create_completion`. Its chunks carry no usage, so the token count is
     the calibrated one, valid because the text must match the reference (checked)."""
     pieces: list[str] = []
-    first = last = 0.0
+    times: list[float] = []
     started = time.perf_counter()
     for chunk in llama.create_completion(
         prompt=tokens,
@@ -178,19 +181,17 @@ def raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected_tokens: 
     ):
         text = chunk["choices"][0]["text"]
         if text:
-            last = time.perf_counter()
-            if not pieces:
-                first = last
+            times.append(time.perf_counter())
             pieces.append(text)
     ended = time.perf_counter()
-    return Stream(started, first, last, ended, "".join(pieces), expected_tokens)
+    return _stream(started, ended, times, "".join(pieces), expected_tokens)
 
 
 def generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
     """The bare token loop, with the sampler settings thinkgate passes at temperature 0."""
     vocab = llama._model.vocab
     pieces: list[bytes] = []
-    first = last = 0.0
+    times: list[float] = []
     started = time.perf_counter()
     for token in llama.generate(
         tokens, top_k=0, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0, reset=True
@@ -198,20 +199,18 @@ def generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             break
         pieces.append(llama.detokenize([token]))
-        last = time.perf_counter()
-        if len(pieces) == 1:
-            first = last
+        times.append(time.perf_counter())
         if len(pieces) >= max_tokens:
             break
     ended = time.perf_counter()
     text = b"".join(pieces).decode("utf-8", errors="replace")
-    return Stream(started, first, last, ended, text, len(pieces))
+    return _stream(started, ended, times, text, len(pieces))
 
 
 def server_stream(client: httpx.Client, body: bytes) -> Stream:
     """One streamed request; only `output_text.delta` and the terminal event are parsed."""
     pieces: list[str] = []
-    first = last = 0.0
+    times: list[float] = []
     event = ""
     final: dict[str, Any] | None = None
     started = time.perf_counter()
@@ -224,9 +223,7 @@ def server_stream(client: httpx.Client, body: bytes) -> Stream:
                 event = line[7:]
             elif line.startswith("data: "):
                 if event == DELTA_EVENT:
-                    last = time.perf_counter()
-                    if not pieces:
-                        first = last
+                    times.append(time.perf_counter())
                     pieces.append(orjson.loads(line[6:])["delta"])
                 elif event in TERMINAL_EVENTS:
                     final = orjson.loads(line[6:])["response"]
@@ -234,15 +231,14 @@ def server_stream(client: httpx.Client, body: bytes) -> Stream:
     if final is None or final["status"] == "failed":
         raise BenchError(f"the stream did not end well: {final}")
     usage = final["usage"]
-    return Stream(
-        started,
-        first,
-        last,
-        ended,
-        "".join(pieces),
-        int(usage["output_tokens"]),
-        input_tokens=int(usage["input_tokens"]),
-    )
+    stream = _stream(started, ended, times, "".join(pieces), int(usage["output_tokens"]))
+    stream.input_tokens = int(usage["input_tokens"])
+    return stream
+
+
+def _stream(started: float, ended: float, times: list[float], text: str, tokens: int) -> Stream:
+    first, last = (times[0], times[-1]) if times else (ended, ended)
+    return Stream(started, first, last, ended, text, tokens, times=times)
 
 
 def check(path: str, stream: Stream, reference: str, expected: int, prompt_tokens: int) -> None:
@@ -263,6 +259,7 @@ def to_sample(path: str, stream: Stream, cpu: Cpu) -> Sample:
         path=path,
         ttft_ms=(stream.first - stream.started) * 1000.0,
         decode_tok_s=(stream.tokens - 1) / (stream.last - stream.first),
+        itl_p50_ms=1000.0 * statistics.median(b - a for a, b in itertools.pairwise(stream.times)),
         tokens=stream.tokens,
         wall_s=wall,
         cpu=cpu,
@@ -354,6 +351,7 @@ def summarise(samples: list[Sample], raw: list[Sample]) -> dict[str, Any]:
         "decode_tok_s_min": min(decode),
         "decode_tok_s_max": max(decode),
         "decode_ratio_vs_raw_paired_median": statistics.median(paired),
+        "itl_p50_ms_median": statistics.median(s.itl_p50_ms for s in samples),
         "foreign_cores_median": statistics.median(s.foreign_cores for s in samples),
         "cpu_own_s_median": statistics.median(s.cpu.own for s in samples),
         "cpu_server_s_median": statistics.median(s.cpu.server for s in samples),
@@ -372,6 +370,21 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
         lines.append(
             f"| {path} | {stats['ttft_ms_median']:.1f} | {stats['decode_tok_s_median']:.1f} "
             f"| {ratio:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def diagnostics(summary: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| path | paired decode ratio vs raw | inter-token ms (p50) | CPU s/run: bench "
+        "| CPU s/run: server | other processes, cores |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for path, stats in summary.items():
+        lines.append(
+            f"| {path} | {stats['decode_ratio_vs_raw_paired_median']:.3f} "
+            f"| {stats['itl_p50_ms_median']:.2f} | {stats['cpu_own_s_median']:.2f} "
+            f"| {stats['cpu_server_s_median']:.2f} | {stats['foreign_cores_median']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -458,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for index in range(-args.warmup, args.runs):
                     label = "warm-up" if index < 0 else f"run {index + 1}/{args.runs}"
-                    for name in names:
+                    # ABBA order (raw, …, server, then server, …, raw): a slow drift in the
+                    # machine's speed then biases no path.
+                    for name in names if index % 2 == 0 else names[::-1]:
                         for attempt in range(args.retries + 1):
                             quiet = 0.0
                             if args.quiet_wait > 0:
@@ -496,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(markdown)
     print()
+    print(diagnostics(summary))
+    print()
     print(
         f"{args.runs} interleaved runs per path after {args.warmup} warm-up; {expected} output "
         f"tokens, {len(tokens)} prompt tokens, greedy, {args.threads} threads. Ratio = median "
@@ -527,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         "decode_ratio_server_vs_raw": ratio,
         "decode_ratio_server_vs_raw_paired_median": paired,
         "table_markdown": markdown,
+        "diagnostics_markdown": diagnostics(summary),
         "runs": {name: [asdict(s) for s in runs] for name, runs in samples.items()},
         "discarded_noisy_runs": [asdict(s) for s in discarded],
         "reference_text": reference,

@@ -163,7 +163,8 @@ def _grammar_for(output_format: OutputFormat, schema_param: str) -> Any | None:
     """Structured outputs are enforced by grammar: strict output always parses."""
     if output_format.type == "json_schema" and output_format.schema is not None:
         return _compiled_schema_grammar(
-            json.dumps(output_format.schema), schema_param  # key order is output order
+            json.dumps(output_format.schema),
+            schema_param,  # key order is output order
         )
     if output_format.type == "json_object":
         return _json_object_grammar()
