@@ -31,7 +31,7 @@ class Database:
         return self.sessions()
 
     async def migrate(self) -> None:
-        """Bring the schema to head; safe on every start."""
+        """Bring the schema to every head (parallel branches merge later); safe on every start."""
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade)
 
@@ -43,7 +43,7 @@ def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
