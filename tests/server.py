@@ -8,7 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,6 +58,20 @@ class ServerProcess:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+
+    @contextmanager
+    def stream(
+        self, path: str, payload: dict[str, Any], key: str = ADMIN_KEY
+    ) -> Iterator[httpx.Response]:
+        """A raw streamed POST (for what the SDK hides: framing, mid-stream disconnects)."""
+        with httpx.stream(
+            "POST",
+            f"{self.base_url}{path}",
+            json=payload,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=120,
+        ) as reply:
+            yield reply
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

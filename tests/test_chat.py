@@ -12,7 +12,7 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.server import ServerProcess
 
 PROMPT = "Write one sentence about the sea."
 COUNTING = "Count from one to ten in words."
@@ -360,13 +360,7 @@ def test_client_disconnect_cancels_generation(client: OpenAI, server: ServerProc
         "max_completion_tokens": 4000,
         "temperature": 0,
     }
-    with httpx.stream(
-        "POST",
-        f"{server.base_url}/v1/chat/completions",
-        json=payload,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=120,
-    ) as reply:
+    with server.stream("/v1/chat/completions", payload) as reply:
         seen = 0
         for line in reply.iter_lines():
             if line.startswith("data: "):
@@ -383,13 +377,7 @@ def _raw_stream(
     server: ServerProcess, body: dict[str, Any]
 ) -> tuple[list[str], list[dict[str, Any]]]:
     payload = {"model": "gpt-5.1", "messages": USER, "temperature": 0, "stream": True, **body}
-    with httpx.stream(
-        "POST",
-        f"{server.base_url}/v1/chat/completions",
-        json=payload,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=120,
-    ) as reply:
+    with server.stream("/v1/chat/completions", payload) as reply:
         assert reply.status_code == 200
         assert reply.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in reply.iter_lines() if line]

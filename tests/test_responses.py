@@ -271,13 +271,7 @@ def _without_parsed(value: object) -> object:
 
 def _raw_stream(server: ServerProcess, body: dict[str, object]) -> list[dict[str, object]]:
     payload = {"model": "gpt-5.1", "stream": True, **body}
-    with httpx.stream(
-        "POST",
-        f"{server.base_url}/v1/responses",
-        json=payload,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=120,
-    ) as reply:
+    with server.stream("/v1/responses", payload) as reply:
         assert reply.status_code == 200
         assert reply.headers["content-type"].startswith("text/event-stream")
         return _parse_sse(reply)
@@ -306,13 +300,7 @@ def test_client_disconnect_cancels_generation(client: OpenAI, server: ServerProc
     }
     response_id = None
     deltas = 0
-    with httpx.stream(
-        "POST",
-        f"{server.base_url}/v1/responses",
-        json=payload,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=120,
-    ) as reply:
+    with server.stream("/v1/responses", payload) as reply:
         for line in reply.iter_lines():
             if not line.startswith("data: "):
                 continue
