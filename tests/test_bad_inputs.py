@@ -187,10 +187,6 @@ CREATE_CASES = [
         "input[0]",
         "invalid_type",
         id="input-item-not-an-object",
-        marks=xfail_bug(
-            "pydantic's list[dict] check runs before parse_item, so the error says "
-            "'input': expected a string, but got an array (param 'input', not 'input[0]')"
-        ),
     ),
     # --- metadata --------------------------------------------------------------------------
     pytest.param(
@@ -301,10 +297,6 @@ CREATE_CASES = [
         "text.format.name",
         "missing_required_parameter",
         id="json-schema-without-name",
-        marks=xfail_bug(
-            "param_path keeps the discriminated union's tag: param is "
-            "'text.format.json_schema.name' instead of 'text.format.name'"
-        ),
     ),
     pytest.param(
         body(text={"format": {"type": "json_schema", "name": "x", "schema": {"type": "tuple"}}}),

@@ -56,33 +56,60 @@ def validate(data: Any, model: type[ModelT], *, prefix: str = "") -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error_to_client_error(exc, prefix=prefix) from None
+        raise validation_error_to_client_error(exc, prefix=prefix, data=data) from None
 
 
 def validation_error_to_client_error(
-    exc: ValidationError, *, prefix: str = ""
+    exc: ValidationError, *, prefix: str = "", data: Any = None
 ) -> InvalidRequestError:
+    """The one error a client most needs: a missing or unknown field first, then the most
+    specific one (of a union's branches, the one that got furthest into the value)."""
     errors = exc.errors(include_url=False)
-    # A missing or unknown field is the most useful thing to report first.
-    errors.sort(key=lambda e: 0 if e["type"] in {"missing", "extra_forbidden"} else 1)
-    return _to_client_error(errors[0], prefix)
+    paths = [param_path(tuple(e["loc"]), prefix, data=data) for e in errors]
+    ranked = sorted(
+        range(len(errors)),
+        key=lambda i: (
+            0 if errors[i]["type"] in {"missing", "extra_forbidden"} else 1,
+            -len(paths[i]),
+        ),
+    )
+    return _to_client_error(errors[ranked[0]], paths[ranked[0]])
 
 
-def param_path(loc: tuple[int | str, ...], prefix: str = "") -> str:
-    """`("input", 2, "content")` → `input[2].content` (union tags dropped)."""
+def param_path(loc: tuple[int | str, ...], prefix: str = "", *, data: Any = None) -> str:
+    """`("input", 2, "content")` → `input[2].content`.
+
+    Union member names and discriminator tags are not fields: they are dropped, by name,
+    and (given the validated `data`) by walking the value, where a tag is not a key.
+    """
     path = prefix
-    for part in loc:
+    node = data
+    for depth, part in enumerate(loc):
         if isinstance(part, int):
             path += f"[{part}]"
-        elif "[" in part or part in _TYPE_TAGS or part.startswith(("literal", "function-")):
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        elif _is_union_member(part) or (depth < len(loc) - 1 and _is_tag(node, part)):
             continue
         else:
             path = f"{path}.{part}" if path else part
+            node = node.get(part) if isinstance(node, dict) else None
     return path
 
 
-def _to_client_error(error: ErrorDetails, prefix: str) -> InvalidRequestError:
-    param = param_path(tuple(error["loc"]), prefix) or None
+def _is_union_member(part: str) -> bool:
+    return "[" in part or part in _TYPE_TAGS or part.startswith(("literal", "function-"))
+
+
+def _is_tag(node: Any, part: str) -> bool:
+    """A discriminated union puts the tag's value in `loc`: `{"type": "json_schema"}`.
+    (Never the last part: there it is a missing field that shares the tag's name.)"""
+    if not isinstance(node, dict) or part in node:
+        return False
+    return any(value == part for value in node.values() if isinstance(value, str))
+
+
+def _to_client_error(error: ErrorDetails, param_text: str) -> InvalidRequestError:
+    param = param_text or None
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
