@@ -53,3 +53,84 @@ def serve(
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
     )
+
+
+@main.command()
+@click.argument("task")
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory the tools may touch (patches and shell commands stay inside it).",
+)
+@click.option("--base-url", default="http://127.0.0.1:8000/v1", show_default=True)
+@click.option("--api-key", default=None, help="API key (prefer --api-key-env).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@click.option("--model", default="gpt-5.1", show_default=True)
+@click.option(
+    "--policy",
+    type=click.Choice(["approve", "allowlist", "auto", "deny"]),
+    default="approve",
+    show_default=True,
+)
+@click.option("--allow", multiple=True, help="Allowed command glob (or re:REGEX); repeatable.")
+@click.option("--max-turns", type=int, default=8, show_default=True)
+@click.option(
+    "--tool-choice",
+    "tool_choices",
+    multiple=True,
+    help="auto|required|none|apply_patch|shell|function:NAME; repeat to force turn by turn.",
+)
+@click.option("--stateless", is_flag=True, help="store=false; resend the whole item list.")
+@click.option("--temperature", type=float, default=None)
+@click.option("--max-output-tokens", type=int, default=None)
+@click.option(
+    "--transcript",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every call and its output as JSON here.",
+)
+def agent(
+    task: str,
+    workspace: Path,
+    base_url: str,
+    api_key: str | None,
+    api_key_env: str,
+    model: str,
+    policy: str,
+    allow: tuple[str, ...],
+    max_turns: int,
+    tool_choices: tuple[str, ...],
+    stateless: bool,
+    temperature: float | None,
+    max_output_tokens: int | None,
+    transcript: Path | None,
+) -> None:
+    """Run TASK with the apply_patch and shell tools against any OpenAI-compatible API."""
+    from thinkgate.tools.agent import tool_choice_param
+    from thinkgate.tools.console import api_key_from, run_agent, write_transcript
+
+    for choice in tool_choices:
+        try:
+            tool_choice_param(choice)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tool-choice") from exc
+    result = run_agent(
+        task,
+        workspace=workspace,
+        base_url=base_url,
+        api_key=api_key_from(api_key, api_key_env),
+        model=model,
+        policy=policy,
+        allow=allow,
+        max_turns=max_turns,
+        tool_choices=tool_choices,
+        stateless=stateless,
+        temperature=temperature,
+        max_output_tokens=max_output_tokens,
+    )
+    if transcript is not None:
+        write_transcript(transcript, result)
+    if result.final_text is not None:
+        click.echo(result.final_text)
