@@ -77,6 +77,13 @@ class CanonicalRequest:
     param_names: dict[str, str] = field(default_factory=dict)
     # Chat's legacy `max_tokens` set the output cap: refused for reasoning models (§7.3).
     legacy_max_tokens: bool = False
+    # Who may see the stored response and its chain (api/deps.py `OwnerDep`); None: anyone.
+    owner: str | None = None
+    # `conversation` on the request: its items come first; this turn's are appended after.
+    conversation_id: str | None = None
+    # Text the model's reply starts with (prefilled, not generated): the reasoning layer
+    # continues a thought or asks for the answer after it. Backends append it to the prompt.
+    assistant_prefix: str = ""
 
     @property
     def all_items(self) -> list[Item]:

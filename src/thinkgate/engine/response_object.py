@@ -19,6 +19,9 @@ def new_response(request: CanonicalRequest, response_id: str, created_at: int) -
         "status": "in_progress",
         "background": request.background,
         "completed_at": None,
+        "conversation": (
+            {"id": request.conversation_id} if request.conversation_id is not None else None
+        ),
         "error": None,
         "incomplete_details": None,
         "instructions": request.instructions,

@@ -3,8 +3,16 @@
 SQLite under the data dir by default; any SQLAlchemy async URL (PostgreSQL) when configured.
 """
 
+from thinkgate.store.conversations import ConversationRepository
 from thinkgate.store.database import Database
 from thinkgate.store.keys import KeyRepository
+from thinkgate.store.response_events import ResponseEventRepository
 from thinkgate.store.responses import ResponseRepository
 
-__all__ = ["Database", "KeyRepository", "ResponseRepository"]
+__all__ = [
+    "ConversationRepository",
+    "Database",
+    "KeyRepository",
+    "ResponseEventRepository",
+    "ResponseRepository",
+]

@@ -23,7 +23,9 @@ class ResponseRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def save(self, response: dict[str, Any], input_items: list[Item]) -> None:
+    async def save(
+        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
+    ) -> None:
         """Insert or replace the response with its items (items carry their own `id`)."""
         async with self._db.session() as session, session.begin():
             await session.execute(
@@ -37,6 +39,7 @@ class ResponseRepository:
                     status=response["status"],
                     previous_response_id=response.get("previous_response_id"),
                     body=response,
+                    owner=owner,
                 )
             )
             await session.flush()  # the response row first: items reference it
@@ -53,12 +56,37 @@ class ResponseRepository:
             ]
             session.add_all(rows)
 
-    async def get(self, response_id: str) -> dict[str, Any] | None:
+    async def get(self, response_id: str, *, owner: str | None = None) -> dict[str, Any] | None:
+        """The stored response; None when unknown or (with `owner`) someone else's."""
         async with self._db.session() as session:
             row = await session.get(ResponseRow, response_id)
-            return None if row is None else dict(row.body)
+            if row is None or (owner is not None and row.owner != owner):
+                return None
+            return dict(row.body)
 
-    async def delete(self, response_id: str) -> bool:
+    async def update(self, response: dict[str, Any]) -> None:
+        """Replace the stored body and status only (a background job's progress)."""
+        async with self._db.session() as session, session.begin():
+            row = await session.get(ResponseRow, response["id"])
+            if row is not None:
+                row.body, row.status = response, response["status"]
+
+    async def fail_unfinished(self, error: dict[str, str]) -> int:
+        """Mark every queued or in-progress response failed (their process is gone)."""
+        async with self._db.session() as session, session.begin():
+            rows = await session.scalars(
+                select(ResponseRow).where(ResponseRow.status.in_(("queued", "in_progress")))
+            )
+            count = 0
+            for row in rows:
+                row.body = {**row.body, "status": "failed", "error": error}
+                row.status = "failed"
+                count += 1
+            return count
+
+    async def delete(self, response_id: str, *, owner: str | None = None) -> bool:
+        if owner is not None and await self.get(response_id, owner=owner) is None:
+            return False
         async with self._db.session() as session, session.begin():
             await session.execute(
                 delete(ResponseItemRow).where(ResponseItemRow.response_id == response_id)
@@ -101,13 +129,18 @@ class ResponseRepository:
             rows = (await session.execute(query.order_by(ordering).limit(limit + 1))).all()
         return ItemPage(items=[dict(row.body) for row in rows[:limit]], has_more=len(rows) > limit)
 
-    async def conversation(self, response_id: str) -> list[Item] | None:
-        """Every item of the chain ending at `response_id`, oldest first; None if unknown."""
+    async def conversation(
+        self, response_id: str, *, owner: str | None = None
+    ) -> list[Item] | None:
+        """Every item of the chain ending at `response_id`, oldest first; None if unknown
+        (or, with `owner`, someone else's)."""
         chain: list[str] = []
         async with self._db.session() as session:
             current: str | None = response_id
             while current is not None and current not in chain:
                 row = await session.get(ResponseRow, current)
+                if row is not None and owner is not None and row.owner != owner:
+                    row = None
                 if row is None:
                     if current == response_id:
                         return None

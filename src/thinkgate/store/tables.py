@@ -35,6 +35,8 @@ class ResponseRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     previous_response_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The caller's owner id (see api/deps.py `OwnerDep`); others get 404, as for an unknown id.
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ResponseItemRow(Base):
@@ -50,4 +52,40 @@ class ResponseItemRow(Base):
     role: Mapped[str] = mapped_column(String(10))  # "input" | "output"
     position: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[str] = mapped_column(String(80))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ConversationRow(Base):
+    """A conversation: a durable, ordered list of items that responses read and append to."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(64))
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON)
+
+
+class ConversationItemRow(Base):
+    __tablename__ = "conversation_items"
+    __table_args__ = (Index("ix_conversation_items_order", "conversation_id", "position"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(80))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ResponseEventRow(Base):
+    """One stream event of a background response, kept so a stream can be resumed."""
+
+    __tablename__ = "response_events"
+
+    response_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    sequence_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)

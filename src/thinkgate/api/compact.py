@@ -1,0 +1,38 @@
+"""`POST /v1/responses/compact`: a long history in, a shorter one out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from thinkgate.api.deps import OwnerDep, ServicesDep
+from thinkgate.engine.compaction import Compactor
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol import parse_body
+from thinkgate.protocol.compaction import CompactRequest
+from thinkgate.protocol.items import parse_input
+
+router = APIRouter()
+
+
+@router.post("/v1/responses/compact")
+async def compact(request: Request, services: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    body = parse_body(await request.body(), CompactRequest)
+    if body.input is None and body.previous_response_id is None:
+        raise InvalidRequestError(
+            "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
+        )
+    canonical = CanonicalRequest(
+        model=body.model,
+        input_items=parse_input(body.input),
+        instructions=body.instructions,
+        previous_response_id=body.previous_response_id,
+        prompt_cache_key=body.prompt_cache_key,
+        prompt_cache_retention=body.prompt_cache_retention,
+        service_tier=body.service_tier,
+        store=False,
+        owner=owner,
+    )
+    return await Compactor(services.pipeline).compact(canonical)
