@@ -4,24 +4,25 @@ the database, the key ring and the models."""
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from thinkgate import __version__
+from thinkgate.api import admin as admin_api
 from thinkgate.api import chat as chat_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
 from thinkgate.api.deps import Services
 from thinkgate.api.errors import install_error_handlers
+from thinkgate.api.gateway_headers import GatewayHeaders
 from thinkgate.api.limits import BodySizeLimit
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
 from thinkgate.engine.pipeline import ResponsesPipeline
-from thinkgate.gateway.keys import KeyRing
-from thinkgate.store import Database, KeyRepository, ResponseRepository
+from thinkgate.gateway.setup import open_gateway
+from thinkgate.store import Database, ResponseRepository
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(responses_api.router)
     app.include_router(models_api.router)
     app.include_router(chat_api.router)
+    app.include_router(admin_api.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(GatewayHeaders)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -47,18 +50,18 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.resolved_database_url)
         await database.migrate()
-        keys = KeyRing(KeyRepository(database))
-        await keys.refresh()
-        await _bootstrap_admin_key(settings, keys)
         registry = ModelRegistry(settings)
+        gateway, admin = await open_gateway(settings, database, registry)
         responses = ResponseRepository(database)
         app.state.services = Services(
             settings=settings,
             database=database,
-            keys=keys,
+            keys=gateway.keys,
             registry=registry,
             responses=responses,
             pipeline=ResponsesPipeline(registry, responses),
+            gateway=gateway,
+            admin=admin,
         )
         _, default_backend = registry.resolve("gpt-5.1")
         load = getattr(default_backend, "load", None)
@@ -68,23 +71,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             yield
         finally:
             await registry.aclose()
+            await gateway.aclose()  # flushes the ledger: nothing billed is lost on a clean stop
             await database.aclose()
 
     return lifespan
-
-
-async def _bootstrap_admin_key(settings: Settings, keys: KeyRing) -> None:
-    """THINKGATE_ADMIN_KEY is stored (hashed); without it, the first start makes one and
-    prints it once, to the terminal only, never to the log."""
-    if settings.admin_key is not None:
-        await keys.create("admin", is_admin=True, key=settings.admin_key.get_secret_value())
-        return
-    if await keys.has_admin():
-        return
-    secret = await keys.create("admin", is_admin=True)
-    print(
-        f"\nthinkgate: created the admin API key (shown only this once, stored hashed):\n\n"
-        f"    {secret}\n\nUse it as `Authorization: Bearer <key>`.\n",
-        file=sys.stderr,
-        flush=True,
-    )

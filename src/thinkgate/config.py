@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
+DEFAULT_PRICE = {"input": "1.00", "cached_input": "0.10", "output": "8.00"}  # USD per 1M
+DEFAULT_PRICING = {"gpt-5.1": DEFAULT_PRICE, DEFAULT_LOCAL_MODEL: DEFAULT_PRICE}
 
 
 class ConfigError(Exception):
@@ -36,6 +39,16 @@ class LocalModelConfig(BaseModel):
     chat_template: str | None = None  # overrides the template in the GGUF metadata
 
 
+class ModelPrice(BaseModel):
+    """USD per 1M tokens (`[pricing."gpt-5.1"]`); decimals, never floats: write them as strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Decimal = Field(ge=0, decimal_places=6)
+    cached_input: Decimal = Field(ge=0, decimal_places=6)
+    output: Decimal = Field(ge=0, decimal_places=6)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +63,13 @@ class Settings(BaseModel):
         default_factory=lambda: [LocalModelConfig(name=DEFAULT_LOCAL_MODEL)]
     )
     aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    pricing: dict[str, ModelPrice] = Field(
+        default_factory=lambda: {
+            k: ModelPrice.model_validate(v) for k, v in DEFAULT_PRICING.items()
+        }
+    )
+    redis_url: str | None = None  # shared counters and revocation fan-out across replicas
+    key_pepper: SecretStr | None = None  # else a secret file in the data dir
 
     @field_validator("admin_key")
     @classmethod
@@ -82,13 +102,24 @@ def load_settings(
     )
     if config_path is not None:
         values.update(_read_toml(config_path))
-    for key in ("data_dir", "database_url", "admin_key", "host", "port", "log_level"):
+    for key in (
+        "data_dir",
+        "database_url",
+        "admin_key",
+        "host",
+        "port",
+        "log_level",
+        "redis_url",
+        "key_pepper",
+    ):
         env_name = f"THINKGATE_{key.upper()}"
         if env.get(env_name):
             values[key] = env[env_name]
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if "aliases" in values:
         values["aliases"] = {**DEFAULT_ALIASES, **values["aliases"]}
+    if "pricing" in values:
+        values["pricing"] = {**DEFAULT_PRICING, **values["pricing"]}
     if "local_models" in values:
         named = {m.get("name") for m in values["local_models"] if isinstance(m, dict)}
         if DEFAULT_LOCAL_MODEL not in named:  # the embedded default stays available

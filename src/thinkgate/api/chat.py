@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from thinkgate.api.deps import ApiKeyDep, ServicesDep
+from thinkgate.api.deps import AccountDep, ServicesDep
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.sse import framed_chat, sse_response
 from thinkgate.engine.chat_request import chat_call_from_body
@@ -18,11 +18,11 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions")
 async def create_chat_completion(
-    request: Request, services: ServicesDep, _key: ApiKeyDep
+    request: Request, services: ServicesDep, account: AccountDep
 ) -> Response:
     body = parse_body(await request.body(), ChatCompletionRequest)
     call = chat_call_from_body(body)
-    run = await ChatRun.start(services.pipeline, call)
+    run = await ChatRun.start(services.pipeline, call, account)
     if call.stream:
         return sse_response(framed_chat(run.chunks()))
     return JSONResponse(await run.completion())

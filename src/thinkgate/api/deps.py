@@ -7,12 +7,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from thinkgate.api.gateway_headers import gateway_headers
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
 from thinkgate.engine.pipeline import ResponsesPipeline
-from thinkgate.errors import AuthenticationError
-from thinkgate.gateway.keys import KeyRing, mask_key
+from thinkgate.errors import AuthenticationError, PermissionDeniedError
+from thinkgate.gateway.account import Account
+from thinkgate.gateway.admin import Admin
+from thinkgate.gateway.keys import KeyRing
+from thinkgate.gateway.service import Gateway
 from thinkgate.store import Database, ResponseRepository
+from thinkgate.store.keys import KeyRecord
 
 
 @dataclass(slots=True)
@@ -23,6 +28,8 @@ class Services:
     registry: ModelRegistry
     responses: ResponseRepository
     pipeline: ResponsesPipeline
+    gateway: Gateway
+    admin: Admin
 
 
 def get_services(request: Request) -> Services:
@@ -33,8 +40,8 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_api_key(request: Request, services: ServicesDep) -> str:
-    """The key id of the caller; a missing or wrong key is a 401 in OpenAI's words."""
+async def require_key(request: Request, services: ServicesDep) -> KeyRecord:
+    """The caller's key; missing, wrong, expired or revoked is a 401 in OpenAI's words."""
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     presented = presented.strip()
@@ -45,10 +52,37 @@ def require_api_key(request: Request, services: ServicesDep) -> str:
         )
         missing.code = None  # OpenAI sends `code: null` for a missing key
         raise missing
-    key_id = services.keys.authenticate(presented)
-    if key_id is None:
-        raise AuthenticationError(f"Incorrect API key provided: {mask_key(presented)}.")
-    return key_id
+    client = request.client.host if request.client is not None else None
+    return await services.gateway.authenticate(presented, client)
+
+
+KeyDep = Annotated[KeyRecord, Depends(require_key)]
+
+
+def require_api_key(key: KeyDep) -> str:
+    """The key id of the caller."""
+    return key.id
 
 
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
+
+
+def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account:
+    """The caller's account for one generation request: the pipeline's `Admission`."""
+    headers = gateway_headers(request.scope)
+    return services.gateway.account(key, request.url.path.rsplit("/", 1)[-1], headers)
+
+
+AccountDep = Annotated[Account, Depends(account_for)]
+
+
+def require_admin(key: KeyDep) -> KeyRecord:
+    if not key.is_admin:
+        raise PermissionDeniedError(
+            "You have insufficient permissions for this operation: it needs an admin key.",
+            code="insufficient_permissions",
+        )
+    return key
+
+
+AdminDep = Annotated[KeyRecord, Depends(require_admin)]

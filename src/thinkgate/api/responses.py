@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from thinkgate.api.deps import ApiKeyDep, ServicesDep
+from thinkgate.api.deps import AccountDep, ApiKeyDep, ServicesDep
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.sse import framed, sse_response
 from thinkgate.engine.replay import replay_events
@@ -20,9 +20,9 @@ router = APIRouter()
 
 
 @router.post("/v1/responses")
-async def create_response(request: Request, services: ServicesDep, _key: ApiKeyDep) -> Response:
+async def create_response(request: Request, services: ServicesDep, account: AccountDep) -> Response:
     body = parse_body(await request.body(), CreateResponseRequest)
-    run = await services.pipeline.start(canonical_from_responses(body))
+    run = await services.pipeline.start(canonical_from_responses(body), account)
     if body.stream:
         return sse_response(framed(run.events()))
     response = await run.collect()

@@ -20,7 +20,7 @@ from thinkgate.engine.chat_render import (
     completion_object,
 )
 from thinkgate.engine.chat_request import ChatCall
-from thinkgate.engine.pipeline import ResponseRun, ResponsesPipeline
+from thinkgate.engine.pipeline import Admission, ResponseRun, ResponsesPipeline
 from thinkgate.engine.response_object import ResponseDict
 from thinkgate.errors import ClientError, InvalidRequestError, ServerError, ThinkgateError
 
@@ -28,16 +28,25 @@ from thinkgate.errors import ClientError, InvalidRequestError, ServerError, Thin
 class ChatRun:
     """One chat completion: renders as a `chat.completion` or as chunks, not both."""
 
-    def __init__(self, pipeline: ResponsesPipeline, call: ChatCall, first: ResponseRun) -> None:
+    def __init__(
+        self,
+        pipeline: ResponsesPipeline,
+        call: ChatCall,
+        first: ResponseRun,
+        admission: Admission | None = None,
+    ) -> None:
         self._pipeline = pipeline
+        self._admission = admission
         self._call = call
         self._first: ResponseRun | None = first
         self._header = ChatHeader.for_request(call.request)
 
     @classmethod
-    async def start(cls, pipeline: ResponsesPipeline, call: ChatCall) -> ChatRun:
-        first = await pipeline.start(call.choice_request(0))
-        return cls(pipeline, call, first)
+    async def start(
+        cls, pipeline: ResponsesPipeline, call: ChatCall, admission: Admission | None = None
+    ) -> ChatRun:
+        first = await pipeline.start(call.choice_request(0), admission)
+        return cls(pipeline, call, first, admission)
 
     async def completion(self) -> dict[str, Any]:
         """The non-streaming answer; a failed choice raises (nothing was sent yet)."""
@@ -83,7 +92,7 @@ class ChatRun:
         if index == 0 and self._first is not None:
             first, self._first = self._first, None
             return first
-        return await self._pipeline.start(self._call.choice_request(index))
+        return await self._pipeline.start(self._call.choice_request(index), self._admission)
 
 
 def _error_from_payload(payload: dict[str, Any]) -> ThinkgateError:

@@ -22,7 +22,7 @@ from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.deltas import Delta
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.request import CanonicalRequest, Item
-from thinkgate.engine.response_object import ResponseDict, new_response
+from thinkgate.engine.response_object import ResponseDict, new_response, usage_object
 from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
 from thinkgate.ids import new_id
 
@@ -41,6 +41,23 @@ class ResponseStore(Protocol):
     async def save(self, response: dict[str, Any], input_items: list[Item]) -> None: ...
 
     async def conversation(self, response_id: str) -> list[Item] | None: ...
+
+
+class Settlement(Protocol):
+    """One admitted run's bill: told the final response once, however the run ended."""
+
+    async def settle(self, response: ResponseDict, usage: dict[str, Any]) -> None: ...
+
+
+class Admission(Protocol):
+    """The gateway's hook (keys, budgets, limits): it may refuse a prompt before generation.
+
+    Optional: the pipeline runs without one (tests of the engine alone).
+    """
+
+    async def admit(
+        self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
+    ) -> Settlement: ...
 
 
 class ResponsesPipeline:
@@ -70,19 +87,28 @@ class ResponsesPipeline:
         _, backend = self._registry.resolve(request.model)
         return await backend.count_tokens(request)
 
-    async def start(self, request: CanonicalRequest) -> ResponseRun:
+    async def start(
+        self, request: CanonicalRequest, admission: Admission | None = None
+    ) -> ResponseRun:
         await self.prepare(request)
         _, backend = self._registry.resolve(request.model)
         plan = GenerationPlan(max_output_tokens=request.max_output_tokens)
         response = new_response(request, new_id("resp"), int(time.time()))
         assembler = ResponseAssembler(response, obfuscate=request.include_obfuscation)
         deltas = backend.generate(request, plan)
+        settlement: Settlement | None = None
         try:
             assembler.feed(await anext(deltas))  # the prompt was accepted: it fits
+            if admission is not None:
+                room = backend.capabilities().context_window - assembler.input_tokens
+                worst = min(plan.max_output_tokens or room, max(room, 0))
+                settlement = await admission.admit(request, assembler.input_tokens, worst)
         except BaseException:
             await deltas.aclose()
             raise
-        return ResponseRun(request, assembler, deltas, plan.meter, self._store)
+        run = ResponseRun(request, assembler, deltas, plan.meter, self._store)
+        run.settlement = settlement
+        return run
 
 
 class ResponseRun:
@@ -100,6 +126,7 @@ class ResponseRun:
         self._meter = meter
         self._store = store
         self._settled = False
+        self.settlement: Settlement | None = None
 
     @property
     def response(self) -> ResponseDict:
@@ -148,6 +175,19 @@ class ResponseRun:
             )
         await self._settle()
 
+    def _final_usage(self) -> dict[str, Any]:
+        """The response's usage, or (a failed run has none) what the backend counted."""
+        usage = self._assembler.response.get("usage")
+        if usage is not None:
+            return dict(usage)
+        assembler, meter = self._assembler, self._meter
+        return usage_object(
+            assembler.input_tokens,
+            assembler.cached_tokens,
+            max(assembler.output_tokens, meter.output_tokens),
+            max(assembler.reasoning_tokens, meter.reasoning_tokens),
+        )
+
     async def _settle(self) -> None:
         if self._settled:
             return
@@ -157,3 +197,8 @@ class ResponseRun:
                 await self._store.save(self._assembler.response, self._request.input_items)
             except Exception:
                 log.exception("could not store response %s", self._assembler.response["id"])
+        if self.settlement is not None:
+            try:
+                await self.settlement.settle(self._assembler.response, self._final_usage())
+            except Exception:
+                log.exception("could not bill response %s", self._assembler.response["id"])

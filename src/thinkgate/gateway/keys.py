@@ -1,27 +1,47 @@
-"""API keys: generated with `secrets`, shown once, stored as SHA-256, compared in constant time.
+"""API keys: generated with `secrets`, shown once, stored as peppered SHA-256, compared in
+constant time, cached in memory.
 
-SHA-256 (not a slow password hash) is right here: keys are 256 random bits, so
-there is nothing to brute-force, and every request must verify one quickly.
+SHA-256 (not a slow password hash) is right here: keys are 256 random bits, so there is
+nothing to brute-force, and every request must verify one quickly. The pepper (HMAC key)
+lives outside the database, so a leaked table alone cannot even confirm a guessed key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import time
+from dataclasses import replace
+from pathlib import Path
 
-from thinkgate.store.keys import KeyRepository
+from thinkgate.store.keys import KeyRecord, KeyRepository
 
 KEY_PREFIX = "sk-tg-"
 _INDEX_CHARS = 16
+PEPPER_FILE = "key_pepper"
 
 
 def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+def hash_key(key: str, pepper: bytes) -> str:
+    return hmac.new(pepper, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def load_pepper(configured: str | None, data_dir: Path) -> bytes:
+    """THINKGATE_KEY_PEPPER if set (replicas must share it), else a secret file made once."""
+    if configured:
+        return configured.encode("utf-8")
+    path = data_dir / PEPPER_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")
 
 
 def display_prefix(key: str) -> str:
@@ -36,44 +56,69 @@ def mask_key(key: str) -> str:
 
 
 class KeyRing:
-    """Active key hashes held in memory, so authenticating costs no database round trip."""
+    """Active keys held in memory, so authenticating costs no database round trip.
 
-    def __init__(self, repository: KeyRepository) -> None:
+    A key unknown here is looked up once in the database (another replica may have made
+    it); `forget` drops a revoked key at once (the revoking replica tells the others).
+    """
+
+    def __init__(self, repository: KeyRepository, pepper: bytes) -> None:
         self._repository = repository
-        self._by_slice: dict[str, tuple[str, str]] = {}
+        self._pepper = pepper
+        self._by_slice: dict[str, KeyRecord] = {}
 
     async def refresh(self) -> None:
-        hashes = await self._repository.active_hashes()
-        self._by_slice = {h[:_INDEX_CHARS]: (h, key_id) for h, key_id in hashes.items()}
+        records = await self._repository.active()
+        self._by_slice = {r.key_hash[:_INDEX_CHARS]: r for r in records}
 
-    async def create(self, name: str, *, is_admin: bool = False, key: str | None = None) -> str:
-        """Store a new key (or a given one) and return it: the only time it is seen."""
+    async def create(self, template: KeyRecord, *, key: str | None = None) -> tuple[str, KeyRecord]:
+        """Store a new key (or a given one) and return it: the only time it is seen.
+
+        `template` carries everything but the secret's hash and prefix.
+        """
         secret = key or generate_key()
-        key_hash = hash_key(secret)
-        if key_hash[:_INDEX_CHARS] not in self._by_slice:
-            key_id = "key_" + secrets.token_hex(12)
-            await self._repository.add(
-                key_id=key_id,
-                name=name,
-                key_hash=key_hash,
-                prefix=display_prefix(secret),
-                is_admin=is_admin,
-            )
-            self._by_slice[key_hash[:_INDEX_CHARS]] = (key_hash, key_id)
-        return secret
+        key_hash = hash_key(secret, self._pepper)
+        existing = self._by_slice.get(key_hash[:_INDEX_CHARS])
+        if existing is not None and existing.key_hash == key_hash:
+            return secret, existing
+        record = replace(template, key_hash=key_hash, prefix=display_prefix(secret))
+        await self._repository.add(record)
+        self._by_slice[key_hash[:_INDEX_CHARS]] = record
+        return secret, record
 
-    def authenticate(self, presented: str) -> str | None:
-        """The key id for a presented key, or None.
+    async def authenticate(self, presented: str) -> KeyRecord | None:
+        """The key's record for a presented key (revoked ones: None).
 
         The in-memory index is keyed by a short slice of the hash (not a secret); the
         full hash is then compared with `hmac.compare_digest`.
         """
-        presented_hash = hash_key(presented)
+        presented_hash = hash_key(presented, self._pepper)
         candidate = self._by_slice.get(presented_hash[:_INDEX_CHARS])
-        if candidate is None:
+        if candidate is None and presented.startswith(KEY_PREFIX):
+            candidate = await self._repository.by_hash(presented_hash)
+            if candidate is None or candidate.revoked_at is not None:
+                return None
+            self._by_slice[presented_hash[:_INDEX_CHARS]] = candidate
+        if candidate is None or not hmac.compare_digest(candidate.key_hash, presented_hash):
             return None
-        stored_hash, key_id = candidate
-        return key_id if hmac.compare_digest(stored_hash, presented_hash) else None
+        return candidate
+
+    def forget(self, key_id: str) -> None:
+        for index, record in list(self._by_slice.items()):
+            if record.id == key_id:
+                del self._by_slice[index]
+
+    async def revoke(self, key_id: str) -> bool:
+        self.forget(key_id)
+        return await self._repository.revoke(key_id)
 
     async def has_admin(self) -> bool:
         return await self._repository.has_admin()
+
+
+def new_key_id() -> str:
+    return "key_" + secrets.token_hex(12)
+
+
+def now() -> int:
+    return int(time.time())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,6 +24,72 @@ class ApiKeyRow(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer)
     revoked_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The gateway (issue 7, migration 0007): owner, limits and budgets; money as decimal text.
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_used_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    budget_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    budget_monthly_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ip_allow: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+
+
+class UserRow(Base):
+    """A person or service owning keys; `admin` users may call /admin/v1."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))  # "admin" | "member"
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+
+
+class LedgerRow(Base):
+    """One billed request; cost in picodollars (1e-12 USD): exact integers that SQL can sum."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        Index("ix_ledger_key_time", "key_id", "created_at"),
+        Index("ix_ledger_time", "created_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(80))
+    key_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(40))
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    cached_tokens: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int] = mapped_column(Integer)
+    cost_pico: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(Integer)
+
+
+class UsageDailyRow(Base):
+    """The ledger rolled up per day, key and model: usage queries never scan the ledger."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (Index("ix_usage_daily_key_day", "key_id", "day"),)
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_pico: Mapped[int] = mapped_column(BigInteger)
 
 
 class ResponseRow(Base):

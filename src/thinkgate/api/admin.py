@@ -1,0 +1,128 @@
+"""The admin API under /admin/v1: users, keys, the request ledger and usage (admin keys only).
+
+Thin handlers over `gateway.admin.Admin`, which the CLI uses too. Money is a decimal
+string in USD, in and out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from thinkgate.api.deps import AdminDep, ServicesDep
+from thinkgate.gateway.admin import KeySpec
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"])
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
+
+
+class CreateUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "member"] = "member"
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class CreateKey(BaseModel):
+    """Every limit is optional; no `user_id` means the caller's own user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    user_id: str | None = None
+    models: list[str] | None = None
+    budget_usd: Money | None = None
+    budget_monthly_usd: Money | None = None
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    expires_at: int | None = Field(default=None, ge=0, description="Unix seconds")
+    ip_allow: list[str] | None = Field(default=None, description="IP addresses or CIDR ranges")
+
+    @field_validator("ip_allow")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        for network in value or []:
+            ipaddress.ip_network(network, strict=False)  # ValueError: a 400 naming the field
+        return value
+
+    def spec(self) -> KeySpec:
+        return KeySpec(
+            name=self.name,
+            user_id=self.user_id,
+            models=tuple(self.models) if self.models is not None else None,
+            budget_usd=self.budget_usd,
+            budget_monthly_usd=self.budget_monthly_usd,
+            rpm=self.rpm,
+            tpm=self.tpm,
+            expires_at=self.expires_at,
+            ip_allow=tuple(self.ip_allow) if self.ip_allow is not None else None,
+        )
+
+
+@router.post("/users", status_code=201)
+async def create_user(body: CreateUser, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+    return await services.admin.create_user(body.name, body.role, body.password)
+
+
+@router.get("/users")
+async def list_users(services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+    return {"object": "list", "data": await services.admin.list_users()}
+
+
+@router.post("/keys", status_code=201)
+async def create_key(body: CreateKey, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
+    """The response's `key` is the only time the secret is shown."""
+    return await services.admin.create_key(body.spec(), default_user=admin.user_id)
+
+
+@router.get("/keys")
+async def list_keys(
+    services: ServicesDep, _admin: AdminDep, user_id: str | None = None
+) -> dict[str, Any]:
+    await services.gateway.ledger.flush()
+    return {"object": "list", "data": await services.admin.list_keys(user_id)}
+
+
+@router.get("/keys/{key_id}")
+async def show_key(key_id: str, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+    await services.gateway.ledger.flush()
+    return await services.admin.show_key(key_id)
+
+
+@router.delete("/keys/{key_id}")
+async def revoke_key(key_id: str, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+    """Effective at once here, and on other replicas through Redis."""
+    await services.admin.show_key(key_id)  # 404 for an unknown id
+    await services.gateway.revoke(key_id)
+    return {"id": key_id, "object": "api_key", "deleted": True, "revoked": True}
+
+
+@router.get("/requests")
+async def list_requests(
+    services: ServicesDep,
+    _admin: AdminDep,
+    key_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Ledger rows, newest first."""
+    await services.gateway.ledger.flush()
+    return {"object": "list", "data": await services.admin.requests(key_id, limit)}
+
+
+@router.get("/usage")
+async def usage(
+    services: ServicesDep,
+    _admin: AdminDep,
+    group_by: Literal["day", "model", "key"] = "day",
+    key_id: str | None = None,
+) -> dict[str, Any]:
+    """Totals from the daily roll-up (tokens, requests, `cost_usd`)."""
+    await services.gateway.ledger.flush()
+    rows = await services.admin.usage(group_by, key_id)
+    return {"object": "list", "group_by": group_by, "data": rows}

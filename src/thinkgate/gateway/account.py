@@ -1,0 +1,144 @@
+"""One request's account with the gateway: admitted (limits, budget) before generation,
+settled (cost, ledger) after, whatever the outcome.
+
+    Account.admit ──► RPM/TPM window ──► budget reservation ──► Bill
+    Bill.settle   ──► exact cost ──► counters to actual ──► ledger row + cost header
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.engine.response_object import ResponseDict
+from thinkgate.errors import RateLimitError, model_not_found
+from thinkgate.gateway.counters import RateState
+from thinkgate.gateway.pricing import usd
+from thinkgate.store.keys import KeyRecord
+from thinkgate.store.ledger import LedgerEntry
+
+if TYPE_CHECKING:
+    from thinkgate.gateway.service import Gateway
+
+COST_HEADER = "x-thinkgate-cost-usd"
+
+
+class QuotaExceededError(RateLimitError):
+    """OpenAI's answer when the money runs out: 429 `insufficient_quota`."""
+
+    error_type = "insufficient_quota"
+    default_code = "insufficient_quota"
+
+
+@dataclass(slots=True)
+class Account:
+    gateway: Gateway
+    key: KeyRecord
+    endpoint: str
+    headers: MutableMapping[str, str]
+    cost_pico: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    async def admit(
+        self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
+    ) -> Bill:
+        if self.key.models is not None and request.model not in self.key.models:
+            raise model_not_found(request.model)
+        state = await self.gateway.counters.hit(
+            self.key.id, self.key.rpm, self.key.tpm, input_tokens + max_output_tokens
+        )
+        self._rate_headers(state)
+        if not state.allowed:
+            self.headers["retry-after"] = str(state.retry_after_s)
+            raise RateLimitError(_rate_message(self.key, state), code="rate_limit_exceeded")
+        budgets = self.gateway.budget_counters(self.key)
+        reserved = 0
+        if budgets:
+            reserved = self.gateway.prices.worst_case(
+                request.model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
+            )
+            if not await self.gateway.counters.reserve(budgets, reserved, self.gateway.spent):
+                await self.gateway.counters.refund_tokens(
+                    self.key.id, input_tokens + max_output_tokens
+                )
+                raise QuotaExceededError(
+                    "You exceeded your current quota: this key's budget cannot cover this "
+                    "request's worst-case cost. Raise the budget or lower max_output_tokens.",
+                )
+        return Bill(self, request.model, reserved, [n for n, _ in budgets], max_output_tokens)
+
+    def _rate_headers(self, state: RateState) -> None:
+        if state.limit_requests is not None:
+            self.headers["x-ratelimit-limit-requests"] = str(state.limit_requests)
+            self.headers["x-ratelimit-remaining-requests"] = str(state.remaining_requests)
+            self.headers["x-ratelimit-reset-requests"] = _duration(state.reset_requests_s)
+        if state.limit_tokens is not None:
+            self.headers["x-ratelimit-limit-tokens"] = str(state.limit_tokens)
+            self.headers["x-ratelimit-remaining-tokens"] = str(state.remaining_tokens)
+            self.headers["x-ratelimit-reset-tokens"] = _duration(state.reset_tokens_s)
+
+
+@dataclass(slots=True)
+class Bill:
+    account: Account
+    model: str
+    reserved: int
+    budgets: list[str]
+    max_output_tokens: int
+
+    async def settle(self, response: ResponseDict, usage: dict[str, Any]) -> None:
+        gateway, key = self.account.gateway, self.account.key
+        input_tokens = int(usage.get("input_tokens") or 0)
+        cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
+        output = int(usage.get("output_tokens") or 0)
+        reasoning = int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0)
+        cost = gateway.prices.cost(
+            self.model, input_tokens=input_tokens, cached_tokens=cached, output_tokens=output
+        )
+        if self.budgets:
+            await gateway.counters.adjust(self.budgets, cost - self.reserved)
+        unused = max(0, self.max_output_tokens - output)
+        if unused and key.tpm is not None:
+            await gateway.counters.refund_tokens(key.id, unused)
+        self.account.cost_pico += cost
+        self.account.headers[COST_HEADER] = usd(self.account.cost_pico)
+        gateway.ledger.add(
+            LedgerEntry(
+                request_id=str(response.get("id", "")),
+                key_id=key.id,
+                user_id=key.user_id,
+                model=self.model,
+                channel=gateway.channel(self.model),
+                endpoint=self.account.endpoint,
+                input_tokens=input_tokens,
+                cached_tokens=cached,
+                output_tokens=output,
+                reasoning_tokens=reasoning,
+                cost_pico=cost,
+                status=str(response.get("status") or "failed"),
+                latency_ms=int((time.monotonic() - self.account.started) * 1000),
+                created_at=int(time.time()),
+            )
+        )
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's reset format: `1s`, `6m0s`, `120ms`."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = round(seconds)
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def _rate_message(key: KeyRecord, state: RateState) -> str:
+    return (
+        f"Rate limit reached for key {key.prefix}… (limit {state.limit_requests} requests "
+        f"and {state.limit_tokens} tokens per minute). Please try again in "
+        f"{state.retry_after_s}s."
+    )

@@ -1,0 +1,182 @@
+"""What an administrator can do: users, keys, the ledger and usage, as JSON-ready dicts.
+
+Shared by the admin API and the CLI (which opens the database of a data dir directly), so
+both say the same thing. Money leaves here as decimal strings in USD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from thinkgate.errors import InvalidRequestError, NotFoundError
+from thinkgate.gateway.keys import KeyRing, new_key_id
+from thinkgate.gateway.pricing import usd
+from thinkgate.store.keys import KeyRecord, KeyRepository
+from thinkgate.store.ledger import GroupBy, LedgerEntry, LedgerRepository
+from thinkgate.store.users import UserRecord, UserRepository
+
+BOOTSTRAP_USER = "usr_admin"
+
+
+@dataclass(slots=True, frozen=True)
+class KeySpec:
+    name: str
+    user_id: str | None = None
+    models: tuple[str, ...] | None = None
+    budget_usd: Decimal | None = None
+    budget_monthly_usd: Decimal | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    expires_at: int | None = None
+    ip_allow: tuple[str, ...] | None = None
+
+
+class Admin:
+    def __init__(
+        self,
+        keys: KeyRing,
+        key_repository: KeyRepository,
+        users: UserRepository,
+        ledger: LedgerRepository,
+    ) -> None:
+        self._keys = keys
+        self._key_repository = key_repository
+        self._users = users
+        self._ledger = ledger
+
+    async def create_user(self, name: str, role: str, password: str | None) -> dict[str, Any]:
+        user = UserRecord(
+            id="usr_" + secrets.token_hex(12), name=name, role=role, created_at=int(time.time())
+        )
+        await self._users.add(user, _hash_password(password) if password else None)
+        return user_view(user)
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return [user_view(user) for user in await self._users.listing()]
+
+    async def ensure_bootstrap_admin(self) -> str:
+        if await self._users.get(BOOTSTRAP_USER) is None:
+            await self._users.add(
+                UserRecord(BOOTSTRAP_USER, "admin", "admin", created_at=int(time.time()))
+            )
+        return BOOTSTRAP_USER
+
+    async def create_key(
+        self, spec: KeySpec, *, default_user: str | None, key: str | None = None
+    ) -> dict[str, Any]:
+        user_id = spec.user_id or default_user
+        user = await self._users.get(user_id) if user_id else None
+        if user is None:
+            raise InvalidRequestError(
+                f"No user found with id '{user_id}'.", param="user_id", code="not_found"
+            )
+        template = KeyRecord(
+            id=new_key_id(),
+            name=spec.name,
+            key_hash="",
+            prefix="",
+            user_id=user.id,
+            role=user.role,
+            created_at=int(time.time()),
+            expires_at=spec.expires_at,
+            models=spec.models,
+            budget_usd=spec.budget_usd,
+            budget_monthly_usd=spec.budget_monthly_usd,
+            rpm=spec.rpm,
+            tpm=spec.tpm,
+            ip_allow=spec.ip_allow,
+        )
+        secret, record = await self._keys.create(template, key=key)
+        return {**key_view(record, 0), "key": secret}
+
+    async def list_keys(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        spend = {row["key"]: row["cost_pico"] for row in await self._ledger.usage("key")}
+        records = await self._key_repository.listing(user_id)
+        return [key_view(record, spend.get(record.id, 0)) for record in records]
+
+    async def show_key(self, key_id: str) -> dict[str, Any]:
+        record = await self._key_repository.get(key_id)
+        if record is None:
+            raise NotFoundError(f"No API key found with id '{key_id}'.", param="key_id")
+        return key_view(record, await self._ledger.spend_pico(key_id))
+
+    async def requests(self, key_id: str | None, limit: int) -> list[dict[str, Any]]:
+        return [
+            ledger_view(entry) for entry in await self._ledger.requests(key_id=key_id, limit=limit)
+        ]
+
+    async def usage(self, group_by: GroupBy, key_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await self._ledger.usage(group_by, key_id=key_id)
+        return [_money_row(row) for row in rows]
+
+
+def user_view(user: UserRecord) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "object": "user",
+        "name": user.name,
+        "role": user.role,
+        "created_at": user.created_at,
+    }
+
+
+def key_view(record: KeyRecord, spend_pico: int) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "object": "api_key",
+        "name": record.name,
+        "prefix": record.prefix,
+        "user_id": record.user_id,
+        "role": record.role,
+        "created_at": record.created_at,
+        "last_used_at": record.last_used_at,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+        "models": list(record.models) if record.models is not None else None,
+        "budget_usd": _money(record.budget_usd),
+        "budget_monthly_usd": _money(record.budget_monthly_usd),
+        "rpm": record.rpm,
+        "tpm": record.tpm,
+        "ip_allow": list(record.ip_allow) if record.ip_allow is not None else None,
+        "spend_usd": usd(spend_pico),
+    }
+
+
+def ledger_view(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "object": "ledger.request",
+        "request_id": entry.request_id,
+        "key_id": entry.key_id,
+        "user_id": entry.user_id,
+        "model": entry.model,
+        "channel": entry.channel,
+        "endpoint": entry.endpoint,
+        "input_tokens": entry.input_tokens,
+        "cached_tokens": entry.cached_tokens,
+        "output_tokens": entry.output_tokens,
+        "reasoning_tokens": entry.reasoning_tokens,
+        "cost_usd": usd(entry.cost_pico),
+        "status": entry.status,
+        "latency_ms": entry.latency_ms,
+        "created_at": entry.created_at,
+    }
+
+
+def _money_row(row: dict[str, Any]) -> dict[str, Any]:
+    cost = row.pop("cost_pico")
+    return {**row, "cost_usd": usd(cost)}
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def _hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"

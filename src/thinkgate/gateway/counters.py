@@ -1,0 +1,167 @@
+"""Shared counters for budgets and rate limits: in-process here, in Redis across replicas.
+
+Budget counters hold `spent + reserved` in picodollars. A reservation checks every counter
+of the key (total, this month) and adds to all of them in one step, or to none: with no
+await between check and add (here) or inside one Lua script (Redis), many requests at once
+cannot overshoot. Settling adds `actual - reserved`.
+
+Rate limits are sliding-window counters (the previous minute weighted by how much of it
+still overlaps the window, plus this minute), for requests and tokens together.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+WINDOW_S = 60
+
+Loader = Callable[[str], Awaitable[int]]  # counter name → spend so far (from the ledger)
+
+
+@dataclass(slots=True, frozen=True)
+class RateState:
+    """What the x-ratelimit-* headers say, and whether this request was let through."""
+
+    allowed: bool
+    limit_requests: int | None
+    remaining_requests: int
+    reset_requests_s: float
+    limit_tokens: int | None
+    remaining_tokens: int
+    reset_tokens_s: float
+    retry_after_s: int = 0
+
+
+class Counters(Protocol):
+    async def reserve(
+        self, counters: Sequence[tuple[str, int]], amount: int, load: Loader
+    ) -> bool: ...
+
+    async def adjust(self, counters: Sequence[str], delta: int) -> None: ...
+
+    async def hit(
+        self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
+    ) -> RateState: ...
+
+    async def refund_tokens(self, key_id: str, tokens: int) -> None: ...
+
+    async def publish_revoked(self, key_id: str) -> None:
+        """Tell every other replica to drop this key from its cache."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryCounters:
+    """One replica alone: plain dicts, made atomic by never awaiting between check and add."""
+
+    def __init__(self) -> None:
+        self._budget: dict[str, int] = {}
+        self._windows: dict[tuple[str, str, int], int] = {}
+
+    async def reserve(self, counters: Sequence[tuple[str, int]], amount: int, load: Loader) -> bool:
+        for name, _ in counters:
+            if name not in self._budget:
+                loaded = await load(name)
+                self._budget.setdefault(name, loaded)
+        if any(self._budget[name] + amount > limit for name, limit in counters):
+            return False
+        for name, _ in counters:
+            self._budget[name] += amount
+        return True
+
+    async def adjust(self, counters: Sequence[str], delta: int) -> None:
+        for name in counters:
+            if name in self._budget:
+                self._budget[name] += delta
+
+    async def hit(self, key_id: str, rpm: int | None, tpm: int | None, tokens: int) -> RateState:
+        now = time.time()
+        window, into = divmod(now, WINDOW_S)
+        current = int(window)
+        self._forget_old(current)
+        used_r = self._estimate(key_id, "r", current, into)
+        used_t = self._estimate(key_id, "t", current, into)
+        state = decide(rpm, tpm, used_r, used_t, tokens, into, self._previous(key_id, current))
+        if state.allowed:
+            self._windows[(key_id, "r", current)] = self._windows.get((key_id, "r", current), 0) + 1
+            slot = (key_id, "t", current)
+            self._windows[slot] = self._windows.get(slot, 0) + tokens
+        return state
+
+    async def refund_tokens(self, key_id: str, tokens: int) -> None:
+        slot = (key_id, "t", int(time.time() // WINDOW_S))
+        if slot in self._windows:
+            self._windows[slot] = max(0, self._windows[slot] - tokens)
+
+    async def publish_revoked(self, key_id: str) -> None:
+        return None  # one replica alone: the revoking ring has already forgotten the key
+
+    async def aclose(self) -> None:
+        return None
+
+    def _estimate(self, key_id: str, kind: str, current: int, into: float) -> float:
+        previous = self._windows.get((key_id, kind, current - 1), 0)
+        return previous * (1 - into / WINDOW_S) + self._windows.get((key_id, kind, current), 0)
+
+    def _previous(self, key_id: str, current: int) -> tuple[int, int]:
+        return (
+            self._windows.get((key_id, "r", current - 1), 0),
+            self._windows.get((key_id, "t", current - 1), 0),
+        )
+
+    def _forget_old(self, current: int) -> None:
+        if len(self._windows) > 10_000:
+            self._windows = {k: v for k, v in self._windows.items() if k[2] >= current - 1}
+
+
+def decide(
+    rpm: int | None,
+    tpm: int | None,
+    used_requests: float,
+    used_tokens: float,
+    tokens: int,
+    into: float,
+    previous: tuple[int, int],
+) -> RateState:
+    """The sliding-window verdict, shared by both counter stores."""
+    to_roll = WINDOW_S - into
+    ok_r = rpm is None or used_requests + 1 <= rpm
+    ok_t = tpm is None or used_tokens + tokens <= tpm
+    allowed = ok_r and ok_t
+    after_r = used_requests + (1 if allowed else 0)
+    after_t = used_tokens + (tokens if allowed else 0)
+    wait = 0.0
+    if not ok_r and rpm is not None:
+        wait = max(wait, _wait(used_requests + 1 - rpm, previous[0], to_roll))
+    if not ok_t and tpm is not None:
+        wait = max(wait, _wait(used_tokens + tokens - tpm, previous[1], to_roll))
+    return RateState(
+        allowed=allowed,
+        limit_requests=rpm,
+        remaining_requests=max(0, math.floor(rpm - after_r)) if rpm is not None else 0,
+        reset_requests_s=_reset(after_r, rpm, previous[0], to_roll),
+        limit_tokens=tpm,
+        remaining_tokens=max(0, math.floor(tpm - after_t)) if tpm is not None else 0,
+        reset_tokens_s=_reset(after_t, tpm, previous[1], to_roll),
+        retry_after_s=max(1, math.ceil(wait)) if not allowed else 0,
+    )
+
+
+def _wait(excess: float, previous: int, to_roll: float) -> float:
+    """Seconds until the previous minute's weight has decayed by `excess` (else: next minute)."""
+    if previous > 0:
+        needed = excess * WINDOW_S / previous
+        if needed <= to_roll:
+            return needed
+    return to_roll + 1
+
+
+def _reset(used: float, limit: int | None, previous: int, to_roll: float) -> float:
+    if limit is None or used <= 0:
+        return 0.0
+    return to_roll if previous == 0 else min(to_roll + WINDOW_S, WINDOW_S)

@@ -1,0 +1,79 @@
+"""Ledger writes off the request path: buffered, flushed in batches, drained on shutdown.
+
+A settled request only appends to a list; one task writes the batch (ledger rows, daily
+roll-up, keys' last use) every `interval` seconds or sooner when the batch is large.
+`aclose()` writes whatever is left, so a clean stop loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from thinkgate.store.keys import KeyRepository
+from thinkgate.store.ledger import LedgerEntry, LedgerRepository
+
+log = logging.getLogger(__name__)
+
+
+class LedgerWriter:
+    def __init__(
+        self,
+        repository: LedgerRepository,
+        keys: KeyRepository,
+        *,
+        interval: float = 0.25,
+        batch: int = 500,
+    ) -> None:
+        self._repository = repository
+        self._keys = keys
+        self._interval = interval
+        self._batch = batch
+        self._entries: list[LedgerEntry] = []
+        self._last_used: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ledger-writer")
+
+    def add(self, entry: LedgerEntry) -> None:
+        self._entries.append(entry)
+        if len(self._entries) >= self._batch:
+            self._wake.set()
+
+    def touch(self, key_id: str, when: int) -> None:
+        self._last_used[key_id] = when
+
+    async def flush(self) -> None:
+        """Write everything buffered so far (also called before reading the ledger)."""
+        async with self._lock:
+            entries, self._entries = self._entries, []
+            last_used, self._last_used = self._last_used, {}
+            try:
+                await self._repository.write(entries)
+                await self._keys.touch(last_used)
+            except Exception:
+                log.exception("ledger write failed; keeping %d rows for the next try", len(entries))
+                self._entries[:0] = entries
+                for key_id, when in last_used.items():
+                    self._last_used.setdefault(key_id, when)
+                raise
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if self._entries or self._last_used:
+                with contextlib.suppress(Exception):
+                    await self.flush()

@@ -1,0 +1,107 @@
+"""The gateway around the pipeline: who is calling, may they, and what it cost.
+
+Built in the app's lifespan from the settings; the API layer asks it for an `Account`
+per request and hands that to the pipeline as its `Admission`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import MutableMapping
+
+from thinkgate.backends.registry import ModelRegistry
+from thinkgate.errors import AuthenticationError, PermissionDeniedError, ThinkgateError
+from thinkgate.gateway.account import Account
+from thinkgate.gateway.counters import Counters
+from thinkgate.gateway.keys import KeyRing, mask_key
+from thinkgate.gateway.ledger import LedgerWriter
+from thinkgate.gateway.pricing import PriceTable, to_pico
+from thinkgate.store.keys import KeyRecord
+from thinkgate.store.ledger import LedgerRepository
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        keys: KeyRing,
+        ledger_repository: LedgerRepository,
+        ledger: LedgerWriter,
+        prices: PriceTable,
+        counters: Counters,
+        registry: ModelRegistry,
+    ) -> None:
+        self.keys = keys
+        self.ledger_repository = ledger_repository
+        self.ledger = ledger
+        self.prices = prices
+        self.counters = counters
+        self._registry = registry
+
+    async def authenticate(self, presented: str, client_ip: str | None) -> KeyRecord:
+        key = await self.keys.authenticate(presented)
+        if key is None:
+            raise AuthenticationError(f"Incorrect API key provided: {mask_key(presented)}.")
+        now = int(time.time())
+        if key.expires_at is not None and key.expires_at <= now:
+            raise AuthenticationError(
+                f"The API key {mask_key(presented)} has expired.", code="expired_api_key"
+            )
+        if key.ip_allow is not None and not _ip_allowed(client_ip, key.ip_allow):
+            raise PermissionDeniedError(
+                "This API key cannot be used from your IP address.", code="ip_not_allowed"
+            )
+        self.ledger.touch(key.id, now)
+        return key
+
+    def account(self, key: KeyRecord, endpoint: str, headers: MutableMapping[str, str]) -> Account:
+        return Account(self, key, endpoint, headers)
+
+    def budget_counters(self, key: KeyRecord) -> list[tuple[str, int]]:
+        """(counter name, limit in picodollars) for each budget the key has."""
+        counters: list[tuple[str, int]] = []
+        if key.budget_usd is not None:
+            counters.append((f"{key.id}|total", to_pico(key.budget_usd)))
+        if key.budget_monthly_usd is not None:
+            month = time.strftime("%Y-%m", time.gmtime())
+            counters.append((f"{key.id}|month|{month}", to_pico(key.budget_monthly_usd)))
+        return counters
+
+    async def spent(self, counter: str) -> int:
+        """A budget counter's starting value: the spend the ledger has recorded."""
+        key_id, _, rest = counter.partition("|")
+        await self.ledger.flush()
+        if rest.startswith("month|"):
+            month = rest.removeprefix("month|")
+            return await self.ledger_repository.spend_pico(key_id, since_day=f"{month}-01")
+        return await self.ledger_repository.spend_pico(key_id)
+
+    def channel(self, model: str) -> str:
+        try:
+            info, _ = self._registry.resolve(model)
+        except ThinkgateError:
+            return "unknown"
+        return f"{info.backend}:{info.id}"
+
+    async def revoke(self, key_id: str) -> bool:
+        revoked = await self.keys.revoke(key_id)
+        await self.counters.publish_revoked(key_id)
+        return revoked
+
+    async def aclose(self) -> None:
+        await self.ledger.aclose()
+        await self.counters.aclose()
+
+
+def _ip_allowed(client_ip: str | None, allowed: tuple[str, ...]) -> bool:
+    if client_ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in allowed)

@@ -1,0 +1,82 @@
+"""Opening the gateway at boot: key ring (with its pepper), counters (Redis or in-process),
+ledger writer, and the bootstrap admin key."""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy.exc import IntegrityError
+
+from thinkgate.backends.registry import ModelRegistry
+from thinkgate.config import Settings
+from thinkgate.gateway.admin import Admin, KeySpec
+from thinkgate.gateway.counters import Counters, MemoryCounters
+from thinkgate.gateway.keys import KeyRing, load_pepper
+from thinkgate.gateway.ledger import LedgerWriter
+from thinkgate.gateway.pricing import PriceTable
+from thinkgate.gateway.service import Gateway
+from thinkgate.store.database import Database
+from thinkgate.store.keys import KeyRepository
+from thinkgate.store.ledger import LedgerRepository
+from thinkgate.store.users import UserRepository
+
+
+def open_admin(settings: Settings, database: Database) -> tuple[Admin, KeyRing]:
+    """What the CLI needs (no counters, no writer): keys, users and the ledger."""
+    pepper_secret = settings.key_pepper.get_secret_value() if settings.key_pepper else None
+    key_repository = KeyRepository(database)
+    keys = KeyRing(key_repository, load_pepper(pepper_secret, settings.data_dir))
+    admin = Admin(keys, key_repository, UserRepository(database), LedgerRepository(database))
+    return admin, keys
+
+
+async def open_gateway(
+    settings: Settings, database: Database, registry: ModelRegistry
+) -> tuple[Gateway, Admin]:
+    admin, keys = open_admin(settings, database)
+    await keys.refresh()
+    counters = await _counters(settings, keys)
+    ledger_repository = LedgerRepository(database)
+    writer = LedgerWriter(ledger_repository, KeyRepository(database))
+    writer.start()
+    gateway = Gateway(
+        keys=keys,
+        ledger_repository=ledger_repository,
+        ledger=writer,
+        prices=PriceTable(settings.pricing),
+        counters=counters,
+        registry=registry,
+    )
+    await bootstrap_admin_key(settings, admin, keys)
+    return gateway, admin
+
+
+async def _counters(settings: Settings, keys: KeyRing) -> Counters:
+    if settings.redis_url is None:
+        return MemoryCounters()
+    from thinkgate.gateway.redis_counters import RedisCounters
+
+    return await RedisCounters.connect(settings.redis_url, on_revoked=keys.forget)
+
+
+async def bootstrap_admin_key(settings: Settings, admin: Admin, keys: KeyRing) -> None:
+    """THINKGATE_ADMIN_KEY is stored (hashed); without it, the first start makes one and
+    prints it once, to the terminal only, never to the log."""
+    try:
+        user_id = await admin.ensure_bootstrap_admin()
+        if settings.admin_key is not None:
+            secret = settings.admin_key.get_secret_value()
+            await admin.create_key(KeySpec(name="admin"), default_user=user_id, key=secret)
+            return
+        if await keys.has_admin():
+            return
+        created = await admin.create_key(KeySpec(name="admin"), default_user=user_id)
+    except IntegrityError:  # another replica bootstrapped at the same moment
+        await keys.refresh()
+        return
+    print(
+        f"\nthinkgate: created the admin API key (shown only this once, stored hashed):\n\n"
+        f"    {created['key']}\n\nUse it as `Authorization: Bearer <key>`.\n",
+        file=sys.stderr,
+        flush=True,
+    )

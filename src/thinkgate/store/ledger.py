@@ -1,0 +1,139 @@
+"""The request ledger and its daily roll-up, written together in one transaction per batch.
+
+Usage queries read `usage_daily` (a few rows per key and day), never the ledger itself,
+so they stay fast however many requests were billed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkgate.store.database import Database
+from thinkgate.store.tables import LedgerRow, UsageDailyRow
+
+GroupBy = Literal["day", "model", "key"]
+_COUNTERS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "cost_pico")
+
+
+@dataclass(slots=True, frozen=True)
+class LedgerEntry:
+    request_id: str
+    key_id: str
+    user_id: str | None
+    model: str
+    channel: str
+    endpoint: str
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost_pico: int
+    status: str
+    latency_ms: int
+    created_at: int
+
+    @property
+    def day(self) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(self.created_at))
+
+
+class LedgerRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def write(self, entries: Sequence[LedgerEntry]) -> None:
+        if not entries:
+            return
+        async with self._db.session() as session, session.begin():
+            session.add_all(LedgerRow(**asdict(entry)) for entry in entries)
+            await self._roll_up(session, entries)
+
+    async def _roll_up(self, session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
+        totals: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for entry in entries:
+            slot = totals.setdefault(
+                (entry.day, entry.key_id, entry.model),
+                {"user_id": entry.user_id, "requests": 0, **dict.fromkeys(_COUNTERS, 0)},
+            )
+            slot["requests"] += 1
+            for name in _COUNTERS:
+                slot[name] += getattr(entry, name)
+        rows = [
+            {"day": day, "key_id": key_id, "model": model, **values}
+            for (day, key_id, model), values in totals.items()
+        ]
+        dialect = self._db.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(UsageDailyRow).values(rows)
+        table = UsageDailyRow.__table__
+        statement = statement.on_conflict_do_update(
+            index_elements=["day", "key_id", "model"],
+            set_={
+                name: table.c[name] + statement.excluded[name] for name in ("requests", *_COUNTERS)
+            },
+        )
+        await session.execute(statement)
+
+    async def requests(self, *, key_id: str | None, limit: int) -> list[LedgerEntry]:
+        """Newest first."""
+        query = select(LedgerRow).order_by(LedgerRow.created_at.desc(), LedgerRow.pk.desc())
+        if key_id is not None:
+            query = query.where(LedgerRow.key_id == key_id)
+        async with self._db.session() as session:
+            rows = await session.scalars(query.limit(limit))
+            return [_entry(row) for row in rows]
+
+    async def usage(
+        self, group_by: GroupBy, *, key_id: str | None = None, user_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        column = {
+            "day": UsageDailyRow.day,
+            "model": UsageDailyRow.model,
+            "key": UsageDailyRow.key_id,
+        }[group_by]
+        sums = [func.sum(getattr(UsageDailyRow, name)) for name in ("requests", *_COUNTERS)]
+        query = select(column, *sums).group_by(column).order_by(column)
+        if key_id is not None:
+            query = query.where(UsageDailyRow.key_id == key_id)
+        if user_id is not None:
+            query = query.where(UsageDailyRow.user_id == user_id)
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+        names = ("requests", *_COUNTERS)
+        return [
+            {group_by: row[0], **{name: int(row[i + 1] or 0) for i, name in enumerate(names)}}
+            for row in rows
+        ]
+
+    async def spend_pico(self, key_id: str, *, since_day: str | None = None) -> int:
+        query = select(func.sum(UsageDailyRow.cost_pico)).where(UsageDailyRow.key_id == key_id)
+        if since_day is not None:
+            query = query.where(UsageDailyRow.day >= since_day)
+        async with self._db.session() as session:
+            return int(await session.scalar(query) or 0)
+
+
+def _entry(row: LedgerRow) -> LedgerEntry:
+    return LedgerEntry(
+        request_id=row.request_id,
+        key_id=row.key_id,
+        user_id=row.user_id,
+        model=row.model,
+        channel=row.channel,
+        endpoint=row.endpoint,
+        input_tokens=row.input_tokens,
+        cached_tokens=row.cached_tokens,
+        output_tokens=row.output_tokens,
+        reasoning_tokens=row.reasoning_tokens,
+        cost_pico=row.cost_pico,
+        status=row.status,
+        latency_ms=row.latency_ms,
+        created_at=row.created_at,
+    )
