@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,17 +91,15 @@ class ShellRunner:
         )
         assert process.stdout is not None and process.stderr is not None
         readers = asyncio.gather(_read(process.stdout), _read(process.stderr))
-        try:
-            exit_code: int | None = await asyncio.wait_for(process.wait(), timeout_s)
-        except TimeoutError:
-            exit_code = None
-            _kill_group(process.pid)
-            await process.wait()
+        exit_code = await _wait_exit(process, timeout_s)
+        _kill_group(process.pid)  # on timeout, and background leftovers die with the command
         try:
             stdout, stderr = await asyncio.wait_for(readers, 2.0)
         except TimeoutError:  # a grandchild left the process group and holds the pipes
             readers.cancel()
             stdout, stderr = b"", b""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 2.0)
         return CommandResult(_text(stdout), _text(stderr), exit_code)
 
 
@@ -115,6 +114,19 @@ def truncate(results: Sequence[CommandResult], limit: int) -> list[CommandResult
         budget -= len(stderr)
         kept.append(CommandResult(stdout, stderr, result.exit_code))
     return kept
+
+
+async def _wait_exit(process: asyncio.subprocess.Process, timeout_s: float) -> int | None:
+    """The exit code, or None on timeout. `process.wait()` would also wait for the pipes to
+    close, which a backgrounded child can hold open, so the exit status is polled instead."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while process.returncode is None:
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return process.returncode
 
 
 async def _read(stream: asyncio.StreamReader) -> bytes:
