@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -49,6 +49,43 @@ class ModelPrice(BaseModel):
     output: Decimal = Field(ge=0, decimal_places=6)
 
 
+class ChannelTimeouts(BaseModel):
+    """Seconds: to connect, to the upstream's first byte (failover is allowed until
+    then), and for the whole generation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect: float = Field(default=5.0, gt=0)
+    first_byte: float = Field(default=60.0, gt=0)
+    total: float = Field(default=600.0, gt=0)
+
+
+class ChannelConfig(BaseModel):
+    """An upstream provider (`[[channels]]`): OpenAI, a reseller, vLLM, SGLang, llama.cpp...
+
+    The API key is read at boot from the environment variable `api_key_env` names,
+    so it never sits in the config file or the database.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    kind: Literal["openai-chat", "openai-responses"]
+    base_url: str = Field(pattern=r"^https?://")
+    api_key_env: str | None = None
+    models: dict[str, str] = Field(min_length=1)  # public name → upstream name
+    priority: int = 1  # lower is tried first
+    weight: int = Field(default=1, ge=1)  # among channels of one priority
+    timeouts: ChannelTimeouts = Field(default_factory=ChannelTimeouts)
+    max_concurrency: int = Field(default=64, ge=1)
+    context_window: int = Field(default=131072, ge=256)
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open it
+    breaker_cooldown: float = Field(default=30.0, ge=0)  # seconds before a half-open probe
+    # Quirks of the engine behind the channel: "llama-cpp-python" (its server takes
+    # `max_tokens` and a schema inside `response_format: json_object`).
+    compat: Literal["openai", "llama-cpp-python"] = "openai"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,6 +100,7 @@ class Settings(BaseModel):
         default_factory=lambda: [LocalModelConfig(name=DEFAULT_LOCAL_MODEL)]
     )
     aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
     pricing: dict[str, ModelPrice] = Field(
         default_factory=lambda: {
             k: ModelPrice.model_validate(v) for k, v in DEFAULT_PRICING.items()

@@ -12,6 +12,7 @@
     └── ServerError (5xx)
         ├── EngineError                500 (a local model failed)
         ├── UpstreamError              502
+        ├── UpstreamUnavailableError   503
         └── UpstreamTimeoutError       504
 
 Code below `api/` raises these; nothing returns errors as values.
@@ -101,6 +102,13 @@ class UpstreamError(ServerError):
 class UpstreamTimeoutError(ServerError):
     status_code = 504
     default_code = "timeout"
+
+
+class UpstreamUnavailableError(ServerError):
+    """Every upstream channel is cooling down, open-circuited or rate-limited."""
+
+    status_code = 503
+    default_code = "service_unavailable"
 
 
 def model_not_found(model: str) -> NotFoundError:

@@ -73,6 +73,24 @@ class ModelRegistry:
             )
         for alias, target in settings.aliases.items():
             self.alias(alias, target)
+        if settings.channels:  # a name a channel serves is taken over by the upstream
+            self._register_upstreams(settings, started)
+
+    def _register_upstreams(self, settings: Settings, started: int) -> None:
+        from thinkgate.backends.upstream import upstream_backends  # lazy: httpx, channels
+
+        for backend in upstream_backends(settings.channels):
+            is_gpt = backend.model.startswith("gpt-5.1")
+            info = ModelInfo(
+                id=backend.model,
+                backend=backend.name,
+                created=GPT_5_1_CREATED if is_gpt else started,
+                owned_by="system" if is_gpt else "upstream",
+                reasoning_efforts=GPT_5_1_EFFORTS if is_gpt else ALL_EFFORTS,
+                default_effort="none",
+                openai_rules=is_gpt,
+            )
+            self.register(backend, info)
 
     def register(self, backend: Backend, info: ModelInfo) -> None:
         self._backends[backend.name] = backend

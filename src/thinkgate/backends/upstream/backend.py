@@ -1,0 +1,149 @@
+"""`UpstreamBackend`: one public model served by upstream channels, with failover.
+
+    generate ─► for each candidate channel (priority, weight, breaker, back-off):
+                  open the stream ─ fails before the first event? ─► next channel
+              ─► committed: PromptDelta, then the dialect's Deltas, then FinishDelta
+
+Nothing is retried once the first Delta is out: a failure after it ends the response
+as failed, with what was generated counted through the meter. Closing the generator
+(client gone) closes the upstream stream, which cancels the upstream request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+import anyio
+
+from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
+from thinkgate.backends.upstream.channel import Channel, UpstreamStream
+from thinkgate.backends.upstream.chat_stream import ChatStreamTranslator
+from thinkgate.backends.upstream.chat_wire import chat_body
+from thinkgate.backends.upstream.failure import UpstreamFailure, exhausted
+from thinkgate.backends.upstream.responses_wire import ResponsesStreamTranslator, responses_body
+from thinkgate.backends.upstream.routing import Route, candidates
+from thinkgate.config import ChannelConfig
+from thinkgate.engine.deltas import Delta, PromptDelta
+from thinkgate.engine.request import CanonicalRequest
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.05  # seconds; full jitter, doubled per attempt
+BACKOFF_CAP = 1.0
+
+
+class UpstreamBackend:
+    """A `Backend` over the channels that serve one public model name."""
+
+    def __init__(self, model: str, routes: Sequence[Route], rng: random.Random | None = None):
+        self.name = f"upstream:{model}"
+        self.model = model
+        self.routes = list(routes)
+        self._rng = rng or random.Random()
+
+    def capabilities(self) -> Capabilities:
+        window = max(route.channel.config.context_window for route in self.routes)
+        return Capabilities(context_window=window, reasoning_efforts=ALL_EFFORTS, owned_by="system")
+
+    async def count_tokens(self, request: CanonicalRequest) -> int:
+        """An estimate (about four characters a token): the upstream's tokenizer is remote.
+        The upstream's own count replaces it when the generation's usage arrives."""
+        text = json.dumps([request.instructions, request.all_items, request.tools])
+        return max(1, len(text) // 4)
+
+    async def generate(
+        self, request: CanonicalRequest, plan: GenerationPlan
+    ) -> AsyncGenerator[Delta, None]:
+        route, stream = await self._open(request, plan)
+        estimate = await self.count_tokens(request)
+        try:
+            yield PromptDelta(input_tokens=estimate)
+            async for delta in self._deltas(route, stream, plan):
+                yield delta
+        except UpstreamFailure as failure:
+            route.channel.breaker.failure()
+            log.warning("upstream stream failed after the first delta: %s", failure)
+            raise failure.client_error() from failure
+        else:
+            route.channel.breaker.success()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+
+    async def _open(
+        self, request: CanonicalRequest, plan: GenerationPlan
+    ) -> tuple[Route, UpstreamStream]:
+        """The first channel that answers with a first event; failures move on."""
+        failures: list[UpstreamFailure] = []
+        for attempt, route in enumerate(candidates(self.routes, self._rng)):
+            if attempt:
+                await anyio.sleep(self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+            path, body = _request_for(route, request, plan)
+            try:
+                return route, await route.channel.open_stream(path, body)
+            except UpstreamFailure as failure:
+                log.warning("upstream attempt failed: %s", failure)
+                if not failure.retryable:
+                    route.channel.breaker.success()  # the channel answered; the request was bad
+                    raise failure.client_error() from failure
+                route.channel.breaker.failure()
+                failures.append(failure)
+        raise exhausted(self.model, failures)
+
+    async def _deltas(
+        self, route: Route, stream: UpstreamStream, plan: GenerationPlan
+    ) -> AsyncGenerator[Delta, None]:
+        name = route.channel.name
+        if route.channel.config.kind == "openai-chat":
+            chat = ChatStreamTranslator(plan.meter)
+            async for chunk in stream.events():
+                if isinstance(chunk.get("error"), dict):
+                    raise UpstreamFailure(name, "failed", _message(chunk["error"]))
+                for delta in chat.feed(chunk):
+                    yield delta
+            if chat.finish_reason is None:
+                raise UpstreamFailure(name, "cut", "the stream ended before the answer did")
+            for delta in chat.finish():
+                yield delta
+            return
+        native = ResponsesStreamTranslator(plan.meter)
+        async for event in stream.events():
+            for delta in native.feed(event):
+                yield delta
+            if native.failure is not None:
+                raise UpstreamFailure(name, "failed", _message(native.failure))
+            if native.terminal is not None:
+                return
+        raise UpstreamFailure(name, "cut", "the stream ended before the response did")
+
+    async def aclose(self) -> None:
+        for route in self.routes:
+            await route.channel.aclose()
+
+
+def _request_for(
+    route: Route, request: CanonicalRequest, plan: GenerationPlan
+) -> tuple[str, dict[str, Any]]:
+    config = route.channel.config
+    if config.kind == "openai-chat":
+        body = chat_body(request, route.upstream_model, plan.max_output_tokens, config.compat)
+        return "chat/completions", body
+    return "responses", responses_body(request, route.upstream_model, plan.max_output_tokens)
+
+
+def _message(error: dict[str, Any]) -> str:
+    return str(error.get("message") or error.get("code") or "the upstream reported an error")
+
+
+def upstream_backends(configs: Sequence[ChannelConfig]) -> list[UpstreamBackend]:
+    """One backend per public model name, sharing one `Channel` (and pool) per channel."""
+    channels = [Channel(config) for config in configs]
+    routes: dict[str, list[Route]] = {}
+    for channel in channels:
+        for public, upstream in channel.config.models.items():
+            routes.setdefault(public, []).append(Route(channel, upstream))
+    return [UpstreamBackend(model, model_routes) for model, model_routes in routes.items()]

@@ -1,0 +1,170 @@
+"""Native passthrough for Responses-capable upstreams (OpenAI, resellers, another thinkgate).
+
+The canonical request goes out as a Responses body with `store: false`: history,
+`previous_response_id` and conversations are resolved by thinkgate's own store, so the
+upstream is asked a self-contained question. Its stream events come back as Deltas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thinkgate.backends.base import UsageMeter
+from thinkgate.engine.deltas import (
+    Delta,
+    FinishDelta,
+    FinishReason,
+    PromptDelta,
+    ReasoningDelta,
+    ReasoningDoneDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDoneDelta,
+    ToolCallStartDelta,
+)
+from thinkgate.engine.request import CanonicalRequest, Item
+
+_CALLS = {"function_call": "function", "custom_tool_call": "custom"}
+_BUILTIN_CALLS = {
+    "apply_patch_call": ("apply_patch", "operation"),
+    "shell_call": ("shell", "action"),
+}
+_TERMINAL = ("response.completed", "response.incomplete")
+
+
+def responses_body(
+    request: CanonicalRequest, upstream_model: str, max_output_tokens: int | None
+) -> dict[str, Any]:
+    text: dict[str, Any] = {"format": request.output_format.to_wire()}
+    if request.verbosity != "medium":
+        text["verbosity"] = request.verbosity
+    body: dict[str, Any] = {
+        "model": upstream_model,
+        "input": [_outgoing(item) for item in request.all_items if _sendable(item)],
+        "stream": True,
+        "store": False,
+        "text": text,
+    }
+    if request.instructions is not None:
+        body["instructions"] = request.instructions
+    if request.tools:
+        body["tools"] = request.tools
+        body["tool_choice"] = request.tool_choice
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.max_tool_calls is not None:
+        body["max_tool_calls"] = request.max_tool_calls
+    reasoning: dict[str, Any] = {}
+    if request.reasoning_effort:
+        reasoning["effort"] = request.reasoning_effort
+    if request.reasoning_summary:
+        reasoning["summary"] = request.reasoning_summary
+    if reasoning:
+        body["reasoning"] = reasoning
+    if max_output_tokens is not None:
+        body["max_output_tokens"] = max_output_tokens
+    for name in ("temperature", "top_p", "top_logprobs"):
+        if name in request.explicit_sampling:
+            body[name] = getattr(request.sampling, name)
+    if request.include:
+        body["include"] = list(request.include)
+    for name in ("prompt_cache_key", "prompt_cache_retention", "safety_identifier", "user"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    return body
+
+
+def _sendable(item: Item) -> bool:
+    """A reasoning item travels only with its sealed copy: a stateless upstream needs it."""
+    return item.get("type") != "reasoning" or bool(item.get("encrypted_content"))
+
+
+def _outgoing(item: Item) -> Item:
+    """Our ids name items in our store, not the upstream's: they stay here."""
+    if item.get("type") == "reasoning":
+        return item
+    return {key: value for key, value in item.items() if key not in ("id", "status")}
+
+
+class ResponsesStreamTranslator:
+    """Upstream Responses events → Deltas. Unknown event types are ignored on purpose:
+    the assembler re-derives the full event sequence from the Deltas."""
+
+    def __init__(self, meter: UsageMeter) -> None:
+        self._meter = meter
+        self.terminal: dict[str, Any] | None = None  # the completed/incomplete response
+        self.failure: dict[str, Any] | None = None  # the upstream's error, if it failed
+
+    def feed(self, event: dict[str, Any]) -> list[Delta]:
+        kind = event.get("type")
+        if kind == "response.output_text.delta":
+            self._meter.output_tokens += 1
+            return [TextDelta(str(event.get("delta", "")))]
+        if kind in ("response.reasoning_text.delta", "response.reasoning.delta"):
+            self._meter.output_tokens += 1
+            self._meter.reasoning_tokens += 1
+            return [ReasoningDelta(str(event.get("delta", "")))]
+        if kind in (
+            "response.function_call_arguments.delta",
+            "response.custom_tool_call_input.delta",
+        ):
+            self._meter.output_tokens += 1
+            return [ToolCallDelta(str(event.get("delta", "")))]
+        if kind == "response.output_item.added":
+            return _item_added(event.get("item") or {})
+        if kind == "response.output_item.done":
+            return _item_done(event.get("item") or {})
+        if kind in _TERMINAL:
+            self.terminal = event.get("response") or {}
+            return self._finish(kind)
+        if kind in ("response.failed", "error"):
+            self.failure = _error_of(event)
+        return []
+
+    def _finish(self, kind: str) -> list[Delta]:
+        assert self.terminal is not None
+        usage = self.terminal.get("usage") or {}
+        prompt = int(usage.get("input_tokens") or 0)
+        cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
+        output = int(usage.get("output_tokens") or self._meter.output_tokens)
+        reasoning = int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0)
+        self._meter.output_tokens = output
+        reason: FinishReason = "length" if kind == "response.incomplete" else "stop"
+        return [PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning)]
+
+
+def _item_added(item: dict[str, Any]) -> list[Delta]:
+    kind = item.get("type")
+    if kind in _CALLS:
+        return [
+            ToolCallStartDelta(
+                "custom" if kind == "custom_tool_call" else "function", str(item.get("name", ""))
+            )
+        ]
+    return []
+
+
+def _item_done(item: dict[str, Any]) -> list[Delta]:
+    kind = str(item.get("type"))
+    if kind == "function_call":
+        return [ToolCallDoneDelta(str(item.get("arguments", "")))]
+    if kind == "custom_tool_call":
+        return [ToolCallDoneDelta(str(item.get("input", "")))]
+    if kind in _BUILTIN_CALLS:
+        tool, field = _BUILTIN_CALLS[kind]
+        payload = item.get(field) or {}
+        return [ToolCallStartDelta(tool, tool), ToolCallDoneDelta(payload)]  # type: ignore[arg-type]
+    if kind == "reasoning":
+        text = "".join(str(part.get("text", "")) for part in item.get("content") or [])
+        summary = tuple(str(part.get("text", "")) for part in item.get("summary") or [])
+        return [ReasoningDoneDelta(text, summary, item.get("encrypted_content"))]
+    return []
+
+
+def _error_of(event: dict[str, Any]) -> dict[str, Any]:
+    error = event.get("error")
+    if not isinstance(error, dict):
+        error = (event.get("response") or {}).get("error")
+    if not isinstance(error, dict):
+        error = {k: event.get(k) for k in ("code", "message")}
+    return error
