@@ -1,0 +1,134 @@
+"""A stand-in OpenAI-protocol upstream that misbehaves on purpose, chosen by model name.
+
+`BEHAVIOUR:tag` (the tag only separates counters): `ok` answers a chat stream (reasoning,
+text, usage with cached and reasoning tokens), `tool` streams a tool call, `hang` never
+answers, `fail500` / `fail400` answer errors, `limit429` answers 429 with Retry-After,
+`cut` stops mid-stream, `garbled` sends a non-JSON event first, `garbled_late` after text.
+Run: `python -m tests.standin_upstream PORT`. `GET /stats` counts requests per model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+HITS: Counter[str] = Counter()
+BODIES: list[dict[str, Any]] = []
+TEXT = ["Hello", " from", " the", " stand", "-in", "."]
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "standin",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def _usage() -> str:
+    usage = {
+        "prompt_tokens": 42,
+        "completion_tokens": 9,
+        "total_tokens": 51,
+        "prompt_tokens_details": {"cached_tokens": 32},
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    }
+    body = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "choices": []}
+    return f"data: {json.dumps({**body, 'usage': usage})}\n\n"
+
+
+async def _ok() -> AsyncIterator[str]:
+    yield _chunk({"role": "assistant", "content": ""})
+    for piece in ("Let me", " think", "."):
+        yield _chunk({"reasoning_content": piece})
+    for piece in TEXT:
+        yield _chunk({"content": piece})
+    yield _chunk({}, "stop")
+    yield _usage()
+    yield "data: [DONE]\n\n"
+
+
+async def _tool() -> AsyncIterator[str]:
+    yield _chunk({"role": "assistant"})
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    yield _chunk({"tool_calls": [{**call, "function": {"name": "get_weather", "arguments": ""}}]})
+    for piece in ('{"city"', ': "Paris"', "}"):
+        yield _chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    yield _chunk({}, "tool_calls")
+    yield _usage()
+    yield "data: [DONE]\n\n"
+
+
+async def _cut() -> AsyncIterator[str]:
+    yield _chunk({"role": "assistant"})
+    for piece in TEXT[:3]:
+        yield _chunk({"content": piece})
+        await asyncio.sleep(0.01)
+    raise ConnectionAbortedError("cut on purpose")  # uvicorn drops the connection
+
+
+async def _garbled(late: bool) -> AsyncIterator[str]:
+    if late:
+        yield _chunk({"content": "Half"})
+    yield "data: {this is not json\n\n"
+
+
+async def chat_completions(request: Request) -> Response:
+    body = await request.json()
+    BODIES.append(body)
+    model = str(body.get("model", ""))
+    HITS[model] += 1
+    behaviour = model.split(":")[0]
+    sse = "text/event-stream"
+    if behaviour == "hang":
+        await asyncio.sleep(3600)
+    if behaviour == "fail500":
+        error = {"message": "the stand-in broke", "type": "server_error", "code": None}
+        return JSONResponse({"error": error}, status_code=500)
+    if behaviour == "fail400":
+        error = {"message": "Bad thing in messages", "type": "invalid_request_error"}
+        error |= {"param": "messages", "code": "invalid_value"}
+        return JSONResponse({"error": error}, status_code=400)
+    if behaviour == "limit429":
+        error = {"message": "slow down", "type": "rate_limit_exceeded", "code": "rate_limit"}
+        return JSONResponse({"error": error}, status_code=429, headers={"Retry-After": "30"})
+    if behaviour == "cut":
+        return StreamingResponse(_cut(), media_type=sse)
+    if behaviour in ("garbled", "garbled_late"):
+        return StreamingResponse(_garbled(behaviour == "garbled_late"), media_type=sse)
+    if behaviour == "tool":
+        return StreamingResponse(_tool(), media_type=sse)
+    return StreamingResponse(_ok(), media_type=sse)
+
+
+async def models(_request: Request) -> Response:
+    return JSONResponse({"object": "list", "data": [{"id": "ok", "object": "model"}]})
+
+
+async def stats(_request: Request) -> Response:
+    return JSONResponse({"hits": dict(HITS), "last_body": BODIES[-1] if BODIES else None})
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/stats", stats),
+    ]
+)
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
