@@ -26,7 +26,12 @@ def free_port() -> int:
 
 class ServerProcess:
     def __init__(
-        self, data_dir: Path, *, admin_key: str | None = ADMIN_KEY, config: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        admin_key: str | None = ADMIN_KEY,
+        config: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
@@ -35,6 +40,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
         if admin_key is not None:
             env["THINKGATE_ADMIN_KEY"] = admin_key
+        env.update(extra_env or {})
         command = [sys.executable, "-m", "thinkgate", "serve", "--port", str(self.port)]
         command += ["--data-dir", str(data_dir)]
         if config is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from thinkgate import cli_gateway
 from thinkgate.config import ConfigError, load_settings
 
 
@@ -134,3 +135,6 @@ def agent(
         write_transcript(transcript, result)
     if result.final_text is not None:
         click.echo(result.final_text)
+
+
+cli_gateway.register(main)

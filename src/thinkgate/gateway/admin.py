@@ -105,6 +105,9 @@ class Admin:
             raise NotFoundError(f"No API key found with id '{key_id}'.", param="key_id")
         return key_view(record, await self._ledger.spend_pico(key_id))
 
+    async def revoke_key(self, key_id: str) -> bool:
+        return await self._keys.revoke(key_id)
+
     async def requests(self, key_id: str | None, limit: int) -> list[dict[str, Any]]:
         return [
             ledger_view(entry) for entry in await self._ledger.requests(key_id=key_id, limit=limit)

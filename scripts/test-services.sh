@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Start a private PostgreSQL and Redis for the gateway tests (`make test` calls this).
+# Installs them from Debian packages when missing; PostgreSQL on a private port and socket
+# dir under /tmp, Redis on loopback. Writes the URLs to $ENV_FILE for the tests to read.
+# Never fails the build: when something cannot be installed or started, the env file says
+# why and those tests skip with that reason.
+set -u
+BASE=${THINKGATE_SERVICES_DIR:-/tmp/thinkgate-services}
+PG_PORT=${THINKGATE_PG_PORT:-55432}
+REDIS_PORT=${THINKGATE_REDIS_PORT:-56379}
+ENV_FILE="$BASE/env"
+mkdir -p "$BASE"
+
+skip() { echo "SKIP_REASON=$1" > "$ENV_FILE"; echo "test-services: $1 (the PostgreSQL + Redis tests will skip)" >&2; exit 0; }
+
+find_pg_bin() {
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$BASE/apt.log" 2>&1 \
+      || { apt-get update -q >>"$BASE/apt.log" 2>&1 && \
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$BASE/apt.log" 2>&1; }
+  elif command -v sudo >/dev/null; then
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$BASE/apt.log" 2>&1
+  else
+    return 1
+  fi
+}
+
+PG_BIN=$(find_pg_bin) || { install postgresql || skip "cannot install postgresql"; PG_BIN=$(find_pg_bin) || skip "no initdb after install"; }
+command -v redis-server >/dev/null || install redis-server || skip "cannot install redis-server"
+command -v redis-server >/dev/null || skip "no redis-server after install"
+
+# PostgreSQL refuses to run as root: run it as the `postgres` user when we are root.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PG_DATA="$BASE/pg"
+PG_SOCK="$BASE/pgsock"
+mkdir -p "$PG_SOCK"
+[ "$(id -u)" = 0 ] && chown postgres "$BASE" "$PG_SOCK" && chmod 755 "$BASE"
+if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+  as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust >"$BASE/initdb.log" 2>&1 \
+    || skip "initdb failed (see $BASE/initdb.log)"
+fi
+if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$BASE/pg.log" -w -t 30 start \
+    -o "-p $PG_PORT -k $PG_SOCK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    >/dev/null 2>&1 || skip "PostgreSQL did not start (see $BASE/pg.log)"
+fi
+if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --daemonize yes --logfile "$BASE/redis.log" --dir "$BASE" >/dev/null 2>&1 \
+    || skip "Redis did not start (see $BASE/redis.log)"
+  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+cat > "$ENV_FILE" <<ENV
+THINKGATE_TEST_PG_ADMIN_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres
+THINKGATE_TEST_PG_URL_BASE=postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT
+THINKGATE_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+ENV
+echo "test-services: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT" >&2

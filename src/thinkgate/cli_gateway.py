@@ -1,0 +1,194 @@
+"""`thinkgate keys|users|usage`: the admin operations, straight on the database of a data dir.
+
+They open the same database the server uses (SQLite under --data-dir, or
+THINKGATE_DATABASE_URL) and print JSON. A key revoked here is refused at once by servers
+sharing Redis (the revocation is published); a server without Redis drops it from its cache
+on restart, so revoke through the admin API (`DELETE /admin/v1/keys/{id}`) on a live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from thinkgate.config import ConfigError, Settings, load_settings
+from thinkgate.gateway.admin import Admin, KeySpec
+from thinkgate.gateway.setup import open_admin
+from thinkgate.store.database import Database
+
+T = TypeVar("T")
+
+_data_dir = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The server's data dir (env THINKGATE_DATA_DIR; default ./data).",
+)
+_config = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML config file (env THINKGATE_CONFIG).",
+)
+
+
+def _settings(data_dir: Path | None, config_file: Path | None) -> Settings:
+    try:
+        return load_settings(config_file=config_file, overrides={"data_dir": data_dir})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run(settings: Settings, action: Callable[[Admin], Awaitable[T]]) -> T:
+    async def go() -> T:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = Database(settings.resolved_database_url)
+        try:
+            await database.migrate()
+            admin, keys = open_admin(settings, database)
+            await keys.refresh()
+            return await action(admin)
+        finally:
+            await database.aclose()
+
+    return asyncio.run(go())
+
+
+def _echo(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+@click.group()
+def users() -> None:
+    """Users who own keys (admin or member)."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "member"]), default="member")
+@_data_dir
+@_config
+def users_create(name: str, role: str, data_dir: Path | None, config_file: Path | None) -> None:
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.create_user(name, role, None)))
+
+
+@users.command("list")
+@_data_dir
+@_config
+def users_list(data_dir: Path | None, config_file: Path | None) -> None:
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.list_users()))
+
+
+@click.group()
+def keys() -> None:
+    """API keys: create (the key is printed once), list, show, revoke."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--user", "user_id", default=None, help="Owner (default: the bootstrap admin).")
+@click.option("--model", "models", multiple=True, help="Allowed model (repeat; default: all).")
+@click.option("--budget-usd", type=Decimal, default=None, help="Total budget in USD.")
+@click.option("--monthly-budget-usd", type=Decimal, default=None, help="Budget per month.")
+@click.option("--rpm", type=click.IntRange(min=1), default=None)
+@click.option("--tpm", type=click.IntRange(min=1), default=None)
+@click.option("--expires-at", type=int, default=None, help="Unix seconds.")
+@click.option("--ip", "ips", multiple=True, help="Allowed address or CIDR (repeat).")
+@_data_dir
+@_config
+def keys_create(
+    name: str,
+    user_id: str | None,
+    models: tuple[str, ...],
+    budget_usd: Decimal | None,
+    monthly_budget_usd: Decimal | None,
+    rpm: int | None,
+    tpm: int | None,
+    expires_at: int | None,
+    ips: tuple[str, ...],
+    data_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    spec = KeySpec(
+        name=name,
+        user_id=user_id,
+        models=models or None,
+        budget_usd=budget_usd,
+        budget_monthly_usd=monthly_budget_usd,
+        rpm=rpm,
+        tpm=tpm,
+        expires_at=expires_at,
+        ip_allow=ips or None,
+    )
+
+    async def create(admin: Admin) -> dict[str, Any]:
+        default_user = await admin.ensure_bootstrap_admin()
+        return await admin.create_key(spec, default_user=default_user)
+
+    _echo(_run(_settings(data_dir, config_file), create))
+
+
+@keys.command("list")
+@click.option("--user", "user_id", default=None)
+@_data_dir
+@_config
+def keys_list(user_id: str | None, data_dir: Path | None, config_file: Path | None) -> None:
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.list_keys(user_id)))
+
+
+@keys.command("show")
+@click.argument("key_id")
+@_data_dir
+@_config
+def keys_show(key_id: str, data_dir: Path | None, config_file: Path | None) -> None:
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.show_key(key_id)))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_data_dir
+@_config
+def keys_revoke(key_id: str, data_dir: Path | None, config_file: Path | None) -> None:
+    settings = _settings(data_dir, config_file)
+
+    async def revoke(admin: Admin) -> dict[str, Any]:
+        await admin.show_key(key_id)
+        revoked = await admin.revoke_key(key_id)
+        if settings.redis_url is not None:
+            from redis.asyncio import Redis
+
+            from thinkgate.gateway.redis_counters import REVOKED_CHANNEL
+
+            redis = Redis.from_url(settings.redis_url)
+            try:
+                await redis.publish(REVOKED_CHANNEL, key_id)
+            finally:
+                await redis.aclose()
+        return {"id": key_id, "revoked": revoked}
+
+    _echo(_run(settings, revoke))
+
+
+@click.command()
+@click.option("--group-by", type=click.Choice(["day", "model", "key"]), default="day")
+@click.option("--key", "key_id", default=None)
+@_data_dir
+@_config
+def usage(
+    group_by: str, key_id: str | None, data_dir: Path | None, config_file: Path | None
+) -> None:
+    """Tokens, requests and cost (USD) from the ledger's daily roll-up."""
+    by: Any = group_by
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.usage(by, key_id)))
+
+
+def register(main: click.Group) -> None:
+    for command in (users, keys, usage):
+        main.add_command(command)
