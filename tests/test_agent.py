@@ -102,6 +102,12 @@ class StandIn:
 
     async def create(self, request: Request) -> JSONResponse:
         body = await request.json()
+        if body["model"] == "missing":
+            error = {
+                "message": "The model `missing` does not exist",
+                "type": "invalid_request_error",
+            }
+            return JSONResponse({"error": {**error, "param": None, "code": None}}, status_code=404)
         self.requests.append(body)
         output = FIRST_OUTPUT if len(self.requests) == 1 else FINAL_OUTPUT
         return JSONResponse(_response(f"resp_{len(self.requests)}", output, body))
@@ -256,3 +262,25 @@ def test_cli_transcript_against_stand_in(stand_in: StandIn, tmp_path: Path) -> N
     assert [c["allowed"] for c in data["calls"]] == [False] * 5
     assert "no function named 'add'" in data["calls"][4]["output"]["output"]
     assert not any(workspace.iterdir()), "deny ran nothing"
+
+
+def test_cli_reports_api_errors_without_a_traceback(stand_in: StandIn, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from thinkgate.cli import main
+
+    base_url = f"http://127.0.0.1:{stand_in.port}/v1"
+    args = [
+        "agent",
+        "x",
+        "--workspace",
+        str(tmp_path),
+        "--base-url",
+        base_url,
+        "--model",
+        "missing",
+    ]
+    outcome = CliRunner().invoke(main, [*args, "--api-key", "k", "--policy", "auto"])
+    assert outcome.exit_code == 1
+    assert "does not exist" in outcome.output
+    assert "Traceback" not in outcome.output

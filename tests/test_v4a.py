@@ -104,6 +104,13 @@ def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.sh"]
 
 
+def test_new_files_get_the_usual_mode(tmp_path: Path) -> None:
+    apply_patch(Workspace(tmp_path), "*** Begin Patch\n*** Add File: n.txt\n+1\n*** End Patch")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "n.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_symlink_inside_workspace_is_fine(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real")

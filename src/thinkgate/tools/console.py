@@ -8,6 +8,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
+import openai
 from openai import AsyncOpenAI
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -77,7 +79,12 @@ def run_agent(
             )
             return await agent.run(task)
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except openai.APIError as exc:
+        raise click.ClickException(f"the API refused the request: {exc}") from exc
+    except openai.OpenAIError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def api_key_from(api_key: str | None, api_key_env: str) -> str:

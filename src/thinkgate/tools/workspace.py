@@ -8,6 +8,7 @@ target's directory, then `os.replace`, so a reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import tempfile
@@ -66,15 +67,14 @@ class Workspace:
         """Atomically replace (or create) the file, keeping an existing file's mode."""
         real = self.resolve(path)
         real.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else None
+        mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else _default_mode()
         fd, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(text.encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
-            if mode is not None:
-                os.chmod(temp, mode)
+            os.chmod(temp, mode)
             os.replace(temp, real)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -83,3 +83,12 @@ class Workspace:
 
     def delete(self, path: str) -> None:
         self.resolve(path).unlink()
+
+
+@functools.cache
+def _default_mode() -> int:
+    """What `open()` would give a new file (mkstemp's own 0600 is for secrets); read once,
+    since reading the umask means setting it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
