@@ -1,0 +1,125 @@
+"""A Responses-native upstream: a second thinkgate process behind an `openai-responses`
+channel. Events pass through as Deltas; the front keeps the state (`store: false` upstream).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.checks import check_stream_grammar, validate_response_resource
+from tests.conftest import make_client
+from tests.server import ADMIN_KEY, ServerProcess
+
+SMALL = {"model": "gpt-5.1", "temperature": 0, "max_output_tokens": 16}
+KEY_ENV = "TEST_UPSTREAM_TG_KEY"  # ServerProcess drops THINKGATE_* variables
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("upstream") / "data")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def front(
+    tmp_path_factory: pytest.TempPathFactory, upstream: ServerProcess
+) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("front")
+    config = root / "thinkgate.toml"
+    config.write_text(
+        "[[channels]]\n"
+        'name = "tg-up"\n'
+        'kind = "openai-responses"\n'
+        f'base_url = "{upstream.base_url}/v1"\n'
+        f'api_key_env = "{KEY_ENV}"\n'
+        'models = { "gpt-5.1" = "gpt-5.1", "ghost" = "no-such-model" }\n'
+    )
+    os.environ[KEY_ENV] = ADMIN_KEY  # read by the front at boot, never written to its config
+    try:
+        process = ServerProcess(root / "data", config=config)
+    finally:
+        del os.environ[KEY_ENV]
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(front: ServerProcess) -> OpenAI:
+    return make_client(front.base_url)
+
+
+def _dump(obj: Any) -> dict[str, Any]:
+    return obj.model_dump(mode="json", exclude_unset=True)
+
+
+def test_text_through_responses_upstream(api: OpenAI, upstream: ServerProcess) -> None:
+    response = api.responses.create(input="Say hello.", **SMALL)
+    assert response.status in ("completed", "incomplete")
+    assert response.output_text.strip()
+    assert response.usage is not None and response.usage.input_tokens > 0
+    validate_response_resource(_dump(response))
+    assert "POST /v1/responses" in upstream.log()
+
+
+def test_usage_is_the_upstreams_count(api: OpenAI, upstream: ServerProcess) -> None:
+    direct = make_client(upstream.base_url).responses.create(input="Say hello.", **SMALL)
+    proxied = api.responses.create(input="Say hello.", **SMALL)
+    assert direct.usage is not None and proxied.usage is not None
+    assert proxied.usage.input_tokens == direct.usage.input_tokens
+    assert proxied.output_text == direct.output_text  # temperature 0: the same answer
+
+
+def test_streaming_through_responses_upstream(api: OpenAI) -> None:
+    with api.responses.create(input="Name a color.", stream=True, **SMALL) as stream:
+        events = [_dump(event) for event in stream]
+    check_stream_grammar(events)
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert text and events[-1]["response"]["output"][0]["content"][0]["text"] == text
+
+
+def test_state_stays_in_the_front(api: OpenAI, upstream: ServerProcess) -> None:
+    first = api.responses.create(input="My name is Ada.", **SMALL)
+    second = api.responses.create(input="What is my name?", previous_response_id=first.id, **SMALL)
+    assert second.status in ("completed", "incomplete")
+    assert api.responses.retrieve(first.id).id == first.id
+    with pytest.raises(openai.NotFoundError):  # the upstream was asked with store: false
+        make_client(upstream.base_url).responses.retrieve(first.id)
+
+
+def test_json_schema_through_responses_upstream(api: OpenAI) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    fmt = {"type": "json_schema", "name": "verdict", "schema": schema, "strict": True}
+    response = api.responses.create(
+        input="Is the sky blue?", text={"format": fmt}, model="gpt-5.1", max_output_tokens=32
+    )
+    assert response.status == "completed"
+    assert json.loads(response.output_text)["answer"] in ("yes", "no")
+
+
+def test_upstream_400_is_passed_back(api: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.responses.create(input="word " * 9000, **SMALL)
+    assert caught.value.code == "context_length_exceeded"
+    assert "context" in caught.value.message
+
+
+def test_upstream_unknown_model_is_a_502(api: OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        api.responses.create(input="hi", model="ghost", max_output_tokens=16)
+    assert caught.value.status_code == 502
+    body = caught.value.body
+    assert isinstance(body, dict) and body["type"] == "server_error"
+    assert "tg-up" in body["message"] and "no-such-model" in body["message"]
