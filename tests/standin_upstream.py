@@ -3,7 +3,8 @@
 `BEHAVIOUR:tag` (the tag only separates counters): `ok` answers a chat stream (reasoning,
 text, usage with cached and reasoning tokens), `tool` streams a tool call, `hang` never
 answers, `fail500` / `fail400` answer errors, `limit429` answers 429 with Retry-After,
-`cut` stops mid-stream, `garbled` sends a non-JSON event first, `garbled_late` after text.
+`cut` stops mid-stream, `garbled` sends a non-JSON event first, `garbled_late` after text,
+`slow` ticks for a minute.
 Run: `python -m tests.standin_upstream PORT`. `GET /stats` counts requests per model.
 """
 
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 HITS: Counter[str] = Counter()
+CLOSED_EARLY: Counter[str] = Counter()  # streams the client (thinkgate) closed before the end
 BODIES: list[dict[str, Any]] = []
 TEXT = ["Hello", " from", " the", " stand", "-in", "."]
 
@@ -80,6 +82,18 @@ async def _cut() -> AsyncIterator[str]:
     raise ConnectionAbortedError("cut on purpose")  # uvicorn drops the connection
 
 
+async def _slow(model: str) -> AsyncIterator[str]:
+    try:
+        yield _chunk({"role": "assistant"})
+        for _ in range(600):
+            yield _chunk({"content": " tick"})
+            await asyncio.sleep(0.1)
+        yield _chunk({}, "stop")
+    except BaseException:
+        CLOSED_EARLY[model] += 1
+        raise
+
+
 async def _garbled(late: bool) -> AsyncIterator[str]:
     if late:
         yield _chunk({"content": "Half"})
@@ -109,6 +123,8 @@ async def chat_completions(request: Request) -> Response:
         return StreamingResponse(_cut(), media_type=sse)
     if behaviour in ("garbled", "garbled_late"):
         return StreamingResponse(_garbled(behaviour == "garbled_late"), media_type=sse)
+    if behaviour == "slow":
+        return StreamingResponse(_slow(model), media_type=sse)
     if behaviour == "tool":
         return StreamingResponse(_tool(), media_type=sse)
     return StreamingResponse(_ok(), media_type=sse)
@@ -119,7 +135,8 @@ async def models(_request: Request) -> Response:
 
 
 async def stats(_request: Request) -> Response:
-    return JSONResponse({"hits": dict(HITS), "last_body": BODIES[-1] if BODIES else None})
+    last = BODIES[-1] if BODIES else None
+    return JSONResponse({"hits": dict(HITS), "closed_early": dict(CLOSED_EARLY), "last_body": last})
 
 
 app = Starlette(

@@ -19,6 +19,9 @@ class Capabilities:
     structured_outputs: bool = True
     image_input: bool = False
     owned_by: str = "thinkgate"
+    # The backend reasons by itself (an upstream given `reasoning_effort`): the reasoning
+    # layer passes the request straight through instead of scaffolding a thinking pass.
+    native_reasoning: bool = False
 
 
 @dataclass(slots=True)

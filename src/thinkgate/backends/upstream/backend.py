@@ -47,7 +47,12 @@ class UpstreamBackend:
 
     def capabilities(self) -> Capabilities:
         window = max(route.channel.config.context_window for route in self.routes)
-        return Capabilities(context_window=window, reasoning_efforts=ALL_EFFORTS, owned_by="system")
+        return Capabilities(
+            context_window=window,
+            reasoning_efforts=ALL_EFFORTS,
+            owned_by="system",
+            native_reasoning=True,  # the upstream thinks itself: no scaffold around it
+        )
 
     async def count_tokens(self, request: CanonicalRequest) -> int:
         """An estimate (about four characters a token): the upstream's tokenizer is remote.
@@ -67,7 +72,7 @@ class UpstreamBackend:
         except UpstreamFailure as failure:
             route.channel.breaker.failure()
             log.warning("upstream stream failed after the first delta: %s", failure)
-            raise failure.client_error() from failure
+            raise failure.mid_stream_error() from failure
         else:
             route.channel.breaker.success()
         finally:

@@ -58,6 +58,11 @@ class UpstreamFailure(Exception):
             )
         return _server_error(self.reason, f"Upstream channel '{self.channel}': {self.describe()}.")
 
+    def mid_stream_error(self) -> ThinkgateError:
+        """After the first Delta the failure ends a response: its `error.code` must be one
+        the SDK's `Response` accepts, so it is a plain `server_error` whatever the cause."""
+        return UpstreamError(f"Upstream channel '{self.channel}': {self.describe()}.")
+
 
 def exhausted(model: str, failures: list[UpstreamFailure]) -> ThinkgateError:
     """Every channel was tried (or none could be): the last failure decides the status."""
@@ -80,4 +85,4 @@ def _server_error(reason: Reason, message: str) -> ThinkgateError:
         return UpstreamTimeoutError(message)
     if reason == "unavailable":
         return UpstreamUnavailableError(message, code="upstream_unavailable")
-    return UpstreamError(message, code="upstream_error")
+    return UpstreamError(message)

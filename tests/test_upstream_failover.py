@@ -1,0 +1,376 @@
+"""Failover, circuit breaking and clean failures against a stand-in upstream that
+misbehaves on purpose (tests/standin_upstream.py: the upstream model name picks the fault).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.checks import check_stream_grammar
+from tests.conftest import make_client
+from tests.server import ADMIN_KEY, ServerProcess
+from tests.upstreams import UpstreamProcess, start_standin
+
+ANSWER = "Hello from the stand-in."
+
+CONFIG = """
+[[channels]]
+name = "bad-a"
+kind = "openai-chat"
+base_url = "{url}/v1"
+priority = 1
+breaker_failures = 1000
+timeouts = {{ first_byte = 1.0 }}
+
+[channels.models]
+"flaky" = "fail500:flaky"
+"hangs" = "hang:hangs"
+"garbled" = "garbled:g"
+"cuts" = "cut:cuts"
+"late-garble" = "garbled_late:lg"
+"doomed" = "fail500:doomed"
+"stuck" = "hang:stuck"
+"rejects" = "fail400:rejects"
+"thinks" = "ok:thinks"
+"tools" = "tool:tools"
+"history" = "ok:history"
+"slow" = "slow:slow"
+
+[[channels]]
+name = "good-b"
+kind = "openai-chat"
+base_url = "{url}/v1"
+priority = 2
+[channels.models]
+"flaky" = "ok:flaky-b"
+"hangs" = "ok:hangs-b"
+"garbled" = "ok:garbled-b"
+"cuts" = "ok:cuts-b"
+"late-garble" = "ok:lg-b"
+"rejects" = "ok:rejects-b"
+
+[[channels]]
+name = "limited"
+kind = "openai-chat"
+base_url = "{url}/v1"
+models = {{ "limited" = "limit429:limited" }}
+
+[[channels]]
+name = "limited-backup"
+kind = "openai-chat"
+base_url = "{url}/v1"
+priority = 2
+models = {{ "limited" = "ok:limited-b" }}
+
+[[channels]]
+name = "brittle"
+kind = "openai-chat"
+base_url = "{url}/v1"
+breaker_failures = 2
+breaker_cooldown = 2.0
+models = {{ "fragile" = "fail500:fragile" }}
+
+[[channels]]
+name = "sturdy"
+kind = "openai-chat"
+base_url = "{url}/v1"
+priority = 2
+models = {{ "fragile" = "ok:fragile-b" }}
+
+[[channels]]
+name = "heavy"
+kind = "openai-chat"
+base_url = "{url}/v1"
+weight = 3
+models = {{ "spread" = "ok:w3" }}
+
+[[channels]]
+name = "light"
+kind = "openai-chat"
+base_url = "{url}/v1"
+weight = 1
+models = {{ "spread" = "ok:w1" }}
+"""
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
+    process = start_standin(tmp_path_factory.mktemp("standin"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def front(
+    tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
+) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("front")
+    config = root / "thinkgate.toml"
+    config.write_text(CONFIG.format(url=standin.base_url))
+    process = ServerProcess(root / "data", config=config)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(front: ServerProcess) -> OpenAI:
+    return make_client(front.base_url)
+
+
+def _stats(standin: UpstreamProcess) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(f"{standin.base_url}/stats").json()
+    return stats
+
+
+def _hits(standin: UpstreamProcess, model: str) -> int:
+    return int(_stats(standin)["hits"].get(model, 0))
+
+
+def _events(front: ServerProcess, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    with front.stream("/v1/responses", {**payload, "stream": True}) as reply:
+        assert reply.status_code == 200
+        return [
+            json.loads(line[len("data: ") :])
+            for line in reply.iter_lines()
+            if line.startswith("data: ")
+        ]
+
+
+def _ledger_row(front: ServerProcess, response_id: str) -> dict[str, Any]:
+    reply = httpx.get(
+        f"{front.base_url}/admin/v1/requests",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        params={"limit": 1000},
+    )
+    assert reply.status_code == 200, reply.text
+    rows = [row for row in reply.json()["data"] if row["request_id"] == response_id]
+    assert len(rows) == 1, rows
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+# --- failover before the first byte ------------------------------------------------------
+
+
+def test_500_fails_over_to_the_next_priority(api: OpenAI, standin: UpstreamProcess) -> None:
+    response = api.responses.create(model="flaky", input="hi", max_output_tokens=16)
+    assert response.output_text == ANSWER
+    assert _hits(standin, "fail500:flaky") == 1
+    assert _hits(standin, "ok:flaky-b") == 1
+
+
+def test_hang_before_first_byte_fails_over(api: OpenAI, standin: UpstreamProcess) -> None:
+    started = time.monotonic()
+    response = api.responses.create(model="hangs", input="hi", max_output_tokens=16)
+    assert response.output_text == ANSWER
+    assert 1.0 <= time.monotonic() - started < 15
+    assert _hits(standin, "hang:hangs") == 1
+
+
+def test_malformed_first_event_fails_over(api: OpenAI, standin: UpstreamProcess) -> None:
+    response = api.responses.create(model="garbled", input="hi", max_output_tokens=16)
+    assert response.output_text == ANSWER
+    assert _hits(standin, "garbled:g") == 1
+
+
+def test_429_cools_the_channel_down(api: OpenAI, standin: UpstreamProcess) -> None:
+    for _ in range(2):
+        response = api.responses.create(model="limited", input="hi", max_output_tokens=16)
+        assert response.output_text == ANSWER
+    assert _hits(standin, "limit429:limited") == 1  # Retry-After: 30 kept it out of the second
+    assert _hits(standin, "ok:limited-b") == 2
+
+
+def test_circuit_breaker_opens_and_probes(api: OpenAI, standin: UpstreamProcess) -> None:
+    for _ in range(4):
+        response = api.responses.create(model="fragile", input="hi", max_output_tokens=16)
+        assert response.output_text == ANSWER
+    assert _hits(standin, "fail500:fragile") == 2  # open after two consecutive failures
+    time.sleep(2.2)  # the cool-down: one half-open probe goes through, fails, reopens
+    for _ in range(2):
+        api.responses.create(model="fragile", input="hi", max_output_tokens=16)
+    assert _hits(standin, "fail500:fragile") == 3
+    assert _hits(standin, "ok:fragile-b") == 6
+
+
+def test_weighted_choice_within_a_priority(api: OpenAI, standin: UpstreamProcess) -> None:
+    for _ in range(24):
+        api.responses.create(model="spread", input="hi", max_output_tokens=16)
+    heavy, light = _hits(standin, "ok:w3"), _hits(standin, "ok:w1")
+    assert heavy + light == 24
+    assert heavy > light > 0
+
+
+# --- errors when nothing can answer -------------------------------------------------------
+
+
+def test_every_channel_failing_is_a_502(api: OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        api.responses.create(model="doomed", input="hi", max_output_tokens=16)
+    assert caught.value.status_code == 502
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert body["type"] == "server_error" and body["code"] == "server_error"
+    assert "bad-a" in body["message"] and "HTTP 500" in body["message"]
+
+
+def test_timeout_before_first_byte_is_a_504(api: OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        api.responses.create(model="stuck", input="hi", max_output_tokens=16)
+    assert caught.value.status_code == 504
+    assert caught.value.code == "timeout"
+    assert "no first byte within 1s" in caught.value.message
+
+
+def test_upstream_400_is_passed_back_without_failover(
+    api: OpenAI, standin: UpstreamProcess
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.responses.create(model="rejects", input="hi", max_output_tokens=16)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["message"] == "Bad thing in messages"
+    assert caught.value.code == "invalid_value"
+    assert _hits(standin, "ok:rejects-b") == 0
+
+
+# --- after the first byte: no retry, a clean failure, partial output counted --------------
+
+
+def test_mid_stream_cut_fails_cleanly(
+    api: OpenAI, front: ServerProcess, standin: UpstreamProcess
+) -> None:
+    events = _events(front, {"model": "cuts", "input": "hi", "max_output_tokens": 16})
+    check_stream_grammar(events)
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert text == "Hello from the"
+    error = next(e for e in events if e["type"] == "error")
+    assert error["error"]["code"] == "server_error"
+    assert "bad-a" in error["error"]["message"]
+    failed = events[-1]["response"]
+    assert events[-1]["type"] == "response.failed" and failed["status"] == "failed"
+    assert _hits(standin, "ok:cuts-b") == 0  # never retried once text was out
+    stored = api.responses.retrieve(failed["id"])
+    assert stored.status == "failed"
+    assert stored.output[0].type == "message"
+    assert stored.output[0].content[0].text == "Hello from the"  # type: ignore[union-attr]
+    row = _ledger_row(front, failed["id"])
+    assert row["status"] == "failed"
+    assert row["output_tokens"] == 3  # the three chunks that were generated are billed
+
+
+def test_malformed_event_mid_stream_fails_cleanly(front: ServerProcess) -> None:
+    events = _events(front, {"model": "late-garble", "input": "hi", "max_output_tokens": 16})
+    check_stream_grammar(events)
+    assert events[-1]["type"] == "response.failed"
+    error = next(e for e in events if e["type"] == "error")
+    assert "malformed" in error["error"]["message"]
+
+
+def test_client_disconnect_cancels_the_upstream(
+    front: ServerProcess, standin: UpstreamProcess
+) -> None:
+    payload = {"model": "slow", "input": "hi", "max_output_tokens": 1000, "stream": True}
+    with front.stream("/v1/responses", payload) as reply:
+        lines = reply.iter_lines()
+        seen = 0
+        for line in lines:
+            seen += line.startswith("data: ") and "output_text.delta" in line
+            if seen >= 3:
+                break
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _stats(standin)["closed_early"].get("slow:slow"):
+        time.sleep(0.1)
+    assert _stats(standin)["closed_early"].get("slow:slow") == 1
+
+
+# --- translation both ways -----------------------------------------------------------------
+
+
+def test_reasoning_and_usage_come_back(api: OpenAI, front: ServerProcess) -> None:
+    response = api.responses.create(model="thinks", input="hi", max_output_tokens=64)
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+    assert response.output_text == ANSWER
+    usage = response.usage
+    assert usage is not None
+    assert (usage.input_tokens, usage.input_tokens_details.cached_tokens) == (42, 32)
+    assert (usage.output_tokens, usage.output_tokens_details.reasoning_tokens) == (9, 3)
+    row = _ledger_row(front, response.id)
+    assert (row["input_tokens"], row["cached_tokens"], row["output_tokens"]) == (42, 32, 9)
+
+
+def test_reasoning_streams_as_events(front: ServerProcess) -> None:
+    events = _events(front, {"model": "thinks", "input": "hi", "max_output_tokens": 64})
+    check_stream_grammar(events)
+    kinds = [e["type"] for e in events]
+    assert "response.reasoning_text.delta" in kinds
+    assert events[-1]["type"] == "response.completed"
+
+
+def test_tool_calls_come_back(api: OpenAI, front: ServerProcess) -> None:
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    response = api.responses.create(
+        model="tools",
+        input="Weather in Paris?",
+        tools=[tool],  # type: ignore[list-item]
+        max_output_tokens=64,
+    )
+    calls = [item for item in response.output if item.type == "function_call"]
+    assert len(calls) == 1
+    assert calls[0].name == "get_weather"
+    assert json.loads(calls[0].arguments) == {"city": "Paris"}
+    events = _events(
+        front,
+        {"model": "tools", "input": "Weather?", "tools": [tool], "max_output_tokens": 64},
+    )
+    check_stream_grammar(events)
+    kinds = [e["type"] for e in events]
+    assert "response.function_call_arguments.delta" in kinds
+
+
+def test_request_translates_to_chat(api: OpenAI, standin: UpstreamProcess) -> None:
+    first = api.responses.create(model="history", input="My name is Ada.", max_output_tokens=16)
+    tool = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    api.responses.create(
+        model="history",
+        input="What is my name?",
+        instructions="Be brief.",
+        previous_response_id=first.id,
+        tools=[tool],  # type: ignore[list-item]
+        tool_choice={"type": "function", "name": "lookup"},
+        parallel_tool_calls=False,
+        text={"format": {"type": "json_schema", "name": "out", "schema": schema}},
+        reasoning={"effort": "low"},
+        prompt_cache_key="tenant-7",
+        max_output_tokens=20,
+    )
+    body = _stats(standin)["last_body"]
+    assert body["model"] == "ok:history"
+    assert [(m["role"], m["content"]) for m in body["messages"]] == [
+        ("system", "Be brief."),
+        ("user", "My name is Ada."),
+        ("assistant", ANSWER),
+        ("user", "What is my name?"),
+    ]
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "parameters": {"type": "object"}, "strict": True},
+        }
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
+    assert body["parallel_tool_calls"] is False
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == schema
+    assert body["reasoning_effort"] == "low"
+    assert body["prompt_cache_key"] == "tenant-7"
+    assert body["max_completion_tokens"] == 20
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
