@@ -5,8 +5,11 @@ misbehaves on purpose (tests/standin_upstream.py: the upstream model name picks 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -109,13 +112,15 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProces
 
 
 @pytest.fixture(scope="module")
-def front(
-    tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
-) -> Iterator[ServerProcess]:
-    root = tmp_path_factory.mktemp("front")
-    config = root / "thinkgate.toml"
+def config_file(tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess) -> Path:
+    config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
     config.write_text(CONFIG.format(url=standin.base_url))
-    process = ServerProcess(root / "data", config=config)
+    return config
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory, config_file: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("front") / "data", config=config_file)
     yield process
     process.stop()
 
@@ -374,3 +379,34 @@ def test_request_translates_to_chat(api: OpenAI, standin: UpstreamProcess) -> No
     assert body["prompt_cache_key"] == "tenant-7"
     assert body["max_completion_tokens"] == 20
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+# --- `thinkgate channels test` ----------------------------------------------------------------
+
+
+def _channels_test(name: str, config_file: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "thinkgate", "channels", "test", name]
+    command += ["--config", str(config_file)]
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_channels_test_reports_a_healthy_channel(config_file: Path) -> None:
+    result = _channels_test("heavy", config_file)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "GET /models" in result.stdout
+    assert "spread → ok:w3" in result.stdout
+    assert "'Hello from the stand-in.', 9 tokens" in result.stdout
+    assert " ms" in result.stdout
+
+
+def test_channels_test_fails_on_a_broken_channel(config_file: Path) -> None:
+    result = _channels_test("brittle", config_file)
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "HTTP 500" in result.stdout
+
+
+def test_channels_test_unknown_name(config_file: Path) -> None:
+    result = _channels_test("nope", config_file)
+    assert result.returncode != 0
+    assert "no channel named 'nope'" in result.stderr

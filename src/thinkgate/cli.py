@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from thinkgate import cli_gateway
+from thinkgate.cli_channels import channels_command
 from thinkgate.config import ConfigError, load_settings
 
 
@@ -138,3 +139,4 @@ def agent(
 
 
 cli_gateway.register(main)
+main.add_command(channels_command)
