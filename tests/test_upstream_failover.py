@@ -410,3 +410,34 @@ def test_channels_test_unknown_name(config_file: Path) -> None:
     result = _channels_test("nope", config_file)
     assert result.returncode != 0
     assert "no channel named 'nope'" in result.stderr
+
+
+def test_tool_round_trip_translates_to_chat(api: OpenAI, standin: UpstreamProcess) -> None:
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    asked = api.responses.create(
+        model="tools",
+        input="Weather in Paris?",
+        tools=[tool],  # type: ignore[list-item]
+        max_output_tokens=64,
+    )
+    call = next(item for item in asked.output if item.type == "function_call")
+    api.responses.create(
+        model="tools",
+        previous_response_id=asked.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+        tools=[tool],  # type: ignore[list-item]
+        max_output_tokens=64,
+    )
+    messages = _stats(standin)["last_body"]["messages"]
+    assert messages[-2] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    }
+    assert messages[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "sunny"}

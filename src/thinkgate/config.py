@@ -119,6 +119,15 @@ class Settings(BaseModel):
             raise ValueError("the admin key must be at least 16 characters and not a placeholder")
         return value
 
+    @field_validator("channels")
+    @classmethod
+    def _unique_channel_names(cls, value: list[ChannelConfig]) -> list[ChannelConfig]:
+        names = [channel.name for channel in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"channel names must be unique: {', '.join(duplicates)}")
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
