@@ -87,6 +87,7 @@ def serve(
 @click.option("--stateless", is_flag=True, help="store=false; resend the whole item list.")
 @click.option("--temperature", type=float, default=None)
 @click.option("--max-output-tokens", type=int, default=None)
+@click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per request.")
 @click.option(
     "--transcript",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -108,6 +109,7 @@ def agent(
     temperature: float | None,
     max_output_tokens: int | None,
     transcript: Path | None,
+    timeout: float,
 ) -> None:
     """Run TASK with the apply_patch and shell tools against any OpenAI-compatible API."""
     from thinkgate.tools.agent import tool_choice_param
@@ -131,6 +133,7 @@ def agent(
         stateless=stateless,
         temperature=temperature,
         max_output_tokens=max_output_tokens,
+        timeout=timeout,
     )
     if transcript is not None:
         write_transcript(transcript, result)

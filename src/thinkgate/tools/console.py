@@ -52,6 +52,7 @@ def run_agent(
     stateless: bool,
     temperature: float | None = None,
     max_output_tokens: int | None = None,
+    timeout: float = 600,
 ) -> AgentResult:
     console = Console(stderr=True)
     space = Workspace(workspace)
@@ -64,7 +65,9 @@ def run_agent(
         options["max_output_tokens"] = max_output_tokens
 
     async def main() -> AgentResult:
-        async with AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1) as client:
+        async with AsyncOpenAI(
+            base_url=base_url, api_key=api_key, max_retries=1, timeout=timeout
+        ) as client:
             agent = Agent(
                 client,
                 model=model,
