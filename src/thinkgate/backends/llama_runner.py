@@ -19,6 +19,7 @@ import llama_cpp
 import numpy as np
 
 from thinkgate.backends.base import UsageMeter
+from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.stop_matcher import StopMatcher
 from thinkgate.engine.deltas import Delta, FinishDelta, FinishReason, TextDelta, TokenLogprob
 from thinkgate.engine.request import Sampling
@@ -34,6 +35,7 @@ class RunSpec:
     grammar: Any | None
     max_new_tokens: int
     meter: UsageMeter
+    prompt: PromptEvaluation | None = None  # aligned evaluation + prefix cache
 
 
 class LlamaRun:
@@ -91,7 +93,11 @@ class LlamaRun:
         produced = 0
         reason: FinishReason = "length"
         generated: list[int] = []
-        if spec.max_new_tokens > 0:
+        evaluated = spec.max_new_tokens > 0
+        if evaluated and spec.prompt is not None:
+            evaluated = spec.prompt.evaluate(llama, self._cancelled.is_set) is not None
+            reason = "length" if evaluated else "cancelled"
+        if evaluated:
             for token in llama.generate(
                 spec.tokens,
                 temp=sampling.temperature,
@@ -128,6 +134,8 @@ class LlamaRun:
             if tail:
                 self._emit(TextDelta(tail))
         self._emit(FinishDelta(reason=reason, output_tokens=produced))
+        if evaluated and spec.prompt is not None:
+            spec.prompt.keep(llama)  # still inside the turn: the context is ours
 
 
 def _token_logprobs(llama: Any, token: int, sampling: Sampling) -> tuple[TokenLogprob, ...]:

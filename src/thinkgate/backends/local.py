@@ -19,8 +19,10 @@ import anyio
 
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.chat_prompt import to_chat_messages
+from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
 from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.cache import PromptCache, Retention
 from thinkgate.config import LocalModelConfig
 from thinkgate.engine.deltas import Delta, PromptDelta
 from thinkgate.engine.request import CanonicalRequest, OutputFormat
@@ -29,14 +31,19 @@ from thinkgate.errors import EngineError, InvalidRequestError
 log = logging.getLogger(__name__)
 
 MIN_OUTPUT_ROOM = 16
+DEFAULT_CHUNK = 64  # prompt evaluation chunk when no cache is configured
 
 
 class LocalBackend:
     """A `Backend` over one GGUF file."""
 
-    def __init__(self, config: LocalModelConfig) -> None:
+    def __init__(
+        self, config: LocalModelConfig, *, prompt_cache: PromptCache | None = None
+    ) -> None:
         self.name = config.name
         self._config = config
+        self._cache = prompt_cache
+        self._fingerprint = ""  # the model file's identity: cached states never cross files
         self._llama: Any | None = None
         self._formatter: Any | None = None
         self._load_lock = asyncio.Lock()
@@ -65,7 +72,9 @@ class LocalBackend:
         grammar = _grammar_for(
             request.output_format, request.param_names.get("schema", "text.format.schema")
         )
-        yield PromptDelta(input_tokens=len(tokens))
+        prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens)
+        cached = prompt.hit.tokens if prompt.hit is not None else 0
+        yield PromptDelta(input_tokens=len(tokens), cached_tokens=cached)
         cap = plan.max_output_tokens
         spec = RunSpec(
             tokens=tokens,
@@ -73,6 +82,7 @@ class LocalBackend:
             grammar=grammar,
             max_new_tokens=room if cap is None else min(cap, room),
             meter=plan.meter,
+            prompt=prompt,
         )
         async with self._turn:
             run = LlamaRun(self._llama, spec)
@@ -121,8 +131,21 @@ class LocalBackend:
             bos_token=llama._model.token_get_text(llama.token_bos()),
             add_generation_prompt=True,
         )
+        stat = path.stat()
+        self._fingerprint = f"{self.name}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         log.info("loaded local model %s from %s (%d threads)", self.name, path, threads)
         return llama, formatter
+
+    def _prompt_evaluation(self, request: CanonicalRequest, tokens: list[int]) -> PromptEvaluation:
+        """Aligned evaluation always (determinism); the longest cached prefix when caching."""
+        cache = self._cache
+        chunk = cache.config.chunk_tokens if cache is not None else DEFAULT_CHUNK
+        if cache is None or not cache.config.enabled:
+            return PromptEvaluation(tokens=tokens, chunk=chunk)
+        key = cache.key(self.name, self._fingerprint, request.prompt_cache_key)
+        retention: Retention = "24h" if request.prompt_cache_retention == "24h" else "in_memory"
+        hit = cache.lookup(key, tokens)
+        return PromptEvaluation(tokens, chunk, cache, key, retention, hit)
 
     def _fit_prompt(self, request: CanonicalRequest, *, enforce: bool) -> tuple[list[int], int]:
         """Tokens of the prompt and the room left for output; `truncation: auto` drops

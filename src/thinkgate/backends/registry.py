@@ -6,6 +6,7 @@ configuration, so renaming one is a breaking change.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from thinkgate.backends.base import ALL_EFFORTS, Backend
+from thinkgate.cache import PromptCache
 from thinkgate.config import Settings
 from thinkgate.errors import model_not_found
 
@@ -58,9 +60,11 @@ class ModelRegistry:
         self._models: dict[str, ModelInfo] = {}
         started = int(time.time())
         local = backend_kind("llama_cpp")
+        # One prompt cache for all local models: one RAM and one disk budget.
+        self.prompt_cache = PromptCache(settings.prompt_cache, settings.data_dir / "prompt-cache")
         for config in settings.local_models:
             self.register(
-                local(config),
+                local(config, prompt_cache=self.prompt_cache),
                 ModelInfo(
                     id=config.name,
                     backend=config.name,
@@ -127,3 +131,4 @@ class ModelRegistry:
     async def aclose(self) -> None:
         for backend in self._backends.values():
             await backend.aclose()
+        await asyncio.to_thread(self.prompt_cache.close)  # finish pending disk writes
