@@ -23,6 +23,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	bash scripts/test-services.sh  # PostgreSQL + Redis for the gateway tests (skip if impossible)
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(models_api.router)
     app.include_router(chat_api.router)
     app.include_router(admin_api.router)
+    app.include_router(admin_api.owner_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(GatewayHeaders)
 

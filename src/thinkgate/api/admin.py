@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from thinkgate.api.deps import AdminDep, ServicesDep
+from thinkgate.api.deps import AdminDep, KeyDep, ServicesDep
 from thinkgate.gateway.admin import KeySpec
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
+owner_router = APIRouter(tags=["usage"])
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
@@ -125,4 +126,19 @@ async def usage(
     """Totals from the daily roll-up (tokens, requests, `cost_usd`)."""
     await services.gateway.ledger.flush()
     rows = await services.admin.usage(group_by, key_id)
+    return {"object": "list", "group_by": group_by, "data": rows}
+
+
+@owner_router.get("/v1/usage")
+async def own_usage(
+    services: ServicesDep,
+    key: KeyDep,
+    group_by: Literal["day", "model", "key"] = "day",
+) -> dict[str, Any]:
+    """A key owner's own usage: every key of the caller's user (or this key alone)."""
+    await services.gateway.ledger.flush()
+    if key.user_id is None:
+        rows = await services.admin.usage(group_by, key_id=key.id)
+    else:
+        rows = await services.admin.usage(group_by, user_id=key.user_id)
     return {"object": "list", "group_by": group_by, "data": rows}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from thinkgate.backends.tool_grammar import plan_tools
+from thinkgate.backends.tool_prompt import call_text, output_text, tools_note
 from thinkgate.engine.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
 
@@ -32,6 +34,9 @@ def _system_text(request: CanonicalRequest) -> str:
     note = _format_note(request.output_format)
     if note:
         parts.append(note)
+    plan = plan_tools(request)
+    if plan is not None:
+        parts.append(tools_note(plan))
     return "\n\n".join(parts)
 
 
@@ -50,15 +55,12 @@ def _item_to_message(item: Item) -> ChatMessage | None:
     if kind == "message":
         role = "system" if item["role"] == "developer" else item["role"]
         return {"role": role, "content": content_text(item["content"])}
-    if kind == "function_call":
-        return {
-            "role": "assistant",
-            "content": f"Calling tool {item['name']} with arguments {item['arguments']}",
-        }
-    if kind == "function_call_output":
-        output = item["output"]
-        text = output if isinstance(output, str) else content_text(output)
-        return {"role": "tool", "content": text}
+    call = call_text(item)
+    if call is not None:
+        return {"role": "assistant", "content": call}
+    output = output_text(item)
+    if output is not None:
+        return {"role": "tool", "content": output}
     return None  # reasoning items: the model's own earlier thoughts are not replayed
 
 

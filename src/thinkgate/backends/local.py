@@ -22,6 +22,8 @@ from thinkgate.backends.chat_prompt import to_chat_messages
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
 from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.backends.tool_grammar import plan_tools
+from thinkgate.backends.tool_parser import ToolCallParser
 from thinkgate.cache import PromptCache, Retention
 from thinkgate.config import LocalModelConfig
 from thinkgate.engine.deltas import Delta, PromptDelta
@@ -72,6 +74,9 @@ class LocalBackend:
         grammar = _grammar_for(
             request.output_format, request.param_names.get("schema", "text.format.schema")
         )
+        tools = plan_tools(request)  # tools offered: the call grammar replaces the above
+        if tools is not None:
+            grammar = _compiled_tool_grammar(tools.grammar)
         prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens)
         cached = prompt.hit.tokens if prompt.hit is not None else 0
         yield PromptDelta(input_tokens=len(tokens), cached_tokens=cached)
@@ -88,8 +93,10 @@ class LocalBackend:
             run = LlamaRun(self._llama, spec)
             run.start()
             try:
+                parser = tools and ToolCallParser(tools.kinds, allow_text=tools.allow_text)
                 async for delta in run.deltas():
-                    yield delta
+                    for piece in parser.feed(delta) if parser else (delta,):
+                        yield piece
             finally:
                 run.cancel()
                 # The turn must not pass on while the thread still touches the context:
@@ -205,6 +212,20 @@ def _compiled_schema_grammar(schema_json: str, param: str) -> Any:
             f"Invalid schema for response_format: {exc}",
             param=param,
             code="invalid_json_schema",
+        ) from exc
+
+
+@lru_cache(maxsize=128)
+def _compiled_tool_grammar(grammar: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(grammar, verbose=False)
+    except Exception as exc:  # a tool schema or regex the engine cannot enforce
+        raise InvalidRequestError(
+            f"Invalid tools: the engine cannot enforce them ({exc}).",
+            param="tools",
+            code="invalid_value",
         ) from exc
 
 

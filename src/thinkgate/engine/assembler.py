@@ -17,8 +17,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkgate.engine.deltas import Delta, FinishDelta, PromptDelta, TextDelta, TokenLogprob
+from thinkgate.engine.deltas import (
+    Delta,
+    FinishDelta,
+    PromptDelta,
+    TextDelta,
+    TokenLogprob,
+    ToolCallDelta,
+    ToolCallDoneDelta,
+    ToolCallStartDelta,
+)
 from thinkgate.engine.response_object import ResponseDict, snapshot, usage_object
+from thinkgate.engine.tool_items import ToolCallItem
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id
 
@@ -40,6 +50,8 @@ class ResponseAssembler:
         self._obfuscate = obfuscate
         self._sequence = 0
         self._message: _OpenMessage | None = None
+        self._tool: ToolCallItem | None = None
+        self._made_calls = False
         self.input_tokens = 0
         self.cached_tokens = 0
         self.output_tokens = 0
@@ -60,13 +72,17 @@ class ResponseAssembler:
             return []
         if isinstance(delta, TextDelta):
             return self._on_text(delta)
+        if isinstance(delta, ToolCallStartDelta | ToolCallDelta | ToolCallDoneDelta):
+            return self._on_tool(delta)
         return self.finish(delta)
 
     def finish(self, delta: FinishDelta) -> list[Event]:
         self.output_tokens, self.reasoning_tokens = delta.output_tokens, delta.reasoning_tokens
         incomplete = delta.reason == "length"
-        events = [] if self._message is not None else self._open_message()
-        events += self._close_message("incomplete" if incomplete else "completed")
+        events = self._close_tool(None)
+        if self._message is not None or not self._made_calls:  # calls alone: no empty message
+            events += [] if self._message is not None else self._open_message()
+            events += self._close_message("incomplete" if incomplete else "completed")
         self._settle("incomplete" if incomplete else "completed")
         if incomplete:
             self.response["incomplete_details"] = {"reason": "max_output_tokens"}
@@ -77,7 +93,8 @@ class ResponseAssembler:
 
     def fail(self, error: ThinkgateError) -> list[Event]:
         """The live shape: a nested `error` event, then `response.failed`."""
-        events = self._close_message("incomplete") if self._message is not None else []
+        events = self._close_tool(None)
+        events += self._close_message("incomplete") if self._message is not None else []
         code = error.code or error.error_type
         events.append(self._event("error", error={**error.to_payload(), "code": code}))
         self.response["error"] = {"code": code, "message": error.message}
@@ -89,6 +106,7 @@ class ResponseAssembler:
     def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None:
         """The client went away: keep what was produced, counted, marked cancelled."""
         self.output_tokens, self.reasoning_tokens = output_tokens, reasoning_tokens
+        self._close_tool(None)
         if self._message is not None:
             self._close_message("incomplete")
         self._settle("cancelled")
@@ -113,6 +131,36 @@ class ResponseAssembler:
         if self._obfuscate:
             event["obfuscation"] = _obfuscation()
         events.append(event)
+        return events
+
+    def _on_tool(
+        self, delta: ToolCallStartDelta | ToolCallDelta | ToolCallDoneDelta
+    ) -> list[Event]:
+        """Tool calls (engine.tool_items): each a new output item after anything open."""
+        if isinstance(delta, ToolCallStartDelta):
+            events = self._close_reasoning(None) + self._close_tool(None)
+            if self._message is not None:
+                events += self._close_message("completed")
+            obfuscation = _obfuscation if self._obfuscate else None
+            index = len(self.response["output"])
+            self._tool = ToolCallItem(
+                self._event, index, delta.tool, delta.name, obfuscation=obfuscation
+            )
+            self._made_calls = True
+            return events + self._tool.open()
+        if self._tool is None:
+            return []
+        if isinstance(delta, ToolCallDelta):
+            return self._tool.delta(delta.text)
+        return self._close_tool(delta.payload)
+
+    def _close_tool(self, payload: str | dict[str, Any] | None) -> list[Event]:
+        tool, self._tool = self._tool, None
+        if tool is None:
+            return []
+        item, events = tool.close(payload)
+        if item is not None:
+            self.response["output"].append(item)
         return events
 
     def _open_message(self) -> list[Event]:

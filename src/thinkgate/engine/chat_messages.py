@@ -18,6 +18,7 @@ from thinkgate.protocol.chat_messages import (
     AudioPart,
     ChatMessage,
     ContentPart,
+    CustomToolCall,
     FilePart,
     ImagePart,
     RefusalPart,
@@ -28,14 +29,16 @@ from thinkgate.protocol.chat_messages import (
 def items_from_messages(messages: list[ChatMessage]) -> list[Item]:
     items: list[Item] = []
     open_calls: dict[str, int] = {}  # call id → index of the assistant message that made it
+    custom: set[str] = set()  # ids of custom tool calls: answered by custom outputs
     for message in messages:
         if message.role == "tool":
             _answer(open_calls, message)
-            items.append(_tool_output(message))
+            items.append(_tool_output(message, custom=message.tool_call_id in custom))
             continue
         _require_answered(open_calls)
         items.extend(_items_of(message))
         open_calls = {call.id: message.index for call in message.tool_calls}
+        custom |= {c.id for c in message.tool_calls if isinstance(c, CustomToolCall)}
     _require_answered(open_calls)
     return items
 
@@ -71,6 +74,16 @@ def _items_of(message: ChatMessage) -> list[Item]:
             {"type": "message", "role": message.role, "content": content, "status": "completed"}
         )
     for call in message.tool_calls:
+        if isinstance(call, CustomToolCall):
+            items.append(
+                {
+                    "type": "custom_tool_call",
+                    "call_id": call.id,
+                    "name": call.custom.name,
+                    "input": call.custom.input,
+                }
+            )
+            continue
         items.append(
             {
                 "type": "function_call",
@@ -83,8 +96,10 @@ def _items_of(message: ChatMessage) -> list[Item]:
     return items
 
 
-def _tool_output(message: ChatMessage) -> Item:
+def _tool_output(message: ChatMessage, *, custom: bool = False) -> Item:
     text = "".join(part.text for part in message.parts if isinstance(part, TextPart))
+    if custom:
+        return {"type": "custom_tool_call_output", "call_id": message.tool_call_id, "output": text}
     return {
         "type": "function_call_output",
         "call_id": message.tool_call_id,

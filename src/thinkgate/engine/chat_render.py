@@ -26,6 +26,7 @@ from thinkgate.ids import new_chat_id
 
 Chunk = dict[str, Any]
 _FINISH = {"response.completed": "stop", "response.incomplete": "length"}
+_CALL_TYPES = ("function_call", "custom_tool_call")
 _OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -68,14 +69,9 @@ def completion_object(
     choices: list[dict[str, Any]] = [
         {
             "index": index,
-            "message": {
-                "role": "assistant",
-                "content": _text(response),
-                "refusal": None,
-                "annotations": [],
-            },
+            "message": _message(response),
             "logprobs": {"content": _logprobs(response), "refusal": None} if logprobs else None,
-            "finish_reason": "length" if response["status"] == "incomplete" else "stop",
+            "finish_reason": _finish_reason(response),
         }
         for index, response in enumerate(responses)
     ]
@@ -115,6 +111,21 @@ class ChunkRenderer:
         self._include_usage = include_usage
         self._obfuscate = obfuscate
         self.failed = False
+        self._calls: dict[int, dict[str, int]] = {}  # choice → call item id → tool_calls index
+
+    def _call_chunk(self, index: int, event: Event) -> list[Chunk]:
+        """A call's first chunk carries its id and name (a custom call: its whole input,
+        at done); function arguments follow as fragments."""
+        item = event["item"]
+        if item["type"] not in _CALL_TYPES:
+            return []
+        added = event["type"] == "response.output_item.added"
+        if added != (item["type"] == "function_call"):
+            return []
+        calls = self._calls.setdefault(index, {})
+        calls[item["id"]] = len(calls)
+        call = {"index": calls[item["id"]], **call_wire(item)}
+        return [self._choice(index, {"tool_calls": [call]})]
 
     def render(self, index: int, event: Event) -> list[Chunk]:
         kind = event["type"]
@@ -126,7 +137,16 @@ class ChunkRenderer:
             logprobs = event["logprobs"] if self._logprobs else None
             return [self._choice(index, {"content": event["delta"]}, logprobs)]
         if kind in _FINISH:
-            return [self._choice(index, {}, finish_reason=_FINISH[kind])]
+            reason = _FINISH[kind]
+            if reason == "stop" and index in self._calls:
+                reason = "tool_calls"
+            return [self._choice(index, {}, finish_reason=reason)]
+        if kind in ("response.output_item.added", "response.output_item.done"):
+            return self._call_chunk(index, event)
+        if kind == "response.function_call_arguments.delta":
+            number = self._calls[index][event["item_id"]]
+            call = {"index": number, "function": {"arguments": event["delta"]}}
+            return [self._choice(index, {"tool_calls": [call]})]
         if kind == "error":
             return [self.error(event["error"])]
         return []
@@ -163,6 +183,42 @@ class ChunkRenderer:
                 random.choices(_OBFUSCATION_ALPHABET, k=random.randint(1, 15))
             )
         return chunk
+
+
+def _message(response: ResponseDict) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": _text(response),
+        "refusal": None,
+        "annotations": [],
+    }
+    calls = [call_wire(item) for item in response["output"] if item["type"] in _CALL_TYPES]
+    if calls:
+        message["tool_calls"] = calls
+        message["content"] = message["content"] or None
+    return message
+
+
+def _finish_reason(response: ResponseDict) -> str:
+    if response["status"] == "incomplete":
+        return "length"
+    calls = any(item["type"] in _CALL_TYPES for item in response["output"])
+    return "tool_calls" if calls else "stop"
+
+
+def call_wire(item: dict[str, Any]) -> dict[str, Any]:
+    """A function_call / custom_tool_call item as a chat `tool_calls` entry."""
+    if item["type"] == "custom_tool_call":
+        return {
+            "id": item["call_id"],
+            "type": "custom",
+            "custom": {"name": item["name"], "input": item["input"]},
+        }
+    return {
+        "id": item["call_id"],
+        "type": "function",
+        "function": {"name": item["name"], "arguments": item["arguments"]},
+    }
 
 
 def _text(response: ResponseDict) -> str:

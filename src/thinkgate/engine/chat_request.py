@@ -19,13 +19,9 @@ from typing import Any
 from thinkgate.engine.chat_messages import items_from_messages
 from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
 from thinkgate.errors import InvalidRequestError
-from thinkgate.protocol.chat import (
-    ChatCompletionRequest,
-    ChatResponseFormat,
-    FunctionTool,
-    parse_tools,
-)
+from thinkgate.protocol.chat import ChatCompletionRequest, ChatResponseFormat
 from thinkgate.protocol.chat_messages import parse_messages
+from thinkgate.protocol.tools import parse_tools, resolve_tool_choice
 
 MAX_STOPS = 4
 # SDK-known fields this server does not serve: refused by name, never silently ignored.
@@ -57,7 +53,7 @@ class ChatCall:
 def chat_call_from_body(body: ChatCompletionRequest) -> ChatCall:
     _refuse_unsupported(body)
     _check_cross_fields(body)
-    tools = parse_tools(body.tools)
+    tools = parse_tools(body.tools, chat=True)
     request = CanonicalRequest(
         model=body.model,
         input_items=items_from_messages(parse_messages(body.messages)),
@@ -66,8 +62,8 @@ def chat_call_from_body(body: ChatCompletionRequest) -> ChatCall:
         output_format=_output_format(body.response_format),
         verbosity=body.verbosity or "medium",
         reasoning_effort=body.reasoning_effort or "",
-        tools=[_responses_tool(tool) for tool in tools],
-        tool_choice=_tool_choice(body.tool_choice, has_tools=bool(tools)),
+        tools=tools,
+        tool_choice=_tool_choice(body.tool_choice, tools),
         parallel_tool_calls=True if body.parallel_tool_calls is None else body.parallel_tool_calls,
         store=False,
         metadata=dict(body.metadata or {}),
@@ -84,6 +80,7 @@ def chat_call_from_body(body: ChatCompletionRequest) -> ChatCall:
             "effort": "reasoning_effort",
             "input": "messages",
             "schema": "response_format.json_schema.schema",
+            "tool": "tools[{index}].function",
         },
         legacy_max_tokens=body.max_tokens is not None,
     )
@@ -145,27 +142,15 @@ def _output_format(fmt: ChatResponseFormat | None) -> OutputFormat:
     )
 
 
-def _responses_tool(tool: FunctionTool) -> dict[str, Any]:
-    """Chat nests the function under `function`; the canonical (Responses) form is flat."""
-    return {"type": "function", **tool.function.model_dump(exclude_none=True)}
-
-
-def _tool_choice(choice: str | dict[str, Any] | None, *, has_tools: bool) -> str:
+def _tool_choice(
+    choice: str | dict[str, Any] | None, tools: list[dict[str, Any]]
+) -> str | dict[str, Any]:
+    """Chat's forms (`{"type":"function","function":{"name"}}`, nested `allowed_tools`)
+    are checked here and understood as they are by `resolve_tool_choice` later."""
     if choice is None:
-        return "auto" if has_tools else "none"
-    if isinstance(choice, str) and choice in ("auto", "none"):
-        return choice
-    if isinstance(choice, str) and choice != "required":
-        raise InvalidRequestError(
-            f"Invalid value: '{choice}'. Supported values are: 'none', 'auto', and 'required'.",
-            param="tool_choice",
-            code="invalid_value",
-        )
-    raise InvalidRequestError(
-        "Only tool_choice 'auto' and 'none' are supported by this server yet.",
-        param="tool_choice",
-        code="unsupported_value",
-    )
+        return "auto" if tools else "none"
+    resolve_tool_choice(choice, tools)
+    return choice
 
 
 def _refuse_unsupported(body: ChatCompletionRequest) -> None:

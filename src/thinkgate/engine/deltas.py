@@ -7,7 +7,7 @@ known and it fits), then any number of `TextDelta`, then one `FinishDelta` with 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FinishReason = Literal["stop", "length", "cancelled"]
 
@@ -34,6 +34,35 @@ class TextDelta:
     kind: Literal["text"] = "text"
 
 
+ToolKind = Literal["function", "custom", "apply_patch", "shell"]
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCallStartDelta:
+    """The model began a tool call: which tool is known, its arguments are not yet."""
+
+    tool: ToolKind
+    name: str
+    kind: Literal["tool_call_start"] = "tool_call_start"
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCallDelta:
+    """A piece of the open call's arguments (function: JSON text; custom: input text)."""
+
+    text: str
+    kind: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCallDoneDelta:
+    """The open call is complete. `payload`: arguments JSON text (function), input text
+    (custom), the operation (apply_patch) or the action (shell) as a JSON object."""
+
+    payload: str | dict[str, Any]
+    kind: Literal["tool_call_done"] = "tool_call_done"
+
+
 @dataclass(slots=True, frozen=True)
 class FinishDelta:
     reason: FinishReason
@@ -42,4 +71,11 @@ class FinishDelta:
     kind: Literal["finish"] = "finish"
 
 
-Delta = PromptDelta | TextDelta | FinishDelta
+Delta = (
+    PromptDelta
+    | TextDelta
+    | FinishDelta
+    | ToolCallStartDelta
+    | ToolCallDelta
+    | ToolCallDoneDelta
+)

@@ -23,6 +23,7 @@ from thinkgate.engine.deltas import Delta
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_object import ResponseDict, new_response, usage_object
+from thinkgate.engine.tool_pairs import check_tool_pairs
 from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
 from thinkgate.ids import new_id
 
@@ -34,6 +35,12 @@ _ITEM_PREFIXES = {
     "function_call": "fc",
     "function_call_output": "fco",
     "reasoning": "rs",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+    "apply_patch_call": "apc",
+    "apply_patch_call_output": "apco",
+    "shell_call": "sh",
+    "shell_call_output": "sho",
 }
 
 
@@ -78,6 +85,7 @@ class ResponsesPipeline:
                     code="previous_response_not_found",
                 )
             request.history = history
+        check_tool_pairs(request.all_items, param=request.param_names.get("input", "input"))
         for item in request.input_items:
             item.setdefault("id", new_id(_ITEM_PREFIXES.get(item.get("type", "message"), "item")))
         return request

@@ -7,6 +7,7 @@ from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.common import JsonObjectFormat, JsonSchemaFormat
 from thinkgate.protocol.items import parse_input
 from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest, TextParam
+from thinkgate.protocol.tools import check_tool_choice, parse_tools
 
 
 def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
@@ -15,6 +16,8 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
     summary = None
     if body.reasoning:
         summary = body.reasoning.summary or body.reasoning.generate_summary
+    tools = parse_tools(body.tools)
+    check_tool_choice(body.tool_choice, tools)
     return CanonicalRequest(
         model=body.model,
         input_items=parse_input(body.input),
@@ -30,7 +33,7 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
         verbosity=(body.text.verbosity if body.text and body.text.verbosity else "medium"),
         reasoning_effort=effort or "",
         reasoning_summary=summary,
-        tools=list(body.tools or []),
+        tools=tools,
         tool_choice=body.tool_choice if body.tool_choice is not None else "auto",
         parallel_tool_calls=True if body.parallel_tool_calls is None else body.parallel_tool_calls,
         max_tool_calls=body.max_tool_calls,
@@ -115,19 +118,6 @@ def _refuse_unsupported(body: CreateResponseRequest) -> None:
     if body.input is None and body.previous_response_id is None:
         raise InvalidRequestError(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
-        )
-    for index, tool in enumerate(body.tools or []):
-        if tool.get("type") != "function":
-            raise InvalidRequestError(
-                f"Tool type '{tool.get('type')}' is not supported by this server yet.",
-                param=f"tools[{index}].type",
-                code="unsupported_value",
-            )
-    if body.tool_choice not in (None, "auto", "none"):
-        raise InvalidRequestError(
-            "Only tool_choice 'auto' and 'none' are supported by this server yet.",
-            param="tool_choice",
-            code="unsupported_value",
         )
 
 

@@ -113,8 +113,10 @@ class Admin:
             ledger_view(entry) for entry in await self._ledger.requests(key_id=key_id, limit=limit)
         ]
 
-    async def usage(self, group_by: GroupBy, key_id: str | None = None) -> list[dict[str, Any]]:
-        rows = await self._ledger.usage(group_by, key_id=key_id)
+    async def usage(
+        self, group_by: GroupBy, key_id: str | None = None, user_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = await self._ledger.usage(group_by, key_id=key_id, user_id=user_id)
         return [_money_row(row) for row in rows]
 
 

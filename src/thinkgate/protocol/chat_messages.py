@@ -109,6 +109,17 @@ class ToolCall(StrictModel):
     function: FunctionRef
 
 
+class CustomRef(StrictModel):
+    name: str = Field(min_length=1)
+    input: str
+
+
+class CustomToolCall(StrictModel):
+    id: str = Field(min_length=1, max_length=64)
+    type: Literal["custom"]
+    custom: CustomRef
+
+
 class AssistantMessage(StrictModel):
     role: Literal["assistant"]
     content: str | list[dict[str, Any]] | None = None
@@ -142,7 +153,7 @@ class ChatMessage:
     index: int
     role: Literal["system", "developer", "user", "assistant", "tool"]
     parts: list[ContentPart]
-    tool_calls: list[ToolCall]
+    tool_calls: list[ToolCall | CustomToolCall]
     tool_call_id: str | None = None
 
 
@@ -196,16 +207,13 @@ def _assistant(message: AssistantMessage, parts: list[ContentPart], index: int) 
         )
     if message.refusal is not None:
         parts = [*parts, RefusalPart(type="refusal", refusal=message.refusal)]
-    calls = []
+    calls: list[ToolCall | CustomToolCall] = []
     for number, call in enumerate(message.tool_calls or []):
         call_where = f"{where}.tool_calls[{number}]"
         if call.get("type") == "custom":
-            raise InvalidRequestError(
-                "Custom tool calls are not supported by this server yet.",
-                param=f"{call_where}.type",
-                code="unsupported_value",
-            )
-        calls.append(validate(call, ToolCall, prefix=call_where))
+            calls.append(validate(call, CustomToolCall, prefix=call_where))
+        else:
+            calls.append(validate(call, ToolCall, prefix=call_where))
     if not parts and not calls:
         raise InvalidRequestError(
             "Invalid value for 'content': expected a string, got null.",

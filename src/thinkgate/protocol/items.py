@@ -94,11 +94,120 @@ class Reasoning(StrictModel):
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
+class CustomToolCall(StrictModel):
+    type: Literal["custom_tool_call"]
+    call_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1)
+    input: str
+    id: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class CustomToolCallOutput(StrictModel):
+    type: Literal["custom_tool_call_output"]
+    call_id: str = Field(min_length=1, max_length=64)
+    output: str | list[dict[str, Any]]
+    id: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
+class CreateFile(StrictModel):
+    type: Literal["create_file"]
+    path: str = Field(min_length=1)
+    diff: str
+
+
+class UpdateFile(StrictModel):
+    type: Literal["update_file"]
+    path: str = Field(min_length=1)
+    diff: str
+
+
+class DeleteFile(StrictModel):
+    type: Literal["delete_file"]
+    path: str = Field(min_length=1)
+
+
+class ApplyPatchCall(StrictModel):
+    type: Literal["apply_patch_call"]
+    call_id: str = Field(min_length=1, max_length=64)
+    operation: CreateFile | UpdateFile | DeleteFile = Field(discriminator="type")
+    status: Literal["in_progress", "completed"]
+    id: str | None = None
+    created_by: str | None = None
+
+
+class ApplyPatchCallOutput(StrictModel):
+    type: Literal["apply_patch_call_output"]
+    call_id: str = Field(min_length=1, max_length=64)
+    status: Literal["completed", "failed"]
+    output: str | None = None
+    id: str | None = None
+    created_by: str | None = None
+
+
+class ShellAction(StrictModel):
+    commands: list[str]
+    timeout_ms: int | None = None
+    max_output_length: int | None = None
+
+
+class ShellCall(StrictModel):
+    type: Literal["shell_call"]
+    call_id: str = Field(min_length=1, max_length=64)
+    action: ShellAction
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+    id: str | None = None
+    created_by: str | None = None
+
+
+class ShellOutcomeExit(StrictModel):
+    type: Literal["exit"]
+    exit_code: int
+
+
+class ShellOutcomeTimeout(StrictModel):
+    type: Literal["timeout"]
+
+
+class ShellCommandOutput(StrictModel):
+    stdout: str
+    stderr: str
+    outcome: ShellOutcomeExit | ShellOutcomeTimeout = Field(discriminator="type")
+    created_by: str | None = None
+
+
+class ShellCallOutput(StrictModel):
+    type: Literal["shell_call_output"]
+    call_id: str = Field(min_length=1, max_length=64)
+    output: list[ShellCommandOutput]
+    max_output_length: int | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+    id: str | None = None
+    created_by: str | None = None
+
+
+class Compaction(StrictModel):
+    """What `POST /v1/responses/compact` returned, passed back as input."""
+
+    type: Literal["compaction"]
+    encrypted_content: str = Field(min_length=1)
+    id: str | None = None
+    created_by: str | None = None
+
+
 _ITEM_MODELS: dict[str, type[StrictModel]] = {
     "message": Message,
     "function_call": FunctionCall,
     "function_call_output": FunctionCallOutput,
     "reasoning": Reasoning,
+    "custom_tool_call": CustomToolCall,
+    "custom_tool_call_output": CustomToolCallOutput,
+    "apply_patch_call": ApplyPatchCall,
+    "apply_patch_call_output": ApplyPatchCallOutput,
+    "shell_call": ShellCall,
+    "shell_call_output": ShellCallOutput,
+    "compaction": Compaction,
 }
 
 
@@ -129,7 +238,12 @@ def parse_item(raw: Any, param: str) -> Item:
     item = validate(raw, model, prefix=param).model_dump(exclude_none=True, by_alias=True)
     if item["type"] == "message":
         item["content"] = _parse_content(item["role"], item["content"], f"{param}.content")
-    if item["type"] != "reasoning":
+    if item["type"] not in (
+        "reasoning",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "compaction",
+    ):
         item.setdefault("status", "completed")  # listed later as the SDK's item types
     return item
 
