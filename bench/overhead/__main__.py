@@ -1,0 +1,260 @@
+"""Gateway overhead: thinkgate vs LiteLLM's proxy, same fixed-response upstream, same run.
+
+Three targets answer the same Chat Completions request:
+  direct    the stand-in upstream itself (bench/overhead/standin.py): the limit;
+  thinkgate `thinkgate serve`, one worker, a `[[channels]]` entry to the stand-in, a user
+            API key with rpm/tpm limits (keys, rate limits and the ledger all on);
+  litellm   `litellm --num_workers 1` (installed into its own venv under
+            ~/.cache/thinkgate-bench, LITELLM_LOCAL_MODEL_COST_MAP=True, master key on).
+For each mode (non-streaming, streaming) and connection count (1 and 32), each target is
+loaded for `--seconds` after a warm-up; targets take turns so background noise is shared.
+Added latency = a proxy's p50 minus the direct p50 at the same setting.
+
+    .venv/bin/python -m bench.overhead [--seconds 10] [--skip-litellm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.overhead.load import run_load
+from tests.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results" / "overhead.json"
+ADMIN_KEY = "sk-bench-admin-0123456789abcdef"
+LITELLM_KEY = "sk-bench-litellm-0123456789abcdef"
+CACHE = Path.home() / ".cache" / "thinkgate-bench"
+LITELLM_PROXY_DEPS = [
+    "gunicorn",
+    "uvicorn",
+    "uvloop",
+    "fastapi",
+    "backoff",
+    "pyyaml",
+    "rq",
+    "orjson",
+    "apscheduler",
+    "fastapi-sso",
+    "pyjwt",
+    "python-multipart",
+    "cryptography",
+    "pynacl",
+    "websockets",
+    "litellm-proxy-extras",
+    "litellm-enterprise",
+    "rich<14",
+    "tomlkit",
+    "semver",
+    "expression",
+    "restrictedpython",
+    "httpx2",
+    "mcp",
+    "boto3",
+    "azure-identity",
+    "azure-storage-blob",
+    "polars",
+    "soundfile",
+    "pyroscope-io",
+    "backports-zstd",
+    "inquirerpy",
+    "hiredis",
+    "granian",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", default="1,32")
+    parser.add_argument("--litellm-version", default="1.110.2")
+    parser.add_argument("--skip-litellm", action="store_true")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        results = asyncio.run(_run(Path(tmp), args, connections))
+    _report(results, args)
+
+
+async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> dict[str, Any]:
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        standin_port = free_port()
+        processes.append(
+            _spawn(
+                [sys.executable, "-m", "bench.overhead.standin", str(standin_port)],
+                tmp / "standin.log",
+            )
+        )
+        standin = f"http://127.0.0.1:{standin_port}"
+        _wait(f"{standin}/v1/models")
+        targets = {"direct": (f"{standin}/v1/chat/completions", {})}
+        targets["thinkgate"] = _start_thinkgate(tmp, standin, processes)
+        if not args.skip_litellm:
+            targets["litellm"] = _start_litellm(tmp, standin, args.litellm_version, processes)
+        runs: list[dict[str, Any]] = []
+        for stream in (False, True):
+            body = json.dumps(
+                {
+                    "model": "gpt-5.1",
+                    "messages": [{"role": "user", "content": "Say hello."}],
+                    "max_completion_tokens": 16,
+                    "stream": stream,
+                }
+            ).encode()
+            for conns in connections:
+                for name, (url, headers) in targets.items():
+                    result = await run_load(
+                        url,
+                        {**headers, "content-type": "application/json"},
+                        body,
+                        connections=conns,
+                        seconds=args.seconds,
+                    )
+                    row = {"target": name, "stream": stream, "connections": conns}
+                    row |= result.summary()
+                    print(json.dumps(row), flush=True)
+                    runs.append(row)
+        return {"runs": runs}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _start_thinkgate(
+    tmp: Path, standin: str, processes: list[subprocess.Popen[bytes]]
+) -> tuple[str, dict[str, str]]:
+    config = tmp / "thinkgate.toml"
+    config.write_text(
+        "[[channels]]\n"
+        'name = "fixed"\n'
+        'kind = "openai-chat"\n'
+        f'base_url = "{standin}/v1"\n'
+        'models = { "gpt-5.1" = "fixed" }\n'
+        "max_concurrency = 256\n"
+    )
+    port = free_port()
+    env = {**os.environ, "THINKGATE_ADMIN_KEY": ADMIN_KEY}
+    command = [sys.executable, "-m", "thinkgate", "serve", "--port", str(port)]
+    command += ["--data-dir", str(tmp / "thinkgate-data"), "--config", str(config)]
+    processes.append(_spawn(command, tmp / "thinkgate.log", env=env))
+    base = f"http://127.0.0.1:{port}"
+    _wait(f"{base}/health")
+    reply = httpx.post(
+        f"{base}/admin/v1/keys",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        json={"name": "bench", "rpm": 10_000_000, "tpm": 1_000_000_000},
+    )
+    reply.raise_for_status()
+    key = reply.json()["key"]
+    return f"{base}/v1/chat/completions", {"authorization": f"Bearer {key}"}
+
+
+def _start_litellm(
+    tmp: Path, standin: str, version: str, processes: list[subprocess.Popen[bytes]]
+) -> tuple[str, dict[str, str]]:
+    venv = CACHE / f"litellm-{version}"
+    litellm = venv / "bin" / "litellm"
+    if not litellm.exists():
+        print(f"installing litellm[proxy]=={version} into {venv} …", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q"]
+        if subprocess.run([*pip, f"litellm[proxy]=={version}"]).returncode != 0:
+            # mirrors without the `litellm-proxy` split package: the extra's runtime by hand
+            subprocess.run([*pip, f"litellm=={version}", *LITELLM_PROXY_DEPS], check=True)
+    config = tmp / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: gpt-5.1\n"
+        "    litellm_params:\n"
+        "      model: openai/fixed\n"
+        f"      api_base: {standin}/v1\n"
+        "      api_key: sk-fixed\n"
+        "general_settings:\n"
+        f"  master_key: {LITELLM_KEY}\n"
+        "litellm_settings:\n"
+        "  drop_params: true\n"
+    )
+    port = free_port()
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    command = [str(litellm), "--config", str(config), "--port", str(port), "--num_workers", "1"]
+    processes.append(_spawn(command, tmp / "litellm.log", env=env))
+    base = f"http://127.0.0.1:{port}"
+    _wait(f"{base}/health/liveliness", timeout=180)
+    return f"{base}/v1/chat/completions", {"authorization": f"Bearer {LITELLM_KEY}"}
+
+
+def _spawn(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=ROOT
+    )
+
+
+def _wait(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {timeout}s")
+
+
+def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    runs = results["runs"]
+    direct = {(r["stream"], r["connections"]): r for r in runs if r["target"] == "direct"}
+    print()
+    print(
+        f"{'target':10} {'mode':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'added p50':>10} {'added p99':>10}"
+    )
+    for row in runs:
+        base = direct[(row["stream"], row["connections"])]
+        added50 = row["p50_ms"] - base["p50_ms"]
+        added99 = row["p99_ms"] - base["p99_ms"]
+        row["added_p50_ms"], row["added_p99_ms"] = round(added50, 3), round(added99, 3)
+        mode = "stream" if row["stream"] else "json"
+        print(
+            f"{row['target']:10} {mode:10} {row['connections']:>5} {row['rps']:>9.1f} "
+            f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {added50:>10.2f} {added99:>10.2f}"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_after": os.getloadavg(),
+        },
+        "seconds_per_run": args.seconds,
+        "litellm_version": None if args.skip_litellm else args.litellm_version,
+        "runs": runs,
+    }
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
