@@ -9,6 +9,7 @@
     │   ├── ConflictError              409
     │   ├── PayloadTooLargeError       413
     │   └── RateLimitError             429
+    │       └── QuotaExceededError     429 insufficient_quota
     └── ServerError (5xx)
         ├── EngineError                500 (a local model failed)
         ├── UpstreamError              502
@@ -83,6 +84,13 @@ class RateLimitError(ClientError):
     status_code = 429
     error_type = "rate_limit_exceeded"
     default_code = "rate_limit_exceeded"
+
+
+class QuotaExceededError(RateLimitError):
+    """OpenAI's answer when the money runs out: 429 `insufficient_quota` (a key's budget)."""
+
+    error_type = "insufficient_quota"
+    default_code = "insufficient_quota"
 
 
 class ServerError(ThinkgateError):

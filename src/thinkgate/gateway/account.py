@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict
-from thinkgate.errors import RateLimitError, model_not_found
+from thinkgate.errors import QuotaExceededError, RateLimitError, model_not_found
 from thinkgate.gateway.counters import RateState
 from thinkgate.gateway.pricing import usd
 from thinkgate.store.keys import KeyRecord
@@ -24,13 +24,6 @@ if TYPE_CHECKING:
     from thinkgate.gateway.service import Gateway
 
 COST_HEADER = "x-thinkgate-cost-usd"
-
-
-class QuotaExceededError(RateLimitError):
-    """OpenAI's answer when the money runs out: 429 `insufficient_quota`."""
-
-    error_type = "insufficient_quota"
-    default_code = "insufficient_quota"
 
 
 @dataclass(slots=True)
@@ -47,13 +40,14 @@ class Account:
     ) -> Bill:
         if self.key.models is not None and request.model not in self.key.models:
             raise model_not_found(request.model)
-        state = await self.gateway.counters.hit(
-            self.key.id, self.key.rpm, self.key.tpm, input_tokens + max_output_tokens
-        )
-        self._rate_headers(state)
-        if not state.allowed:
-            self.headers["retry-after"] = str(state.retry_after_s)
-            raise RateLimitError(_rate_message(self.key, state), code="rate_limit_exceeded")
+        if self.key.rpm is not None or self.key.tpm is not None:  # no limits: no counting
+            state = await self.gateway.counters.hit(
+                self.key.id, self.key.rpm, self.key.tpm, input_tokens + max_output_tokens
+            )
+            self._rate_headers(state)
+            if not state.allowed:
+                self.headers["retry-after"] = str(state.retry_after_s)
+                raise RateLimitError(_rate_message(self.key, state), code="rate_limit_exceeded")
         budgets = self.gateway.budget_counters(self.key)
         reserved = 0
         if budgets:
@@ -61,9 +55,10 @@ class Account:
                 request.model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
             )
             if not await self.gateway.counters.reserve(budgets, reserved, self.gateway.spent):
-                await self.gateway.counters.refund_tokens(
-                    self.key.id, input_tokens + max_output_tokens
-                )
+                if self.key.tpm is not None:
+                    await self.gateway.counters.refund_tokens(
+                        self.key.id, input_tokens + max_output_tokens
+                    )
                 raise QuotaExceededError(
                     "You exceeded your current quota: this key's budget cannot cover this "
                     "request's worst-case cost. Raise the budget or lower max_output_tokens.",
