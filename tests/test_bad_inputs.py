@@ -282,8 +282,14 @@ CREATE_CASES = [
         "invalid_value",
         id="stream-options-without-stream",
     ),
+    pytest.param(
+        body(background=True, store=False),
+        400,
+        "background",
+        "invalid_value",
+        id="background-without-store",
+    ),
     # --- what this server does not do (yet) ------------------------------------------------
-    pytest.param(body(background=True), 400, "background", "unsupported_value", id="background"),
     pytest.param(
         body(tools=[{"type": "web_search"}]), 400, "tools[0].type", "unsupported_value", id="tool"
     ),

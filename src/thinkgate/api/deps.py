@@ -10,13 +10,19 @@ from fastapi import Depends, Request
 from thinkgate.api.gateway_headers import gateway_headers
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
+from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.errors import AuthenticationError, PermissionDeniedError
 from thinkgate.gateway.account import Account
 from thinkgate.gateway.admin import Admin
 from thinkgate.gateway.keys import KeyRing
 from thinkgate.gateway.service import Gateway
-from thinkgate.store import Database, ResponseRepository
+from thinkgate.store import (
+    ConversationRepository,
+    Database,
+    ResponseEventRepository,
+    ResponseRepository,
+)
 from thinkgate.store.keys import KeyRecord
 
 
@@ -28,6 +34,9 @@ class Services:
     registry: ModelRegistry
     responses: ResponseRepository
     pipeline: ResponsesPipeline
+    conversations: ConversationRepository
+    response_events: ResponseEventRepository
+    jobs: BackgroundJobs
     gateway: Gateway
     admin: Admin
 
@@ -86,3 +95,12 @@ def require_admin(key: KeyDep) -> KeyRecord:
 
 
 AdminDep = Annotated[KeyRecord, Depends(require_admin)]
+
+
+def owner_of(key: KeyDep) -> str:
+    """Whose data the caller may see: the key's user, so that keys of one user share
+    responses (a key without a user owns its own)."""
+    return key.user_id or key.id
+
+
+OwnerDep = Annotated[str, Depends(owner_of)]

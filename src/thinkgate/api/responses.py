@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from thinkgate.api.deps import AccountDep, ApiKeyDep, ServicesDep
+from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.sse import framed, sse_response
 from thinkgate.engine.replay import replay_events
@@ -20,9 +21,18 @@ router = APIRouter()
 
 
 @router.post("/v1/responses")
-async def create_response(request: Request, services: ServicesDep, account: AccountDep) -> Response:
+async def create_response(
+    request: Request, services: ServicesDep, owner: OwnerDep, account: AccountDep
+) -> Response:
     body = parse_body(await request.body(), CreateResponseRequest)
-    run = await services.pipeline.start(canonical_from_responses(body), account)
+    canonical = canonical_from_responses(body)
+    canonical.owner = owner
+    if canonical.background:
+        queued = await services.jobs.submit(canonical, account)
+        if body.stream:
+            return sse_response(framed(_live_or_stored(services, queued, -1)))
+        return JSONResponse(queued)
+    run = await services.pipeline.start(canonical, account)
     if body.stream:
         return sse_response(framed(run.events()))
     response = await run.collect()
@@ -32,10 +42,12 @@ async def create_response(request: Request, services: ServicesDep, account: Acco
 
 @router.post("/v1/responses/input_tokens")
 async def count_input_tokens(
-    request: Request, services: ServicesDep, _key: ApiKeyDep
+    request: Request, services: ServicesDep, owner: OwnerDep
 ) -> dict[str, Any]:
     body = parse_body(await request.body(), InputTokensRequest)
-    count = await services.pipeline.count_input_tokens(canonical_from_token_count(body))
+    canonical = canonical_from_token_count(body)
+    canonical.owner = owner
+    count = await services.pipeline.count_input_tokens(canonical)
     return {"object": "response.input_tokens", "input_tokens": count}
 
 
@@ -43,46 +55,51 @@ async def count_input_tokens(
 async def retrieve_response(
     response_id: str,
     services: ServicesDep,
-    _key: ApiKeyDep,
+    owner: OwnerDep,
     stream: bool = False,
     starting_after: Annotated[int | None, Query(ge=-1)] = None,
 ) -> Response:
-    response = await _stored(services, response_id)
+    response = await _stored(services, response_id, owner)
     if stream:
-        events = replay_events(response, starting_after=starting_after)
-        return sse_response(framed(events))
+        after = -1 if starting_after is None else starting_after
+        return sse_response(framed(_live_or_stored(services, response, after)))
     return JSONResponse(response)
 
 
 @router.delete("/v1/responses/{response_id}")
 async def delete_response(
-    response_id: str, services: ServicesDep, _key: ApiKeyDep
+    response_id: str, services: ServicesDep, owner: OwnerDep
 ) -> dict[str, Any]:
-    if not await services.responses.delete(response_id):
+    if not await services.responses.delete(response_id, owner=owner):
         raise _not_found(response_id)
     return {"id": response_id, "object": "response", "deleted": True}
 
 
 @router.post("/v1/responses/{response_id}/cancel")
-async def cancel_response(response_id: str, services: ServicesDep, _key: ApiKeyDep) -> Response:
-    await _stored(services, response_id)
-    raise InvalidRequestError(
-        "Only responses created with background=true can be cancelled.",
-        param="response_id",
-        code="invalid_request",
-    )
+async def cancel_response(response_id: str, services: ServicesDep, owner: OwnerDep) -> Response:
+    """Idempotent: a finished background response comes back unchanged, as OpenAI does."""
+    response = await _stored(services, response_id, owner)
+    if not response.get("background"):
+        raise InvalidRequestError(
+            "Only responses created with background=true can be cancelled.",
+            param="response_id",
+            code="invalid_request",
+        )
+    if await services.jobs.cancel(response_id):
+        response = await _stored(services, response_id, owner)
+    return JSONResponse(response)
 
 
 @router.get("/v1/responses/{response_id}/input_items")
 async def list_input_items(
     response_id: str,
     services: ServicesDep,
-    _key: ApiKeyDep,
+    owner: OwnerDep,
     after: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
-    await _stored(services, response_id)
+    await _stored(services, response_id, owner)
     page = await services.responses.input_items(response_id, after=after, limit=limit, order=order)
     return {
         "object": "list",
@@ -93,11 +110,33 @@ async def list_input_items(
     }
 
 
-async def _stored(services: ServicesDep, response_id: str) -> dict[str, Any]:
-    response = await services.responses.get(response_id)
+async def _stored(services: ServicesDep, response_id: str, owner: str) -> dict[str, Any]:
+    """Someone else's response is not found, exactly like one that never existed."""
+    response = await services.responses.get(response_id, owner=owner)
     if response is None:
         raise _not_found(response_id)
     return response
+
+
+async def _live_or_stored(
+    services: ServicesDep, response: dict[str, Any], starting_after: int
+) -> AsyncIterator[dict[str, Any]]:
+    """A running background job's events (then live ones), its stored events once it
+    has finished, or, for a foreground response, the response told again."""
+    live = services.jobs.follow(response["id"], starting_after)
+    if live is not None:
+        async for event in live:
+            yield event
+        return
+    if response.get("background"):
+        stored = await services.response_events.after(response["id"], -1)
+        if stored:  # none only if the process died before its first batch was written
+            for event in stored:
+                if event["sequence_number"] > starting_after:
+                    yield event
+            return
+    async for event in replay_events(response, starting_after=starting_after):
+        yield event
 
 
 def _not_found(response_id: str) -> NotFoundError:

@@ -6,7 +6,12 @@ from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.common import JsonObjectFormat, JsonSchemaFormat
 from thinkgate.protocol.items import parse_input
-from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest, TextParam
+from thinkgate.protocol.responses import (
+    ConversationRef,
+    CreateResponseRequest,
+    InputTokensRequest,
+    TextParam,
+)
 from thinkgate.protocol.tools import check_tool_choice, parse_tools
 
 
@@ -51,6 +56,7 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
             body.stream_options is not None and body.stream_options.include_obfuscation is False
         ),
         background=bool(body.background),
+        conversation_id=_conversation_id(body.conversation),
         explicit_sampling=tuple(
             name
             for name in ("temperature", "top_p", "top_logprobs")
@@ -58,6 +64,13 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
         ),
         param_names={"effort": "reasoning.effort"},
     )
+
+
+def _conversation_id(conversation: str | ConversationRef | None) -> str | None:
+    """`conversation` is an id or `{"id": …}` on the wire."""
+    if isinstance(conversation, ConversationRef):
+        return conversation.id
+    return conversation
 
 
 def output_format_from_text(text: TextParam | None) -> OutputFormat:
@@ -97,17 +110,11 @@ def _refuse_unsupported(body: CreateResponseRequest) -> None:
             param="stream_options",
             code="invalid_value",
         )
-    if body.background:
+    if body.background and body.store is False:
         raise InvalidRequestError(
-            "Background mode is not supported by this server yet.",
+            "Background responses must be stored: 'background' requires 'store' to be true.",
             param="background",
-            code="unsupported_value",
-        )
-    if body.conversation is not None:
-        raise InvalidRequestError(
-            "Conversations are not supported by this server yet.",
-            param="conversation",
-            code="unsupported_value",
+            code="invalid_value",
         )
     if body.prompt is not None:
         raise InvalidRequestError(
