@@ -87,6 +87,8 @@ def test_breaker_opens_cools_down_and_probes() -> None:
     assert breaker.state == "open" and not breaker.allow()
     now[0] = 20.0
     assert breaker.allow()
+    breaker.abandon()  # the probe was cancelled: the next request may probe
+    assert breaker.allow()
     breaker.success()
     assert breaker.state == "closed" and breaker.allow() and breaker.allow()
 

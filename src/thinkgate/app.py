@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from thinkgate import __version__
 from thinkgate.api import admin as admin_api
 from thinkgate.api import chat as chat_api
+from thinkgate.api import internal as internal_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
 from thinkgate.api.deps import Services
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(responses_api.router)
     app.include_router(models_api.router)
     app.include_router(chat_api.router)
+    app.include_router(internal_api.router)
     app.include_router(admin_api.router)
     app.include_router(admin_api.owner_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

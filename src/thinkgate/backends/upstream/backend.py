@@ -73,6 +73,9 @@ class UpstreamBackend:
             route.channel.breaker.failure()
             log.warning("upstream stream failed after the first delta: %s", failure)
             raise failure.mid_stream_error() from failure
+        except BaseException:  # client gone: the upstream did answer, so it counts as up
+            route.channel.breaker.success()
+            raise
         else:
             route.channel.breaker.success()
         finally:
@@ -87,8 +90,8 @@ class UpstreamBackend:
         for attempt, route in enumerate(candidates(self.routes, self._rng)):
             if attempt:
                 await anyio.sleep(self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
-            path, body = _request_for(route, request, plan)
             try:
+                path, body = _request_for(route, request, plan)
                 return route, await route.channel.open_stream(path, body)
             except UpstreamFailure as failure:
                 log.warning("upstream attempt failed: %s", failure)
@@ -97,6 +100,9 @@ class UpstreamBackend:
                     raise failure.client_error() from failure
                 route.channel.breaker.failure()
                 failures.append(failure)
+            except BaseException:  # cancelled, or the request cannot be translated
+                route.channel.breaker.abandon()
+                raise
         raise exhausted(self.model, failures)
 
     async def _deltas(

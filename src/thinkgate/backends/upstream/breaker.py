@@ -38,6 +38,11 @@ class CircuitBreaker:
             return True
         return False
 
+    def abandon(self) -> None:
+        """The probe was cancelled before it told anything: let the next request probe."""
+        if self.state == "half_open":
+            self._probing = False
+
     def success(self) -> None:
         self.state, self._failures, self._probing = "closed", 0, False
 
