@@ -23,6 +23,7 @@ from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
 from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.gateway.setup import open_gateway
+from thinkgate.reasoning import planner_for
 from thinkgate.store import Database, ResponseRepository
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             keys=gateway.keys,
             registry=registry,
             responses=responses,
-            pipeline=ResponsesPipeline(registry, responses),
+            pipeline=ResponsesPipeline(registry, responses, reasoning=planner_for(settings)),
             gateway=gateway,
             admin=admin,
         )

@@ -9,6 +9,7 @@ import click
 from thinkgate import cli_gateway
 from thinkgate.cli_channels import channels_command
 from thinkgate.config import ConfigError, load_settings
+from thinkgate.evals.cli import eval_command
 
 
 @click.group()
@@ -141,5 +142,6 @@ def agent(
         click.echo(result.final_text)
 
 
+main.add_command(eval_command)
 cli_gateway.register(main)
 main.add_command(channels_command)

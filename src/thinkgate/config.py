@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -37,6 +37,12 @@ class LocalModelConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1)
     n_batch: int = Field(default=512, ge=8)
     chat_template: str | None = None  # overrides the template in the GGUF metadata
+    # Thinking-token caps per effort (default: a share of n_ctx, see reasoning.budgets);
+    # `adaptive_reasoning = false` always spends the cap (the adaptive benchmark's baseline).
+    reasoning_budgets: dict[
+        Literal["minimal", "low", "medium", "high", "xhigh"], Annotated[int, Field(ge=0)]
+    ] = Field(default_factory=dict)
+    adaptive_reasoning: bool = True
 
 
 class ModelPrice(BaseModel):

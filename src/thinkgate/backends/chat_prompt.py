@@ -61,7 +61,10 @@ def _item_to_message(item: Item) -> ChatMessage | None:
     output = output_text(item)
     if output is not None:
         return {"role": "tool", "content": output}
-    return None  # reasoning items: the model's own earlier thoughts are not replayed
+    if kind == "reasoning":  # a thought sent back (opened from its sealed copy) is context
+        thought = "".join(p.get("text", "") for p in item.get("content") or [])
+        return {"role": "assistant", "content": f"Reasoning: {thought}"} if thought else None
+    return None
 
 
 def content_text(content: str | list[dict[str, Any]]) -> str:

@@ -183,8 +183,9 @@ class LocalBackend:
             not rendered.added_special
             and self._llama.metadata.get("tokenizer.ggml.add_bos_token", "true") == "true"
         )
+        prompt = rendered.prompt + request.assistant_prefix  # a prefilled reply start
         tokens: list[int] = self._llama.tokenize(
-            rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True
+            prompt.encode("utf-8"), add_bos=add_bos, special=True
         )
         return tokens
 

@@ -21,12 +21,15 @@ from thinkgate.engine.deltas import (
     Delta,
     FinishDelta,
     PromptDelta,
+    ReasoningDelta,
+    ReasoningDoneDelta,
     TextDelta,
     TokenLogprob,
     ToolCallDelta,
     ToolCallDoneDelta,
     ToolCallStartDelta,
 )
+from thinkgate.engine.reasoning_item import ReasoningItem
 from thinkgate.engine.response_object import ResponseDict, snapshot, usage_object
 from thinkgate.engine.tool_items import ToolCallItem
 from thinkgate.errors import ThinkgateError
@@ -50,6 +53,7 @@ class ResponseAssembler:
         self._obfuscate = obfuscate
         self._sequence = 0
         self._message: _OpenMessage | None = None
+        self._reasoning: ReasoningItem | None = None
         self._tool: ToolCallItem | None = None
         self._made_calls = False
         self.input_tokens = 0
@@ -71,7 +75,11 @@ class ResponseAssembler:
             self.input_tokens, self.cached_tokens = delta.input_tokens, delta.cached_tokens
             return []
         if isinstance(delta, TextDelta):
-            return self._on_text(delta)
+            return self._close_reasoning(None) + self._on_text(delta)
+        if isinstance(delta, ReasoningDelta):
+            return self._on_reasoning(delta)
+        if isinstance(delta, ReasoningDoneDelta):
+            return self._close_reasoning(delta)
         if isinstance(delta, ToolCallStartDelta | ToolCallDelta | ToolCallDoneDelta):
             return self._on_tool(delta)
         return self.finish(delta)
@@ -79,7 +87,7 @@ class ResponseAssembler:
     def finish(self, delta: FinishDelta) -> list[Event]:
         self.output_tokens, self.reasoning_tokens = delta.output_tokens, delta.reasoning_tokens
         incomplete = delta.reason == "length"
-        events = self._close_tool(None)
+        events = self._close_reasoning(None) + self._close_tool(None)
         if self._message is not None or not self._made_calls:  # calls alone: no empty message
             events += [] if self._message is not None else self._open_message()
             events += self._close_message("incomplete" if incomplete else "completed")
@@ -93,7 +101,7 @@ class ResponseAssembler:
 
     def fail(self, error: ThinkgateError) -> list[Event]:
         """The live shape: a nested `error` event, then `response.failed`."""
-        events = self._close_tool(None)
+        events = self._close_reasoning(None) + self._close_tool(None)
         events += self._close_message("incomplete") if self._message is not None else []
         code = error.code or error.error_type
         events.append(self._event("error", error={**error.to_payload(), "code": code}))
@@ -106,6 +114,7 @@ class ResponseAssembler:
     def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None:
         """The client went away: keep what was produced, counted, marked cancelled."""
         self.output_tokens, self.reasoning_tokens = output_tokens, reasoning_tokens
+        self._close_reasoning(None)
         self._close_tool(None)
         if self._message is not None:
             self._close_message("incomplete")
@@ -132,6 +141,28 @@ class ResponseAssembler:
             event["obfuscation"] = _obfuscation()
         events.append(event)
         return events
+
+    def _on_reasoning(self, delta: ReasoningDelta) -> list[Event]:
+        events: list[Event] = []
+        if self._reasoning is None:
+            obfuscation = _obfuscation if self._obfuscate else None
+            index = len(self.response["output"])
+            self._reasoning = ReasoningItem(self._event, index, obfuscation=obfuscation)
+            events += self._reasoning.open()
+        return events + self._reasoning.delta(delta.text)
+
+    def _close_reasoning(self, done: ReasoningDoneDelta | None) -> list[Event]:
+        """A reasoning item ends before anything follows it (or with the response)."""
+        if done is not None and self._reasoning is None:
+            opened = self._on_reasoning(ReasoningDelta(done.text))
+        else:
+            opened = []
+        reasoning, self._reasoning = self._reasoning, None
+        if reasoning is None:
+            return opened
+        item, events = reasoning.close(done)
+        self.response["output"].append(item)
+        return opened + events
 
     def _on_tool(
         self, delta: ToolCallStartDelta | ToolCallDelta | ToolCallDoneDelta

@@ -34,6 +34,24 @@ class TextDelta:
     kind: Literal["text"] = "text"
 
 
+@dataclass(slots=True, frozen=True)
+class ReasoningDelta:
+    """A piece of hidden reasoning text (the reasoning layer's thinking pass)."""
+
+    text: str
+    kind: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(slots=True, frozen=True)
+class ReasoningDoneDelta:
+    """The reasoning is over: its whole text, summary parts and (optionally) sealed copy."""
+
+    text: str
+    summary: tuple[str, ...] = ()
+    encrypted_content: str | None = None
+    kind: Literal["reasoning_done"] = "reasoning_done"
+
+
 ToolKind = Literal["function", "custom", "apply_patch", "shell"]
 
 
@@ -75,6 +93,8 @@ Delta = (
     PromptDelta
     | TextDelta
     | FinishDelta
+    | ReasoningDelta
+    | ReasoningDoneDelta
     | ToolCallStartDelta
     | ToolCallDelta
     | ToolCallDoneDelta

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from thinkgate.backends.base import GenerationPlan, UsageMeter
+from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.deltas import Delta
@@ -26,6 +26,7 @@ from thinkgate.engine.response_object import ResponseDict, new_response, usage_o
 from thinkgate.engine.tool_pairs import check_tool_pairs
 from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
 from thinkgate.ids import new_id
+from thinkgate.reasoning import ReasoningPlanner, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,15 @@ class Admission(Protocol):
 
 
 class ResponsesPipeline:
-    def __init__(self, registry: ModelRegistry, store: ResponseStore) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        store: ResponseStore,
+        reasoning: ReasoningPlanner | None = None,
+    ) -> None:
         self._registry = registry
         self._store = store
+        self._reasoning = reasoning or ReasoningPlanner(Sealer.ephemeral())
 
     async def prepare(self, request: CanonicalRequest) -> CanonicalRequest:
         """Resolve the model's rules and the stored history (shared with token counting)."""
@@ -86,6 +93,7 @@ class ResponsesPipeline:
                 )
             request.history = history
         check_tool_pairs(request.all_items, param=request.param_names.get("input", "input"))
+        self._reasoning.unseal_inputs(request)  # sent-back reasoning returns to context
         for item in request.input_items:
             item.setdefault("id", new_id(_ITEM_PREFIXES.get(item.get("type", "message"), "item")))
         return request
@@ -100,10 +108,10 @@ class ResponsesPipeline:
     ) -> ResponseRun:
         await self.prepare(request)
         _, backend = self._registry.resolve(request.model)
-        plan = GenerationPlan(max_output_tokens=request.max_output_tokens)
+        plan = self._reasoning.plan(request, backend)  # effort → thinking budget
         response = new_response(request, new_id("resp"), int(time.time()))
         assembler = ResponseAssembler(response, obfuscate=request.include_obfuscation)
-        deltas = backend.generate(request, plan)
+        deltas = self._reasoning.generate(backend, request, plan)
         settlement: Settlement | None = None
         try:
             assembler.feed(await anext(deltas))  # the prompt was accepted: it fits

@@ -1,0 +1,74 @@
+"""The reasoning planner: where the pipeline turns an effort into a budget and a generation.
+
+effort ─► cap (budgets: per model, scaled to context) ─► GenerationPlan.reasoning_budget
+plan ─► effort `none`: the backend as is
+     └► otherwise: think-then-answer over the backend (adaptive policy, or fixed when
+        the model's `adaptive_reasoning = false`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+
+from thinkgate.backends.base import Backend, GenerationPlan
+from thinkgate.config import Settings
+from thinkgate.engine.deltas import Delta
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.reasoning.budgets import budget_for
+from thinkgate.reasoning.policy import AdaptivePolicy, FixedPolicy, ThinkingPolicy
+from thinkgate.reasoning.scaffold import ThinkThenAnswer
+from thinkgate.reasoning.sealing import Sealer
+
+
+@dataclass(slots=True, frozen=True)
+class ModelReasoning:
+    """A backend's reasoning settings (from its `[[local_models]]` entry)."""
+
+    budgets: Mapping[str, int] = field(default_factory=dict)
+    adaptive: bool = True
+
+
+class ReasoningPlanner:
+    def __init__(
+        self,
+        sealer: Sealer,
+        models: Mapping[str, ModelReasoning] | None = None,
+        policy: ThinkingPolicy | None = None,
+    ) -> None:
+        self.sealer = sealer
+        self._models = dict(models or {})
+        self._adaptive: ThinkingPolicy = policy or AdaptivePolicy()
+        self._fixed: ThinkingPolicy = FixedPolicy()
+
+    def plan(self, request: CanonicalRequest, backend: Backend) -> GenerationPlan:
+        settings = self._models.get(backend.name, ModelReasoning())
+        window = backend.capabilities().context_window
+        budget = budget_for(request.reasoning_effort, window, settings.budgets)
+        return GenerationPlan(max_output_tokens=request.max_output_tokens, reasoning_budget=budget)
+
+    def generate(
+        self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan
+    ) -> AsyncGenerator[Delta, None]:
+        if request.reasoning_effort == "none" or plan.reasoning_budget <= 0:
+            return backend.generate(request, plan)
+        if backend.capabilities().native_reasoning:  # an upstream given reasoning_effort
+            return backend.generate(request, plan)
+        settings = self._models.get(backend.name, ModelReasoning())
+        policy = self._adaptive if settings.adaptive else self._fixed
+        return ThinkThenAnswer(backend, request, plan, policy, self.sealer).deltas()
+
+    def unseal_inputs(self, request: CanonicalRequest) -> None:
+        self.sealer.unseal_inputs(request)
+
+
+def planner_for(settings: Settings) -> ReasoningPlanner:
+    """The server's planner: its sealing key in the data dir, each local model's settings."""
+    models = {
+        config.name: ModelReasoning(
+            budgets={str(k): v for k, v in config.reasoning_budgets.items()},
+            adaptive=config.adaptive_reasoning,
+        )
+        for config in settings.local_models
+    }
+    return ReasoningPlanner(Sealer.from_data_dir(settings.data_dir), models)

@@ -1,0 +1,221 @@
+"""Think-then-answer over any backend, for models without native thinking (SmolLM2).
+
+    [probe: "Answer:" + 2 tokens → confidence]          (adaptive only)
+      → thinking pass: "Reasoning:" + the model's own tokens, ≤ budget
+          (adaptive: in chunks, probing the answer between chunks; stop when stable)
+      → answer pass: "Reasoning: <thought>\nAnswer:" → the visible answer
+
+Every pass is an ordinary `backend.generate` with a prefilled reply start
+(`CanonicalRequest.assistant_prefix`), so llama.cpp reuses the shared prompt prefix.
+Thinking and probe tokens are real generated tokens: all count as reasoning tokens and
+against the budget; `max_output_tokens` caps reasoning plus answer together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from thinkgate.backends.base import Backend, GenerationPlan
+from thinkgate.backends.chat_prompt import content_text
+from thinkgate.engine.deltas import (
+    Delta,
+    FinishDelta,
+    FinishReason,
+    PromptDelta,
+    ReasoningDelta,
+    ReasoningDoneDelta,
+    TextDelta,
+)
+from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.reasoning.policy import Probe, ThinkingPolicy
+from thinkgate.reasoning.sealing import Sealer
+from thinkgate.reasoning.summary import summarize
+
+THINK_INSTRUCTION = (
+    "Think step by step. Write your reasoning first, then write 'Answer:' followed by "
+    "the final answer."
+)
+THINK_PREFIX = "Reasoning:"
+ANSWER_MARKER = "Answer:"
+
+
+@dataclass(slots=True)
+class _Spent:
+    """Reasoning tokens so far (thinking + probes), mirrored into the plan's meter."""
+
+    plan: GenerationPlan
+    tokens: int = 0
+
+    def add(self, tokens: int) -> None:
+        self.tokens += tokens
+        self.plan.meter.reasoning_tokens = self.tokens
+        self.plan.meter.output_tokens = self.tokens
+
+
+class ThinkThenAnswer:
+    """One request's reasoning run; iterate `deltas()` once."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        request: CanonicalRequest,
+        plan: GenerationPlan,
+        policy: ThinkingPolicy,
+        sealer: Sealer,
+    ) -> None:
+        self._backend = backend
+        self._request = request
+        self._plan = plan
+        self._policy = policy
+        self._sealer = sealer
+        self._spent = _Spent(plan)
+        self._thought = ""
+        self._cap = plan.reasoning_budget
+        if plan.max_output_tokens is not None:
+            self._cap = min(self._cap, plan.max_output_tokens)
+
+    async def deltas(self) -> AsyncGenerator[Delta, None]:
+        input_tokens = await self._backend.count_tokens(self._scaffold(""))
+        budget = self._cap
+        if self._policy.adaptive and budget > 0:
+            probe = None
+            if budget >= self._policy.probe_tokens > 0:
+                probe = await self._probe()
+            budget = min(
+                self._cap,
+                self._spent.tokens
+                + self._policy.budget(self._cap - self._spent.tokens, self._prompt_text(), probe),
+            )
+        yield PromptDelta(input_tokens=input_tokens)
+        async for delta in self._think(budget):
+            yield delta
+        yield self._done()
+        async for delta in self._answer():
+            yield delta
+
+    # --- passes ------------------------------------------------------------------------
+
+    async def _think(self, budget: int) -> AsyncGenerator[Delta, None]:
+        probes: list[Probe] = []
+        probe_cost = self._policy.probe_tokens if self._policy.adaptive else 0
+        while self._spent.tokens < budget:
+            left = budget - self._spent.tokens
+            chunk = left
+            if self._policy.adaptive and left > self._policy.probe_interval + probe_cost:
+                chunk = self._policy.probe_interval
+            request = self._scaffold(THINK_PREFIX + self._thought, stop=(ANSWER_MARKER,))
+            reason: FinishReason = "length"
+            async for delta in self._run(request, chunk):
+                if isinstance(delta, TextDelta) and delta.text:
+                    text = delta.text if self._thought else delta.text.lstrip()
+                    self._thought += text
+                    if text:
+                        yield ReasoningDelta(text)
+                elif isinstance(delta, FinishDelta):
+                    reason = delta.reason
+            if reason != "length" or self._spent.tokens >= budget:
+                return
+            if probe_cost and budget - self._spent.tokens >= probe_cost:
+                probes.append(await self._probe())
+                if self._policy.should_stop(probes):
+                    return
+
+    async def _probe(self) -> Probe:
+        """The model's answer if it had to answer now, and its mean token probability."""
+        prefix = self._answer_prefix()
+        request = self._scaffold(prefix, logprobs=True)
+        text, probabilities = "", []
+        async for delta in self._run(request, self._policy.probe_tokens):
+            if isinstance(delta, TextDelta):
+                text += delta.text
+                probabilities += [math.exp(lp.logprob) for lp in delta.logprobs]
+        confidence = sum(probabilities) / len(probabilities) if probabilities else 0.0
+        return Probe(answer=text.strip(), confidence=confidence, tokens=len(probabilities))
+
+    async def _answer(self) -> AsyncGenerator[Delta, None]:
+        spent = self._spent.tokens
+        cap = self._plan.max_output_tokens
+        if cap is not None and cap - spent <= 0:
+            yield FinishDelta("length", output_tokens=spent, reasoning_tokens=spent)
+            return
+        request = dataclasses.replace(
+            self._scaffold(self._answer_prefix()),
+            output_format=self._request.output_format,
+            sampling=self._sampling(answer=True),
+        )
+        plan = GenerationPlan(max_output_tokens=None if cap is None else cap - spent)
+        started = False
+        async for delta in self._backend.generate(request, plan):
+            self._plan.meter.output_tokens = spent + plan.meter.output_tokens
+            if isinstance(delta, TextDelta):
+                text = delta.text if started else delta.text.lstrip()
+                started = started or bool(text)
+                if text or delta.logprobs:
+                    yield TextDelta(text, delta.logprobs)
+            elif isinstance(delta, FinishDelta):
+                total = spent + delta.output_tokens
+                yield FinishDelta(delta.reason, output_tokens=total, reasoning_tokens=spent)
+
+    async def _run(self, request: CanonicalRequest, tokens: int) -> AsyncGenerator[Delta, None]:
+        """One hidden pass; its tokens are counted as reasoning as they are made."""
+        plan = GenerationPlan(max_output_tokens=tokens)
+        before = self._spent.tokens
+        try:
+            async for delta in self._backend.generate(request, plan):
+                self._plan.meter.output_tokens = before + plan.meter.output_tokens
+                self._plan.meter.reasoning_tokens = before + plan.meter.output_tokens
+                if isinstance(delta, FinishDelta):
+                    self._spent.add(delta.output_tokens)
+                yield delta
+        finally:
+            if self._spent.tokens == before:  # cut short: keep what the meter saw
+                self._spent.add(plan.meter.output_tokens)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _done(self) -> ReasoningDoneDelta:
+        mode = self._request.reasoning_summary
+        summary = summarize(self._thought, mode) if mode else ()
+        sealed = None
+        if "reasoning.encrypted_content" in self._request.include:
+            sealed = self._sealer.seal(self._thought)
+        return ReasoningDoneDelta(self._thought, summary=summary, encrypted_content=sealed)
+
+    def _answer_prefix(self) -> str:
+        if not self._thought:
+            return ANSWER_MARKER
+        return f"{THINK_PREFIX} {self._thought.strip()}\n{ANSWER_MARKER}"
+
+    def _scaffold(
+        self, prefix: str, *, stop: tuple[str, ...] = (), logprobs: bool = False
+    ) -> CanonicalRequest:
+        instructions = self._request.instructions
+        note = f"{instructions}\n\n{THINK_INSTRUCTION}" if instructions else THINK_INSTRUCTION
+        sampling = dataclasses.replace(self._sampling(), stop=stop, logprobs=logprobs)
+        return dataclasses.replace(
+            self._request,
+            instructions=note,
+            assistant_prefix=prefix,
+            output_format=OutputFormat(),
+            sampling=sampling,
+        )
+
+    def _sampling(self, *, answer: bool = False) -> Sampling:
+        """Greedy unless the caller chose a temperature: a weak model thinks best greedily.
+        Hidden passes drop the caller's logprobs and stop sequences; the answer keeps them."""
+        sampling = self._request.sampling
+        if "temperature" not in self._request.explicit_sampling:
+            sampling = dataclasses.replace(sampling, temperature=0.0, top_p=1.0)
+        if answer:  # a weak model may start a second thought after its answer: cut it
+            return dataclasses.replace(sampling, stop=(*sampling.stop, THINK_PREFIX))
+        return dataclasses.replace(sampling, logprobs=False, top_logprobs=0, stop=())
+
+    def _prompt_text(self) -> str:
+        texts = []
+        for item in self._request.input_items:
+            if item.get("type", "message") == "message" and item.get("role") == "user":
+                texts.append(content_text(item["content"]))
+        return texts[-1] if texts else ""
