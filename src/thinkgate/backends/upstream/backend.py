@@ -65,6 +65,7 @@ class UpstreamBackend:
     ) -> AsyncGenerator[Delta, None]:
         route, stream = await self._open(request, plan)
         estimate = await self.count_tokens(request)
+        finished = False
         try:
             yield PromptDelta(input_tokens=estimate)
             async for delta in self._deltas(route, stream, plan):
@@ -77,10 +78,11 @@ class UpstreamBackend:
             route.channel.breaker.success()
             raise
         else:
+            finished = True
             route.channel.breaker.success()
         finally:
             with anyio.CancelScope(shield=True):
-                await stream.aclose()
+                await stream.aclose(drain=finished)
 
     async def _open(
         self, request: CanonicalRequest, plan: GenerationPlan

@@ -26,6 +26,7 @@ from thinkgate.config import ChannelConfig, ConfigError
 Event = dict[str, Any]
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_RETRY_AFTER = 60.0
+_DRAIN_SECONDS = 1.0
 
 
 class Channel:
@@ -118,16 +119,21 @@ class UpstreamStream:
         self._closed = False
 
     async def next_event(self) -> Event | None:
-        """The next JSON event, or None at `[DONE]` / a clean end of the body."""
+        """The next JSON event, or None at `[DONE]` / a clean end of the body.
+
+        The total limit is checked between events (a cancel scope per event costs more
+        than the rest of the parsing); a stall inside one read is bounded by the client's
+        read timeout, which is also the total limit.
+        """
         name = self.channel.name
-        remaining = self._deadline - time.monotonic()
+        if time.monotonic() > self._deadline:
+            raise UpstreamFailure(name, "timeout", "the total time limit ran out")
         try:
-            with anyio.fail_after(max(remaining, 0.0)):
-                sse = await anext(self._events, None)
-        except TimeoutError as exc:
-            raise UpstreamFailure(name, "timeout", "the total time limit ran out") from exc
+            sse = await anext(self._events, None)
         except SSEError as exc:
             raise UpstreamFailure(name, "malformed", f"not an event stream: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            raise UpstreamFailure(name, "timeout", "the upstream stalled mid-stream") from exc
         except httpx.HTTPError as exc:
             raise UpstreamFailure(name, "cut", f"the stream broke ({type(exc).__name__})") from exc
         if sse is None or sse.data.strip() == "[DONE]":
@@ -138,7 +144,7 @@ class UpstreamStream:
             raise UpstreamFailure(name, "malformed", "malformed SSE data (not JSON)") from exc
         if not isinstance(event, dict):
             raise UpstreamFailure(name, "malformed", "malformed SSE data (not an object)")
-        if sse.event and "type" not in event:
+        if sse.event != "message" and "type" not in event:
             event["type"] = sse.event
         return event
 
@@ -149,12 +155,20 @@ class UpstreamStream:
         while (event := await self.next_event()) is not None:
             yield event
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, drain: bool = False) -> None:
+        """Close the reply. `drain`: it ended well, so read it to the end first and the
+        connection goes back to the keep-alive pool (closing it early would drop it)."""
         if self._closed:
             return
         self._closed = True
         try:
+            if drain and not self._response.is_closed:
+                with anyio.move_on_after(_DRAIN_SECONDS):
+                    async for _ in self._events:
+                        pass
             await self._response.aclose()
+        except httpx.HTTPError:
+            pass  # the connection is dropped either way
         finally:
             self.channel.release()
 
