@@ -294,7 +294,7 @@ CREATE_CASES = [
         body(tools=[{"type": "web_search"}]), 400, "tools[0].type", "unsupported_value", id="tool"
     ),
     pytest.param(
-        body(tool_choice="required"), 400, "tool_choice", "unsupported_value", id="tool-choice"
+        body(tool_choice="required"), 400, "tool_choice", "invalid_value", id="tool-choice"
     ),
     # --- text.format -----------------------------------------------------------------------
     pytest.param(

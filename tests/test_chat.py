@@ -298,12 +298,8 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments
         ({"temperature": 2.5}, "temperature", "decimal_above_max_value"),
         ({"frobnicate": True}, "frobnicate", "unknown_parameter"),
         ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),
-        ({"tool_choice": "required"}, "tool_choice", "unsupported_value"),
-        (
-            {"tools": [{"type": "custom", "custom": {"name": "t"}}]},
-            "tools[0].type",
-            "unsupported_value",
-        ),
+        ({"tool_choice": "required"}, "tool_choice", "invalid_value"),
+        ({"tools": [{"type": "retrieval"}]}, "tools[0].type", "invalid_value"),
         (
             {"tools": [{"type": "function", "function": {"name": "bad name"}}]},
             "tools[0].function.name",

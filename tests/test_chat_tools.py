@@ -73,7 +73,7 @@ def test_tool_result_round_trip(client: OpenAI, forced: Any) -> None:
         client,
         messages=[
             *ASK,
-            forced.choices[0].message.model_dump(exclude_none=True),
+            {"role": "assistant", "tool_calls": [call.model_dump(exclude_none=True)]},
             {"role": "tool", "tool_call_id": call.id, "content": "22C and sunny"},
         ],
         tools=[WEATHER],
