@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from thinkgate import __version__
 from thinkgate.api import admin as admin_api
 from thinkgate.api import chat as chat_api
+from thinkgate.api import compact as compact_api
+from thinkgate.api import conversations as conversations_api
 from thinkgate.api import internal as internal_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
@@ -21,10 +23,16 @@ from thinkgate.api.gateway_headers import GatewayHeaders
 from thinkgate.api.limits import BodySizeLimit
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
+from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.gateway.setup import open_gateway
 from thinkgate.reasoning import planner_for
-from thinkgate.store import Database, ResponseRepository
+from thinkgate.store import (
+    ConversationRepository,
+    Database,
+    ResponseEventRepository,
+    ResponseRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="thinkgate", version=__version__, lifespan=_lifespan(settings))
     install_error_handlers(app)
+    app.include_router(compact_api.router)
     app.include_router(responses_api.router)
+    app.include_router(conversations_api.router)
     app.include_router(models_api.router)
     app.include_router(chat_api.router)
     app.include_router(internal_api.router)
@@ -57,13 +67,23 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         registry = ModelRegistry(settings)
         gateway, admin = await open_gateway(settings, database, registry)
         responses = ResponseRepository(database)
+        conversations = ConversationRepository(database)
+        response_events = ResponseEventRepository(database)
+        pipeline = ResponsesPipeline(
+            registry, responses, conversations, reasoning=planner_for(settings)
+        )
+        jobs = BackgroundJobs(pipeline, responses, response_events)
+        await jobs.recover()
         app.state.services = Services(
             settings=settings,
             database=database,
             keys=gateway.keys,
             registry=registry,
             responses=responses,
-            pipeline=ResponsesPipeline(registry, responses, reasoning=planner_for(settings)),
+            pipeline=pipeline,
+            conversations=conversations,
+            response_events=response_events,
+            jobs=jobs,
             gateway=gateway,
             admin=admin,
         )
@@ -74,6 +94,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         try:
             yield
         finally:
+            await jobs.aclose()
             await registry.aclose()
             await gateway.aclose()  # flushes the ledger: nothing billed is lost on a clean stop
             await database.aclose()

@@ -11,6 +11,7 @@ from typing import Any
 
 from thinkgate.backends.tool_grammar import plan_tools
 from thinkgate.backends.tool_prompt import call_text, output_text, tools_note
+from thinkgate.engine.compaction_codec import decode_summary
 from thinkgate.engine.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
 
@@ -61,10 +62,24 @@ def _item_to_message(item: Item) -> ChatMessage | None:
     output = output_text(item)
     if output is not None:
         return {"role": "tool", "content": output}
+    if kind == "compaction":
+        return {"role": "system", "content": _compaction_text(item)}
     if kind == "reasoning":  # a thought sent back (opened from its sealed copy) is context
         thought = "".join(p.get("text", "") for p in item.get("content") or [])
         return {"role": "assistant", "content": f"Reasoning: {thought}"} if thought else None
     return None
+
+
+def _compaction_text(item: Item) -> str:
+    """A compacted history is read as a system note holding the summary."""
+    summary = decode_summary(item["encrypted_content"])
+    if summary is None:
+        raise InvalidRequestError(
+            "Invalid 'encrypted_content': this compaction item was not made by this server.",
+            param="input.encrypted_content",
+            code="invalid_encrypted_content",
+        )
+    return f"Summary of the earlier conversation: {summary}"
 
 
 def content_text(content: str | list[dict[str, Any]]) -> str:

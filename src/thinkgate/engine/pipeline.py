@@ -46,9 +46,21 @@ _ITEM_PREFIXES = {
 
 
 class ResponseStore(Protocol):
-    async def save(self, response: dict[str, Any], input_items: list[Item]) -> None: ...
+    async def save(
+        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
+    ) -> None: ...
 
-    async def conversation(self, response_id: str) -> list[Item] | None: ...
+    async def conversation(
+        self, response_id: str, *, owner: str | None = None
+    ) -> list[Item] | None: ...
+
+
+class ConversationStore(Protocol):
+    """`conversation` on a request: read its items first, append the turn's when done."""
+
+    async def all_items(self, conversation_id: str, *, owner: str) -> list[Item] | None: ...
+
+    async def append(self, conversation_id: str, items: list[Item]) -> None: ...
 
 
 class Settlement(Protocol):
@@ -73,10 +85,12 @@ class ResponsesPipeline:
         self,
         registry: ModelRegistry,
         store: ResponseStore,
+        conversations: ConversationStore | None = None,
         reasoning: ReasoningPlanner | None = None,
     ) -> None:
         self._registry = registry
         self._store = store
+        self._conversations = conversations
         self._reasoning = reasoning or ReasoningPlanner(Sealer.ephemeral())
 
     async def prepare(self, request: CanonicalRequest) -> CanonicalRequest:
@@ -84,7 +98,9 @@ class ResponsesPipeline:
         info, _ = self._registry.resolve(request.model)
         apply_model_rules(request, info)
         if request.previous_response_id is not None:
-            history = await self._store.conversation(request.previous_response_id)
+            history = await self._store.conversation(
+                request.previous_response_id, owner=request.owner
+            )
             if history is None:
                 raise NotFoundError(
                     f"Previous response with id '{request.previous_response_id}' not found.",
@@ -92,11 +108,28 @@ class ResponsesPipeline:
                     code="previous_response_not_found",
                 )
             request.history = history
+        if request.conversation_id is not None:
+            request.history = await self._conversation_items(request)
         check_tool_pairs(request.all_items, param=request.param_names.get("input", "input"))
         self._reasoning.unseal_inputs(request)  # sent-back reasoning returns to context
         for item in request.input_items:
             item.setdefault("id", new_id(_ITEM_PREFIXES.get(item.get("type", "message"), "item")))
         return request
+
+    async def _conversation_items(self, request: CanonicalRequest) -> list[Item]:
+        assert request.conversation_id is not None
+        items = None
+        if self._conversations is not None:
+            items = await self._conversations.all_items(
+                request.conversation_id, owner=request.owner or ""
+            )
+        if items is None:
+            raise NotFoundError(
+                f"Conversation with id '{request.conversation_id}' not found.",
+                param="conversation",
+                code="not_found",
+            )
+        return items
 
     async def count_input_tokens(self, request: CanonicalRequest) -> int:
         await self.prepare(request)
@@ -104,12 +137,17 @@ class ResponsesPipeline:
         return await backend.count_tokens(request)
 
     async def start(
-        self, request: CanonicalRequest, admission: Admission | None = None
+        self,
+        request: CanonicalRequest,
+        admission: Admission | None = None,
+        *,
+        response_id: str | None = None,
     ) -> ResponseRun:
+        """`response_id`: the id a background job already handed out (queued)."""
         await self.prepare(request)
         _, backend = self._registry.resolve(request.model)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
-        response = new_response(request, new_id("resp"), int(time.time()))
+        response = new_response(request, response_id or new_id("resp"), int(time.time()))
         assembler = ResponseAssembler(response, obfuscate=request.include_obfuscation)
         deltas = self._reasoning.generate(backend, request, plan)
         settlement: Settlement | None = None
@@ -123,6 +161,7 @@ class ResponsesPipeline:
             await deltas.aclose()
             raise
         run = ResponseRun(request, assembler, deltas, plan.meter, self._store)
+        run.conversations = self._conversations
         run.settlement = settlement
         return run
 
@@ -143,6 +182,7 @@ class ResponseRun:
         self._store = store
         self._settled = False
         self.settlement: Settlement | None = None
+        self.conversations: ConversationStore | None = None
 
     @property
     def response(self) -> ResponseDict:
@@ -210,11 +250,28 @@ class ResponseRun:
         self._settled = True
         if self._request.store:
             try:
-                await self._store.save(self._assembler.response, self._request.input_items)
+                await self._store.save(
+                    self._assembler.response, self._request.input_items, owner=self._request.owner
+                )
             except Exception:
                 log.exception("could not store response %s", self._assembler.response["id"])
+        await self._extend_conversation()
         if self.settlement is not None:
             try:
                 await self.settlement.settle(self._assembler.response, self._final_usage())
             except Exception:
                 log.exception("could not bill response %s", self._assembler.response["id"])
+
+    async def _extend_conversation(self) -> None:
+        """A finished turn's input and output items join its conversation, in order."""
+        response = self._assembler.response
+        conversation_id = self._request.conversation_id
+        if conversation_id is None or self.conversations is None:
+            return
+        if response["status"] not in ("completed", "incomplete"):
+            return
+        try:
+            items = [*self._request.input_items, *response["output"]]
+            await self.conversations.append(conversation_id, items)
+        except Exception:
+            log.exception("could not extend conversation %s", conversation_id)
