@@ -64,7 +64,7 @@ priority = 2
 name = "limited"
 kind = "openai-chat"
 base_url = "{url}/v1"
-models = {{ "limited" = "limit429:limited" }}
+models = {{ "limited" = "limit429:limited", "swamped" = "limit429:swamped" }}
 
 [[channels]]
 name = "limited-backup"
@@ -192,6 +192,15 @@ def test_429_cools_the_channel_down(api: OpenAI, standin: UpstreamProcess) -> No
         assert response.output_text == ANSWER
     assert _hits(standin, "limit429:limited") == 1  # Retry-After: 30 kept it out of the second
     assert _hits(standin, "ok:limited-b") == 2
+
+
+def test_only_rate_limited_channels_is_a_503(api: OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        api.responses.create(model="swamped", input="hi", max_output_tokens=16)
+    assert caught.value.status_code == 503
+    # cooling down after the 429 above, or rate-limited now when run alone
+    assert caught.value.code in ("upstream_unavailable", "upstream_rate_limited")
+    assert "swamped" in caught.value.message
 
 
 def test_circuit_breaker_opens_and_probes(api: OpenAI, standin: UpstreamProcess) -> None:

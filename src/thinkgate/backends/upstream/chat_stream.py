@@ -58,8 +58,9 @@ class ChatStreamTranslator:
         deltas = self._close_reasoning() + self._close_call()
         reason: FinishReason = "length" if self.finish_reason == "length" else "stop"
         usage = self._usage
-        if usage is None:
-            return [*deltas, FinishDelta(reason, self._meter.output_tokens, self._reasoning_n())]
+        if usage is None:  # engines that send no usage: the chunks counted are the bill
+            meter = self._meter
+            return [*deltas, FinishDelta(reason, meter.output_tokens, meter.reasoning_tokens)]
         prompt = int(usage.get("prompt_tokens") or 0)
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         output = int(usage.get("completion_tokens") or 0)
@@ -67,9 +68,6 @@ class ChatStreamTranslator:
         reasoning = int(details.get("reasoning_tokens") or 0) or self._meter.reasoning_tokens
         self._meter.output_tokens = output
         return [*deltas, PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning)]
-
-    def _reasoning_n(self) -> int:
-        return self._meter.reasoning_tokens
 
     # --- one chunk's delta ---------------------------------------------------------------
 
