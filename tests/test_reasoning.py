@@ -292,6 +292,10 @@ def test_chat_counts_reasoning_but_does_not_show_it(rclient: OpenAI) -> None:
     [
         ({"reasoning": {"effort": "low"}, "temperature": 0.2}, "temperature"),
         ({"reasoning": {"effort": "high"}, "top_p": 0.5}, "top_p"),
+        (
+            {"reasoning": {"effort": "medium"}, "include": ["message.output_text.logprobs"]},
+            "include",
+        ),
         ({"reasoning": {"effort": "minimal"}}, "reasoning.effort"),
         ({"reasoning": {"effort": "xhigh"}}, "reasoning.effort"),
     ],

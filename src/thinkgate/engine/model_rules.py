@@ -28,6 +28,12 @@ def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
                 param=name,
                 code=None,
             )
+        if request.sampling.logprobs:  # Responses asks for logprobs through `include`
+            raise InvalidRequestError(
+                "Unsupported parameter: 'logprobs' is not supported with this model.",
+                param="include",
+                code=None,
+            )
         if request.legacy_max_tokens:
             raise InvalidRequestError(
                 "Unsupported parameter: 'max_tokens' is not supported with this model. "
