@@ -58,7 +58,7 @@ async def main(rows: int, keys: int, days: int, url: str) -> dict[str, float]:
     await database.migrate()
     ledger = LedgerRepository(database)
     results: dict[str, float] = {}
-    batch = 5000
+    batch = 500  # the ledger writer's batch size
     started = time.perf_counter()
     for offset in range(0, rows, batch):
         await ledger.write(_entries(min(batch, rows - offset), keys, days, offset))

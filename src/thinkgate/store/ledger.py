@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,7 +52,7 @@ class LedgerRepository:
         if not entries:
             return
         async with self._db.session() as session, session.begin():
-            session.add_all(LedgerRow(**asdict(entry)) for entry in entries)
+            await session.execute(insert(LedgerRow), [asdict(entry) for entry in entries])
             await self._roll_up(session, entries)
 
     async def _roll_up(self, session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
@@ -70,16 +70,18 @@ class LedgerRepository:
             for (day, key_id, model), values in totals.items()
         ]
         dialect = self._db.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(UsageDailyRow).values(rows)
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = UsageDailyRow.__table__
-        statement = statement.on_conflict_do_update(
-            index_elements=["day", "key_id", "model"],
-            set_={
-                name: table.c[name] + statement.excluded[name] for name in ("requests", *_COUNTERS)
-            },
-        )
-        await session.execute(statement)
+        for start in range(0, len(rows), 1000):  # under SQLite's bound-parameter limit
+            statement = upsert(UsageDailyRow).values(rows[start : start + 1000])
+            statement = statement.on_conflict_do_update(
+                index_elements=["day", "key_id", "model"],
+                set_={
+                    name: table.c[name] + statement.excluded[name]
+                    for name in ("requests", *_COUNTERS)
+                },
+            )
+            await session.execute(statement)
 
     async def requests(self, *, key_id: str | None, limit: int) -> list[LedgerEntry]:
         """Newest first."""
