@@ -216,3 +216,19 @@ def test_keys_of_one_user_share_conversations(
     colleague = same_user_client(server.base_url, http)
     conversation = client.conversations.create(metadata={"shared": "yes"})
     assert colleague.conversations.retrieve(conversation.id).metadata == {"shared": "yes"}
+
+
+def test_input_tokens_count_the_conversation(client: OpenAI, http: httpx.Client) -> None:
+    conversation = client.conversations.create(items=[user("A long remembered story. " * 20)])
+    alone = http.post("/v1/responses/input_tokens", json={"model": "gpt-5.1", "input": "Hi"})
+    within = http.post(
+        "/v1/responses/input_tokens",
+        json={"model": "gpt-5.1", "input": "Hi", "conversation": conversation.id},
+    )
+    assert alone.status_code == within.status_code == 200, within.text
+    assert within.json()["input_tokens"] > alone.json()["input_tokens"] + 80
+    missing = http.post(
+        "/v1/responses/input_tokens",
+        json={"model": "gpt-5.1", "input": "Hi", "conversation": "conv_missing"},
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "conversation"
