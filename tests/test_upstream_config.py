@@ -12,8 +12,10 @@ import pytest
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.backends.upstream.breaker import CircuitBreaker
 from thinkgate.backends.upstream.channel import Channel
+from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, draw_order
 from thinkgate.config import ChannelConfig, ConfigError, load_settings
+from thinkgate.engine.request import CanonicalRequest
 
 CHANNEL = """
 [[channels]]
@@ -114,3 +116,21 @@ def test_order_is_priority_then_weight() -> None:
     assert all(draw_order(routes, rng)[-1].channel.name == "backup" for _ in range(50))
     assert set(firsts) == {"heavy", "light"}
     assert 850 < firsts.count("heavy") < 950  # weight 9 of 10
+
+
+def test_responses_body_takes_the_flat_forms() -> None:
+    """A Chat Completions request (nested tool_choice) forwarded to a Responses upstream."""
+    request = CanonicalRequest(
+        model="gpt-5.1",
+        input_items=[{"id": "msg_1", "type": "message", "role": "user", "content": "hi"}],
+        tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        tool_choice={"type": "function", "function": {"name": "f"}},
+        reasoning_effort="none",
+    )
+    body = responses_body(request, "gpt-5.1-2025-11-13", 32)
+    assert body["tool_choice"] == {"type": "function", "name": "f"}
+    assert "reasoning" not in body  # "none" is the default, and older models refuse it
+    assert body["input"] == [{"type": "message", "role": "user", "content": "hi"}]  # our ids stay
+    assert (body["store"], body["stream"], body["max_output_tokens"]) == (False, True, 32)
+    request.reasoning_effort = "high"
+    assert responses_body(request, "m", None)["reasoning"] == {"effort": "high"}

@@ -49,13 +49,13 @@ def responses_body(
         body["instructions"] = request.instructions
     if request.tools:
         body["tools"] = request.tools
-        body["tool_choice"] = request.tool_choice
+        body["tool_choice"] = _flat_tool_choice(request.tool_choice)
         body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tool_calls is not None:
         body["max_tool_calls"] = request.max_tool_calls
     reasoning: dict[str, Any] = {}
-    if request.reasoning_effort:
-        reasoning["effort"] = request.reasoning_effort
+    if request.reasoning_effort not in ("", "none"):  # "none" is the default; older
+        reasoning["effort"] = request.reasoning_effort  # models refuse it outright
     if request.reasoning_summary:
         reasoning["summary"] = request.reasoning_summary
     if reasoning:
@@ -72,6 +72,19 @@ def responses_body(
         if value is not None:
             body[name] = value
     return body
+
+
+def _flat_tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
+    """Chat's nested `{"type": "function", "function": {"name"}}` → Responses' flat form."""
+    if isinstance(choice, dict):
+        kind = choice.get("type")
+        inner = choice.get(kind) if isinstance(kind, str) else None
+        if isinstance(inner, dict) and "name" in inner:
+            return {"type": kind, "name": inner["name"]}
+        if kind == "allowed_tools" and isinstance(inner, dict):
+            tools = [_flat_tool_choice(tool) for tool in inner.get("tools", [])]
+            return {"type": "allowed_tools", "mode": inner.get("mode"), "tools": tools}
+    return choice
 
 
 def _sendable(item: Item) -> bool:
