@@ -21,6 +21,9 @@ from tests.conftest import make_client
 from tests.server import ADMIN_KEY, ServerProcess
 from thinkgate.reasoning import budget_for, default_budgets
 
+# Several generations per test: generous on a CPU shared with other work.
+pytestmark = pytest.mark.timeout(900)
+
 TINY = "smollm2-tiny-budgets"
 TINY_BUDGETS = {"minimal": 2, "low": 4, "medium": 8, "high": 12, "xhigh": 16}
 LOCAL = "smollm2-135m-instruct"
