@@ -321,3 +321,17 @@ def test_local_models_take_the_whole_ladder(rclient: OpenAI) -> None:
 def test_key_file_is_kept_in_the_data_dir(rserver: ServerProcess) -> None:
     key = Path(rserver.data_dir) / "reasoning.key"
     assert key.is_file() and oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+# --- eval suites ---------------------------------------------------------------------------
+
+
+def test_bundled_suites_and_exact_match_grading() -> None:
+    from thinkgate.evals import grade, load_suite
+
+    easy, hard = load_suite("easy"), load_suite("hard")
+    assert len(easy) >= 50 and len(hard) >= 50
+    assert len({item.id for item in easy + hard}) == len(easy) + len(hard)
+    assert grade("Paris is the capital of France.", "paris")
+    assert grade("Answer: 12.", "12") and grade("1,250", "1250")
+    assert not grade("23 x 2 = 46", "46") and not grade("", "7")
