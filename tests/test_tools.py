@@ -427,6 +427,14 @@ BAD = [
     ({"tools": [{"type": "function"}]}, "tools[0].name"),
     ({"tools": [{**WEATHER, "parameters": {"type": "array"}}]}, "tools[0].parameters"),
     ({"tools": [WEATHER, WEATHER]}, "tools[1].name"),
+    (  # a schema the grammar converter cannot follow: refused before generation
+        {
+            "tools": [
+                {**WEATHER, "parameters": {"type": "object", "properties": {"a": {"$ref": "#/x"}}}}
+            ]
+        },
+        "tools[0].parameters",
+    ),
     ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice"),
     ({"tools": [WEATHER], "tool_choice": {"type": "shell"}}, "tool_choice"),
     ({"tool_choice": "required"}, "tool_choice"),
