@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.server import free_port
-from thinkgate.tools import Workspace, make_policy
+from tests.server import ADMIN_KEY, free_port
+from thinkgate.tools import Workspace, apply_operation, make_policy
 from thinkgate.tools.agent import Agent, FunctionTool
 
 
@@ -284,3 +287,134 @@ def test_cli_reports_api_errors_without_a_traceback(stand_in: StandIn, tmp_path:
     assert outcome.exit_code == 1
     assert "does not exist" in outcome.output
     assert "Traceback" not in outcome.output
+
+
+def test_cli_approve_policy_shows_and_asks(stand_in: StandIn, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from thinkgate.cli import main
+
+    base_url = f"http://127.0.0.1:{stand_in.port}/v1"
+    args = ["agent", "x", "--workspace", str(tmp_path), "--base-url", base_url, "--api-key", "k"]
+    outcome = CliRunner().invoke(main, [*args, "--policy", "approve"], input="n\n" * 4)
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.output.count("allow?") == 4, outcome.output  # 3 commands + 1 patch
+    assert "touch pwned" in outcome.output
+    assert "+hello" in outcome.output
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "notes.md").exists()
+
+
+# --- end to end: `thinkgate agent` against the real embedded server ---------------------
+
+E2E_TASK = (
+    "Create the file hello.txt containing the line Hello. "
+    "Then list the files in the current directory."
+)
+# One program with plain arguments: no redirection, globbing or other metacharacters (and the
+# policy itself refuses substitution and checks each part of a compound line). SmolLM2-135M
+# picks its own command, so the allowlist admits plain commands rather than guessing one.
+E2E_ALLOW = [r"re:[A-Za-z][\w.-]*( [\w./=-]+)*"]
+
+
+def _logging_bash(bin_dir: Path, log: Path) -> None:
+    """A `bash` first on PATH that records every command the runner starts, then runs it."""
+    bin_dir.mkdir()
+    script = bin_dir / "bash"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$2" >> {log}\nexec /bin/bash "$@"\n')
+    script.chmod(0o755)
+
+
+def _run_cli(server: Any, tmp_path: Path, allow: list[str]) -> tuple[dict[str, Any], Path, Path]:
+    workspace, log = tmp_path / "ws", tmp_path / "bash.log"
+    workspace.mkdir()
+    (workspace / "notes.txt").write_text("hello world\n")
+    _logging_bash(tmp_path / "bin", log)
+    transcript = tmp_path / "transcript.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THINKGATE_", "OPENAI_"))}
+    env["PATH"] = f"{tmp_path / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+    env["E2E_AGENT_KEY"] = ADMIN_KEY
+    command = [sys.executable, "-m", "thinkgate", "agent", E2E_TASK]
+    command += ["--workspace", str(workspace), "--base-url", f"{server.base_url}/v1"]
+    command += ["--api-key-env", "E2E_AGENT_KEY", "--model", "smollm2-135m-instruct"]
+    command += ["--policy", "allowlist", *(f"--allow={pattern}" for pattern in allow)]
+    command += ["--tool-choice", "apply_patch", "--tool-choice", "shell", "--max-turns", "3"]
+    command += ["--temperature", "0", "--max-output-tokens", "120", "--timeout", "600"]
+    command += ["--transcript", str(transcript)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(transcript.read_text()), workspace, log
+
+
+def _stored_inputs(http: Any, response_id: str) -> list[dict[str, Any]]:
+    reply = http.get(f"/v1/responses/{response_id}/input_items", params={"order": "asc"})
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()["data"])
+
+
+def _check_patch_turn(data: dict[str, Any], workspace: Path) -> None:
+    first = data["calls"][0]
+    assert first["call"]["type"] == "apply_patch_call", "tool_choice apply_patch forces it"
+    operation = first["call"]["operation"]
+    assert first["output"]["status"] == "completed", first["output"]
+    assert operation["type"] in ("create_file", "update_file")
+    # replaying every applied patch call on a fresh copy gives exactly the workspace's files
+    replay = workspace.parent / "replay"
+    replay.mkdir()
+    (replay / "notes.txt").write_text("hello world\n")
+    for record in data["calls"]:
+        if (
+            record["call"]["type"] == "apply_patch_call"
+            and record["output"]["status"] == "completed"
+        ):
+            apply_operation(Workspace(replay), record["call"]["operation"])
+    assert {p.name: p.read_text() for p in workspace.iterdir()} == {
+        p.name: p.read_text() for p in replay.iterdir()
+    }
+    assert (workspace / operation["path"]).read_text() != "hello world\n"
+
+
+def _shell_calls(data: dict[str, Any]) -> list[dict[str, Any]]:
+    shell = [c for c in data["calls"] if c["call"]["type"] == "shell_call"]
+    assert shell, "tool_choice shell forces a shell_call on turn 2"
+    assert data["calls"].index(shell[0]) >= 1
+    return shell
+
+
+@pytest.mark.timeout(1500)
+def test_agent_e2e_patch_then_allowed_shell(server: Any, http: Any, tmp_path: Path) -> None:
+    data, workspace, log = _run_cli(server, tmp_path, E2E_ALLOW)
+    _check_patch_turn(data, workspace)
+    shell = _shell_calls(data)[0]
+    commands = shell["call"]["action"]["commands"]
+    assert shell["allowed"], f"the model ran {commands}, outside the allowlist {E2E_ALLOW}"
+    assert log.read_text().splitlines() == commands, "each command ran, in the workspace"
+    outcomes = [o["outcome"]["type"] for o in shell["output"]["output"]]
+    assert outcomes == ["exit"] * len(commands)
+    # turn 3 carried the real output back to the model
+    assert len(data["response_ids"]) == 3
+    sent = [i for i in _stored_inputs(http, data["response_ids"][2]) if i.get("call_id")]
+    told = next(i for i in sent if i["call_id"] == shell["call"]["call_id"])
+    assert told["type"] == "shell_call_output"
+    for stored, ran in zip(told["output"], shell["output"]["output"], strict=True):
+        assert (stored["stdout"], stored["stderr"]) == (ran["stdout"], ran["stderr"])
+        assert stored["outcome"] == ran["outcome"]
+
+
+@pytest.mark.timeout(1500)
+def test_agent_e2e_denied_command_not_run_and_model_told(
+    server: Any, http: Any, tmp_path: Path
+) -> None:
+    data, workspace, log = _run_cli(server, tmp_path, ["nothing-matches-this"])
+    _check_patch_turn(data, workspace)
+    shell = _shell_calls(data)
+    assert not any(call["allowed"] for call in shell)
+    assert not log.exists(), "no shell process was started at all"
+    assert len(data["response_ids"]) == 3
+    stored = _stored_inputs(http, data["response_ids"][2])
+    for call in shell[:1]:
+        told = next(i for i in stored if i.get("call_id") == call["call"]["call_id"])
+        assert told["type"] == "shell_call_output"
+        message = told["output"][0]["stderr"]
+        assert "Denied by the 'allowlist' execution policy" in message
+        assert "NOT executed" in message
