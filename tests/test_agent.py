@@ -388,7 +388,8 @@ def test_agent_e2e_patch_then_allowed_shell(server: Any, http: Any, tmp_path: Pa
     shell = _shell_calls(data)[0]
     commands = shell["call"]["action"]["commands"]
     assert shell["allowed"], f"the model ran {commands}, outside the allowlist {E2E_ALLOW}"
-    assert log.read_text().splitlines() == commands, "each command ran, in the workspace"
+    ran = [c for r in _shell_calls(data) if r["allowed"] for c in r["call"]["action"]["commands"]]
+    assert sorted(log.read_text().splitlines()) == sorted(ran), "every allowed command ran once"
     outcomes = [o["outcome"]["type"] for o in shell["output"]["output"]]
     assert outcomes == ["exit"] * len(commands)
     # turn 3 carried the real output back to the model
