@@ -45,6 +45,20 @@ class LocalModelConfig(BaseModel):
     adaptive_reasoning: bool = True
 
 
+class PromptCacheConfig(BaseModel):
+    """The embedded engine's prefix KV cache (`[prompt_cache]`): `in_memory` entries live
+    in RAM, `24h` ones also on disk under the data dir."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    chunk_tokens: int = Field(default=64, ge=8, le=512)  # prompts are evaluated in aligned chunks
+    ram_budget_bytes: int = Field(default=1 << 30, ge=0)
+    idle_seconds: float = Field(default=600.0, gt=0)  # RAM entries unused this long are dropped
+    disk_budget_bytes: int = Field(default=10 << 30, ge=0)
+    disk_ttl_seconds: float = Field(default=86400.0, gt=0, le=86400)
+
+
 class ModelPrice(BaseModel):
     """USD per 1M tokens (`[pricing."gpt-5.1"]`); decimals, never floats: write them as strings."""
 
@@ -92,20 +106,6 @@ class ChannelConfig(BaseModel):
     compat: Literal["openai", "llama-cpp-python"] = "openai"
 
 
-class PromptCacheConfig(BaseModel):
-    """The embedded engine's prefix KV cache (`[prompt_cache]`): `in_memory` entries live
-    in RAM, `24h` ones also on disk under the data dir."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    chunk_tokens: int = Field(default=64, ge=8, le=512)  # prompts are evaluated in aligned chunks
-    ram_budget_bytes: int = Field(default=1 << 30, ge=0)
-    idle_seconds: float = Field(default=600.0, gt=0)  # RAM entries unused this long are dropped
-    disk_budget_bytes: int = Field(default=10 << 30, ge=0)
-    disk_ttl_seconds: float = Field(default=86400.0, gt=0, le=86400)
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,8 +120,6 @@ class Settings(BaseModel):
         default_factory=lambda: [LocalModelConfig(name=DEFAULT_LOCAL_MODEL)]
     )
     aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALIASES))
-    prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
-    channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
     pricing: dict[str, ModelPrice] = Field(
         default_factory=lambda: {
             k: ModelPrice.model_validate(v) for k, v in DEFAULT_PRICING.items()
@@ -129,6 +127,8 @@ class Settings(BaseModel):
     )
     redis_url: str | None = None  # shared counters and revocation fan-out across replicas
     key_pepper: SecretStr | None = None  # else a secret file in the data dir
+    channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
+    prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
 
     @field_validator("admin_key")
     @classmethod
