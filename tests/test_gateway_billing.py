@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -144,6 +145,26 @@ def test_client_disconnect_mid_stream_is_billed(gateway: Gateway) -> None:
     cost = row["input_tokens"] * INPUT_PRICE + row["output_tokens"] * OUTPUT_PRICE
     assert Decimal(row["cost_usd"]) == cost
     assert Decimal(gateway.show(key_id)["spend_usd"]) == cost
+
+
+def test_client_gone_while_sending_leaves_nothing_to_bill(gateway: Gateway) -> None:
+    """The request is sent whole and the socket closed at once: the server sees the client
+    gone while reading the body, runs nothing, bills nothing, and keeps serving."""
+    key_id, secret = gateway.key(budget_usd="1.00")
+    body = json.dumps({**ASK, "max_output_tokens": 400, "stream": True}).encode()
+    host, port = gateway.base_url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/responses HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode() + body)
+        sock.shutdown(socket.SHUT_RDWR)
+    after = gateway.sdk(secret).responses.create(**ASK)  # still served, budget intact
+    rows = gateway.ledger(key_id, wait_for=1)
+    assert [row["request_id"] for row in rows][:1] == [after.id]
+    spent = Decimal(gateway.show(key_id)["spend_usd"])
+    assert spent == sum(Decimal(row["cost_usd"]) for row in rows)
 
 
 def test_budget_exhaustion_is_insufficient_quota(gateway: Gateway) -> None:

@@ -24,5 +24,5 @@ async def create_chat_completion(
     call = chat_call_from_body(body)
     run = await ChatRun.start(services.pipeline, call, account)
     if call.stream:
-        return sse_response(framed_chat(run.chunks()))
+        return sse_response(framed_chat(run.chunks()), on_close=run.aclose)
     return JSONResponse(await run.completion())

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from thinkgate.api.json import JSONResponse
@@ -46,6 +47,13 @@ async def _on_http_error(_request: Request, exc: Exception) -> Response:
     return JSONResponse(error.to_body(), status_code=exc.status_code)
 
 
+async def _on_client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client left while its body was being read: nothing ran, nobody is listening.
+    Logged as an ordinary event, not as an unhandled error (nginx's 499)."""
+    log.info("client disconnected before its request body was read")
+    return Response(status_code=499)
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> Response:
     """The outermost guard: a bug is a 500 server_error, never a traceback on the wire."""
     log.error("unhandled error", exc_info=exc)
@@ -56,4 +64,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ThinkgateError, _on_thinkgate_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_gone)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+import anyio
 import orjson
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DONE_FRAME = b"data: [DONE]\n\n"
@@ -42,7 +44,28 @@ async def framed_chat(chunks: AsyncGenerator[dict[str, Any], None]) -> AsyncIter
     yield DONE_FRAME
 
 
-def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:
+class _SettlingStreamingResponse(StreamingResponse):
+    """Runs `on_close` however the response ends, even when the client left before the
+    body was first read: an unstarted generator's `finally` never runs, so the run it
+    would have settled (usage, bill, store) must be closed from here."""
+
+    def __init__(self, body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]]):
+        super().__init__(body, media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._on_close()
+
+
+def sse_response(
+    body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]] | None = None
+) -> StreamingResponse:
+    if on_close is not None:
+        return _SettlingStreamingResponse(body, on_close)
     return StreamingResponse(
         body, media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS
     )

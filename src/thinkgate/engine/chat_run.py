@@ -88,6 +88,12 @@ class ChatRun:
         if self._call.include_usage:
             yield renderer.usage_chunk(chat_usage(responses))
 
+    async def aclose(self) -> None:
+        """Settle the first choice if it was started but never streamed (client gone)."""
+        if self._first is not None:
+            first, self._first = self._first, None
+            await first.aclose()
+
     async def _run(self, index: int) -> ResponseRun:
         if index == 0 and self._first is not None:
             first, self._first = self._first, None

@@ -222,6 +222,12 @@ class ResponseRun:
         for event in batch:
             yield event
 
+    async def aclose(self) -> None:
+        """Settle a run whatever became of its events (never read: the client left before
+        the first byte). Idempotent: a run already settled is left as it is."""
+        with anyio.CancelScope(shield=True):
+            await self._close()
+
     async def _close(self) -> None:
         await self._deltas.aclose()  # returns once the backend has stopped: the meter is final
         if not self._assembler.finished:
