@@ -24,7 +24,57 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
+class ManagedProcess:
+    """A server in a subprocess on a loopback port, ready once `ready_path` answers 200."""
+
+    def __init__(
+        self,
+        command: list[str],
+        port: int,
+        log_path: Path,
+        ready_path: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self._wait_ready(ready_path)
+
+    def _wait_ready(self, path: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.log_path.name}: exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}{path}", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.log_path.name}: did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class ServerProcess(ManagedProcess):
+    """`thinkgate serve` with its own data dir, ready when `/health` answers."""
+
     def __init__(
         self,
         data_dir: Path,
@@ -34,36 +84,17 @@ class ServerProcess:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir.parent / f"server-{self.port}.log"
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
         if admin_key is not None:
             env["THINKGATE_ADMIN_KEY"] = admin_key
         env.update(extra_env or {})
-        command = [sys.executable, "-m", "thinkgate", "serve", "--port", str(self.port)]
+        command = [sys.executable, "-m", "thinkgate", "serve", "--port", str(port)]
         command += ["--data-dir", str(data_dir)]
         if config is not None:
             command += ["--config", str(config)]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+        log_path = data_dir.parent / f"server-{port}.log"
+        super().__init__(command, port, log_path, "/health", env=env)
 
     @contextmanager
     def stream(
@@ -78,16 +109,3 @@ class ServerProcess:
             timeout=120,
         ) as reply:
             yield reply
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()

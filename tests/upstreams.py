@@ -2,53 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from tests.server import ManagedProcess, free_port
 
-from tests.server import free_port
-
-
-class UpstreamProcess:
-    """A server in a subprocess, ready once `ready_path` answers 200."""
-
-    def __init__(self, command: list[str], port: int, log_path: Path, ready_path: str) -> None:
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        self._wait_ready(ready_path)
-
-    def _wait_ready(self, path: str, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"upstream exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base_url}{path}", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"upstream did not start:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+UpstreamProcess = ManagedProcess  # an upstream is any server ready on a path
 
 
 def start_standin(log_dir: Path) -> UpstreamProcess:
