@@ -14,6 +14,7 @@ from thinkgate.api import admin as admin_api
 from thinkgate.api import chat as chat_api
 from thinkgate.api import compact as compact_api
 from thinkgate.api import conversations as conversations_api
+from thinkgate.api import health as health_api
 from thinkgate.api import internal as internal_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
@@ -21,11 +22,14 @@ from thinkgate.api.deps import Services
 from thinkgate.api.errors import install_error_handlers
 from thinkgate.api.gateway_headers import GatewayHeaders
 from thinkgate.api.limits import BodySizeLimit
-from thinkgate.backends.registry import ModelRegistry
+from thinkgate.api.observe import Observe
+from thinkgate.backends.registry import ModelRegistry, channel_states
 from thinkgate.config import Settings
 from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
+from thinkgate.gateway.service import Gateway
 from thinkgate.gateway.setup import open_gateway
+from thinkgate.ops import Drain, Metrics, ScrapeSources
 from thinkgate.reasoning import planner_for
 from thinkgate.store import (
     ConversationRepository,
@@ -50,6 +54,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin_api.owner_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(GatewayHeaders)
+    app.state.metrics, app.state.drain = Metrics(), Drain()
+    app.include_router(health_api.router)
+    app.add_middleware(
+        Observe,
+        metrics=app.state.metrics,
+        drain=app.state.drain,
+        access_log=settings.access_log,
+    )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -91,12 +103,34 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         load = getattr(default_backend, "load", None)
         if load is not None:
             await load()  # the first request should not pay for opening the model
+        _watch(app, registry, jobs, gateway)
         try:
             yield
         finally:
+            # uvicorn has waited out the grace period and cancelled what was left: give
+            # the cancelled streams a moment to settle (bill) before the ledger's last flush.
+            await app.state.drain.wait_idle(5.0)
             await jobs.aclose()
             await registry.aclose()
             await gateway.aclose()  # flushes the ledger: nothing billed is lost on a clean stop
             await database.aclose()
 
     return lifespan
+
+
+def _watch(
+    app: FastAPI, registry: ModelRegistry, jobs: BackgroundJobs, gateway: Gateway
+) -> None:
+    """Point /metrics at what it reads at scrape time, and at each settled request."""
+    metrics: Metrics = app.state.metrics
+    gateway.ledger.observer = metrics.observe_entry
+    locals_ = [b for b in registry.backends() if hasattr(b, "waiting")]
+    metrics.sources = ScrapeSources(
+        cache=registry.prompt_cache.snapshot,
+        breakers=lambda: channel_states(registry),
+        queues={
+            "local_engine": lambda: sum(int(getattr(b, "waiting", 0)) for b in locals_),
+            "background_jobs": lambda: jobs.active,
+            "ledger": lambda: gateway.ledger.pending,
+        },
+    )

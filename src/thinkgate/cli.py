@@ -41,6 +41,8 @@ def serve(
     import uvicorn
 
     from thinkgate.app import create_app
+    from thinkgate.ops.drain import DrainingServer
+    from thinkgate.ops.logs import configure_logging
 
     try:
         settings = load_settings(
@@ -49,13 +51,17 @@ def serve(
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    uvicorn.run(
-        create_app(settings),
+    configure_logging(settings.log_format, settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # configure_logging() set up the handlers (json or plain)
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+    DrainingServer(config, app.state.drain, settings.shutdown_drain_seconds).run()
 
 
 @main.command()

@@ -129,6 +129,16 @@ class Settings(BaseModel):
     key_pepper: SecretStr | None = None  # else a secret file in the data dir
     channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
     prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
+    # Operations: log lines as JSON (collectors) or plain text (people); who may scrape
+    # /metrics ("admin": an admin key or `metrics_token`; "none": anyone who can reach it);
+    # SIGTERM drains for `shutdown_drain_seconds` (503s, /readyz 503) before the listener
+    # closes, then in-flight requests get `shutdown_grace_seconds` to finish.
+    log_format: Literal["json", "plain"] = "plain"
+    metrics_auth: Literal["admin", "none"] = "admin"
+    metrics_token: SecretStr | None = None
+    shutdown_grace_seconds: int = Field(default=30, ge=0)
+    access_log: bool = True  # one line per request (method, path, status, latency, model, key id)
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0)
 
     @field_validator("admin_key")
     @classmethod
@@ -179,6 +189,12 @@ def load_settings(
         "log_level",
         "redis_url",
         "key_pepper",
+        "log_format",
+        "metrics_auth",
+        "metrics_token",
+        "shutdown_grace_seconds",
+        "shutdown_drain_seconds",
+        "access_log",
     ):
         env_name = f"THINKGATE_{key.upper()}"
         if env.get(env_name):

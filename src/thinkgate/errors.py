@@ -14,6 +14,7 @@
         ├── EngineError                500 (a local model failed)
         ├── UpstreamError              502
         ├── UpstreamUnavailableError   503
+        ├── ServiceUnavailableError    503 (draining, database unreachable)
         └── UpstreamTimeoutError       504
 
 Code below `api/` raises these; nothing returns errors as values.
@@ -114,6 +115,14 @@ class UpstreamTimeoutError(ServerError):
 
 class UpstreamUnavailableError(ServerError):
     """Every upstream channel is cooling down, open-circuited or rate-limited."""
+
+    status_code = 503
+    default_code = "service_unavailable"
+
+
+class ServiceUnavailableError(ServerError):
+    """The server cannot take this request now (shutting down, database unreachable): a
+    retry later, or on another replica, may succeed."""
 
     status_code = 503
     default_code = "service_unavailable"

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from thinkgate.api.gateway_headers import gateway_headers
+from thinkgate.api.observe import request_info
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
 from thinkgate.engine.background import BackgroundJobs
@@ -62,7 +63,11 @@ async def require_key(request: Request, services: ServicesDep) -> KeyRecord:
         missing.code = None  # OpenAI sends `code: null` for a missing key
         raise missing
     client = request.client.host if request.client is not None else None
-    return await services.gateway.authenticate(presented, client)
+    key = await services.gateway.authenticate(presented, client)
+    info = request_info(request.scope)
+    if info is not None:  # the access log names the key by id, never by its secret
+        info.key_id = key.id
+    return key
 
 
 KeyDep = Annotated[KeyRecord, Depends(require_key)]
@@ -79,7 +84,11 @@ ApiKeyDep = Annotated[str, Depends(require_api_key)]
 def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account:
     """The caller's account for one generation request: the pipeline's `Admission`."""
     headers = gateway_headers(request.scope)
-    return services.gateway.account(key, request.url.path.rsplit("/", 1)[-1], headers)
+    account = services.gateway.account(key, request.url.path.rsplit("/", 1)[-1], headers)
+    info = request_info(request.scope)
+    if info is not None:
+        info.account = account
+    return account
 
 
 AccountDep = Annotated[Account, Depends(account_for)]

@@ -50,6 +50,11 @@ class LocalBackend:
         self._formatter: Any | None = None
         self._load_lock = asyncio.Lock()
         self._turn = asyncio.Lock()
+        self.waiting = 0  # generations queued for the turn (the /metrics queue depth)
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
 
     def capabilities(self) -> Capabilities:
         return Capabilities(context_window=self._config.n_ctx, reasoning_efforts=ALL_EFFORTS)
@@ -89,7 +94,12 @@ class LocalBackend:
             meter=plan.meter,
             prompt=prompt,
         )
-        async with self._turn:
+        self.waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self.waiting -= 1
+        try:
             run = LlamaRun(self._llama, spec)
             run.start()
             try:
@@ -104,6 +114,8 @@ class LocalBackend:
                 # and two threads in one llama context abort the process (GGML_ASSERT).
                 with anyio.CancelScope(shield=True):
                     await run.wait()
+        finally:
+            self._turn.release()
 
     async def aclose(self) -> None:
         async with self._turn:

@@ -132,3 +132,12 @@ class ModelRegistry:
         for backend in self._backends.values():
             await backend.aclose()
         await asyncio.to_thread(self.prompt_cache.close)  # finish pending disk writes
+
+
+def channel_states(registry: ModelRegistry) -> list[tuple[str, str]]:
+    """(channel, breaker state) for every upstream channel, once each (for /metrics)."""
+    states: dict[str, str] = {}
+    for backend in registry.backends():
+        for route in getattr(backend, "routes", ()):
+            states[route.channel.name] = route.channel.breaker.state
+    return sorted(states.items())

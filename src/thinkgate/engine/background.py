@@ -124,6 +124,11 @@ class BackgroundJobs:
         await asyncio.wait([job.task])
         return True
 
+    @property
+    def active(self) -> int:
+        """Jobs queued or running (the /metrics queue depth)."""
+        return len(self._jobs)
+
     async def aclose(self) -> None:
         """Server shutdown: stop every job; each is stored failed, saying why."""
         self._closing = True

@@ -34,10 +34,12 @@ class Account:
     headers: MutableMapping[str, str]
     cost_pico: int = 0
     started: float = field(default_factory=time.monotonic)
+    model: str | None = None  # once admitted: the access log and /metrics label it
 
     async def admit(
         self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
     ) -> Bill:
+        self.model = request.model
         if self.key.models is not None and request.model not in self.key.models:
             raise model_not_found(request.model)
         if self.key.rpm is not None or self.key.tpm is not None:  # no limits: no counting

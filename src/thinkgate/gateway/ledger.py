@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from thinkgate.store.keys import KeyRepository
 from thinkgate.store.ledger import LedgerEntry, LedgerRepository
@@ -35,12 +36,20 @@ class LedgerWriter:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.observer: Callable[[LedgerEntry], None] | None = None  # /metrics counts here
+
+    @property
+    def pending(self) -> int:
+        """Rows settled but not yet written (the ledger's queue depth)."""
+        return len(self._entries)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
     def add(self, entry: LedgerEntry) -> None:
         self._entries.append(entry)
+        if self.observer is not None:
+            self.observer(entry)
         if len(self._entries) >= self._batch:
             self._wake.set()
 

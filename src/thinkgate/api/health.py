@@ -1,0 +1,87 @@
+"""`/healthz` (the process answers), `/readyz` (it can serve: database, schema, engine,
+Redis) and `/metrics` (Prometheus text). Outside the OpenAI-compatible schema."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from thinkgate.api.deps import ServicesDep
+from thinkgate.api.json import JSONResponse
+from thinkgate.errors import AuthenticationError, PermissionDeniedError
+from thinkgate.ops.checks import Check, database_check, migrations_check, redis_check
+from thinkgate.ops.metrics import CONTENT_TYPE
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request, services: ServicesDep) -> Response:
+    checks = await asyncio.gather(
+        database_check(services.database),
+        migrations_check(services.database),
+        *(
+            [redis_check(services.settings.redis_url)]
+            if services.settings.redis_url is not None
+            else []
+        ),
+    )
+    results = [*checks, _engine_check(services), _drain_check(request)]
+    ready = all(check.ok for check in results)
+    body: dict[str, Any] = {
+        "status": "ready" if ready else "not_ready",
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in results},
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    if services.settings.metrics_auth == "admin":
+        await _require_admin(request, services)
+    body = await asyncio.to_thread(request.app.state.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE)
+
+
+async def _require_admin(request: Request, services: ServicesDep) -> None:
+    """An admin API key, or the scrape token from the settings (Prometheus' bearer_token)."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        raise AuthenticationError("/metrics needs an admin API key (Authorization: Bearer).")
+    token = services.settings.metrics_token
+    if token is not None and hmac.compare_digest(
+        presented.encode(), token.get_secret_value().encode()
+    ):
+        return
+    client = request.client.host if request.client is not None else None
+    key = await services.gateway.authenticate(presented, client)
+    if not key.is_admin:
+        raise PermissionDeniedError(
+            "/metrics needs an admin API key.", code="insufficient_permissions"
+        )
+
+
+def _engine_check(services: ServicesDep) -> Check:
+    try:
+        _, backend = services.registry.resolve("gpt-5.1")
+    except Exception:
+        return Check("engine", True, "gpt-5.1 is not served")
+    loaded = getattr(backend, "loaded", None)
+    if loaded is None:
+        return Check("engine", True, f"{backend.name} (upstream)")
+    return Check("engine", bool(loaded), f"{backend.name} {'loaded' if loaded else 'not loaded'}")
+
+
+def _drain_check(request: Request) -> Check:
+    draining = request.app.state.drain.draining
+    return Check("shutdown", not draining, "draining" if draining else "serving")

@@ -1,0 +1,169 @@
+"""Prometheus metrics: one registry per app (two apps can share a process).
+
+Hot path cost is a few counter/histogram updates per request (the ASGI middleware) and
+per settled request (the ledger writer's observer); every gauge — cache, breakers,
+queues, ledger backlog — is read only when `/metrics` is scraped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from thinkgate.store.ledger import LedgerEntry
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_BREAKER_STATES = ("closed", "half_open", "open")
+_PICO = 10**12
+
+
+@dataclass(slots=True)
+class ScrapeSources:
+    """What is read at scrape time; each callable is cheap and never touches the network."""
+
+    cache: Callable[[], Mapping[str, Any]] | None = None
+    breakers: Callable[[], Iterable[tuple[str, str]]] | None = None  # (channel, state)
+    queues: Mapping[str, Callable[[], int]] = field(default_factory=dict)  # name → depth
+
+
+class Metrics:
+    def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.sources = ScrapeSources()
+        r = self.registry
+        ProcessCollector(registry=r)  # RSS, CPU, open files: the soak test reads RSS here
+        self.requests = Counter(
+            "thinkgate_http_requests",
+            "HTTP requests answered, by route template, method, status and model.",
+            ["route", "method", "status", "model"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "thinkgate_http_request_duration_seconds",
+            "Time from the request's arrival to the last byte of its response.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.first_byte = Histogram(
+            "thinkgate_http_time_to_first_byte_seconds",
+            "Time from the request's arrival to the first body byte (a stream's first event).",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "thinkgate_tokens",
+            "Tokens billed, by model and kind (input includes cached; output includes reasoning).",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "thinkgate_cost_usd", "Cost billed in USD, by model.", ["model"], registry=r
+        )
+        self.generations = Counter(
+            "thinkgate_generations",
+            "Settled generations (one ledger row each), by model, channel and final status.",
+            ["model", "channel", "status"],
+            registry=r,
+        )
+        self.registry.register(_ScrapeCollector(lambda: self.sources))
+
+    def observe_entry(self, entry: LedgerEntry) -> None:
+        """Called by the ledger writer for each settled request (the usage is final there)."""
+        model = entry.model
+        self.generations.labels(model, entry.channel, entry.status).inc()
+        tokens = self.tokens
+        tokens.labels(model, "input").inc(entry.input_tokens)
+        tokens.labels(model, "cached").inc(entry.cached_tokens)
+        tokens.labels(model, "output").inc(entry.output_tokens)
+        tokens.labels(model, "reasoning").inc(entry.reasoning_tokens)
+        self.cost.labels(model).inc(entry.cost_pico / _PICO)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _ScrapeCollector(Collector):
+    def __init__(self, sources: Callable[[], ScrapeSources]) -> None:
+        self._current = sources
+
+    @property
+    def _sources(self) -> ScrapeSources:
+        return self._current()
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._cache()
+        yield from self._breakers()
+        queues = GaugeMetricFamily(
+            "thinkgate_queue_depth",
+            "Work waiting or running: local engine turns waiting, background jobs running, "
+            "ledger rows not yet written.",
+            labels=["queue"],
+        )
+        for name, depth in self._sources.queues.items():
+            queues.add_metric([name], float(depth()))
+        yield queues
+
+    def _cache(self) -> Iterable[Metric]:
+        if self._sources.cache is None:
+            return
+        stats = self._sources.cache()
+        lookups = GaugeMetricFamily(  # counters in the cache, exposed as their current value
+            "thinkgate_prompt_cache_lookups",
+            "Prompt cache lookups since start, by result (hit_ram, hit_disk, miss).",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit_ram"], stats.get("hits_ram", 0))
+        lookups.add_metric(["hit_disk"], stats.get("hits_disk", 0))
+        lookups.add_metric(["miss"], stats.get("misses", 0))
+        yield lookups
+        size = GaugeMetricFamily(
+            "thinkgate_prompt_cache_bytes", "Bytes held by each cache tier.", labels=["tier"]
+        )
+        size.add_metric(["ram"], stats.get("ram_bytes", 0))
+        size.add_metric(["disk"], stats.get("disk_bytes", 0))
+        yield size
+        entries = GaugeMetricFamily(
+            "thinkgate_prompt_cache_entries", "Entries in each cache tier.", labels=["tier"]
+        )
+        entries.add_metric(["ram"], stats.get("ram_entries", 0))
+        entries.add_metric(["disk"], stats.get("disk_entries", 0))
+        yield entries
+        yield GaugeMetricFamily(
+            "thinkgate_prompt_cache_cached_tokens",
+            "Prompt tokens restored from the cache instead of evaluated, since start.",
+            value=stats.get("cached_tokens", 0),
+        )
+        yield GaugeMetricFamily(
+            "thinkgate_prompt_cache_disk_errors",
+            "Disk writes skipped or files removed as corrupt (disk full, I/O errors).",
+            value=stats.get("disk_corrupt", 0) + stats.get("disk_write_errors", 0),
+        )
+
+    def _breakers(self) -> Iterable[Metric]:
+        if self._sources.breakers is None:
+            return
+        family = GaugeMetricFamily(
+            "thinkgate_channel_breaker_state",
+            "1 for the state each upstream channel's circuit breaker is in.",
+            labels=["channel", "state"],
+        )
+        for channel, state in self._sources.breakers():
+            for candidate in _BREAKER_STATES:
+                family.add_metric([channel, candidate], 1.0 if candidate == state else 0.0)
+        yield family
