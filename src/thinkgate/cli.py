@@ -60,6 +60,11 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # the fast parser and loop, named so a missing one fails loudly instead of falling
+        # back; uvicorn's own access log is off (a log record per request on the hot path)
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
     )
     DrainingServer(config, app.state.drain, settings.shutdown_drain_seconds).run()
 

@@ -1,4 +1,8 @@
-"""Dependencies, named once: the services, and the API key every `/v1` route requires."""
+"""Dependencies, named once: the services, and the API key every `/v1` route requires.
+
+All `async def`: FastAPI runs a plain `def` dependency in a worker thread, a thread
+hand-off per dependency per request on the hot path.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ class Services:
     admin: Admin
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -73,7 +77,7 @@ async def require_key(request: Request, services: ServicesDep) -> KeyRecord:
 KeyDep = Annotated[KeyRecord, Depends(require_key)]
 
 
-def require_api_key(key: KeyDep) -> str:
+async def require_api_key(key: KeyDep) -> str:
     """The key id of the caller."""
     return key.id
 
@@ -81,7 +85,7 @@ def require_api_key(key: KeyDep) -> str:
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
 
 
-def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account:
+async def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account:
     """The caller's account for one generation request: the pipeline's `Admission`."""
     headers = gateway_headers(request.scope)
     account = services.gateway.account(key, request.url.path.rsplit("/", 1)[-1], headers)
@@ -94,7 +98,7 @@ def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account
 AccountDep = Annotated[Account, Depends(account_for)]
 
 
-def require_admin(key: KeyDep) -> KeyRecord:
+async def require_admin(key: KeyDep) -> KeyRecord:
     if not key.is_admin:
         raise PermissionDeniedError(
             "You have insufficient permissions for this operation: it needs an admin key.",
@@ -106,7 +110,7 @@ def require_admin(key: KeyDep) -> KeyRecord:
 AdminDep = Annotated[KeyRecord, Depends(require_admin)]
 
 
-def owner_of(key: KeyDep) -> str:
+async def owner_of(key: KeyDep) -> str:
     """Whose data the caller may see: the key's user, so that keys of one user share
     responses (a key without a user owns its own)."""
     return key.user_id or key.id

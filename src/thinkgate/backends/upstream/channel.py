@@ -4,39 +4,46 @@
 checks the status and reads the first SSE event within the first-byte deadline, so every
 way an upstream can fail before producing anything is an `UpstreamFailure` the router may
 move past.
+
+The client is aiohttp, chosen by the overhead benchmark (bench/overhead): on the same
+proxy path it costs a fraction of httpx's per-request time. Its session is made on first
+use, inside the running event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anyio
-import httpx
-from httpx_sse import EventSource, SSEError
+import orjson
 
 from thinkgate.backends.upstream.breaker import CircuitBreaker
 from thinkgate.backends.upstream.failure import UpstreamFailure
+from thinkgate.backends.upstream.sse_reader import aiter_sse
 from thinkgate.config import ChannelConfig, ConfigError
 
 Event = dict[str, Any]
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_RETRY_AFTER = 60.0
 _DRAIN_SECONDS = 1.0
+_JSON = {"Content-Type": "application/json"}
 
 
 class Channel:
-    def __init__(self, config: ChannelConfig, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, config: ChannelConfig) -> None:
         self.config = config
         self.name = config.name
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._cool_until = 0.0
-        self._client = client or _default_client(config, _read_key(config))
+        self._base = config.base_url.rstrip("/") + "/"
+        self._headers = _default_headers(_read_key(config))
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def full(self) -> bool:
@@ -47,30 +54,41 @@ class Channel:
         """The upstream asked us to back off (429 with Retry-After) and the time is not up."""
         return time.monotonic() < self._cool_until
 
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = _new_session(self.config, self._headers)
+        return self._session
+
     async def get_json(self, path: str) -> Any:
         """A plain GET (the models list for `channels test`)."""
+        timeout = aiohttp.ClientTimeout(total=self.config.timeouts.first_byte)
         try:
-            reply = await self._client.get(path, timeout=self.config.timeouts.first_byte)
-        except httpx.TimeoutException as exc:
+            async with self._client().get(self._base + path, timeout=timeout) as reply:
+                raw = await reply.read()
+                if reply.status >= 400:
+                    raise _status_failure(self.name, reply, raw)
+        except TimeoutError as exc:
             raise UpstreamFailure(self.name, "timeout", f"timed out: {exc!r}") from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamFailure(self.name, "connect", f"could not connect: {exc!r}") from exc
-        if reply.status_code >= 400:
-            raise _status_failure(self.name, reply, reply.content)
-        return reply.json()
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamFailure(self.name, "malformed", "the reply is not JSON") from exc
 
     async def open_stream(self, path: str, body: dict[str, Any]) -> UpstreamStream:
         """POST a streaming request; returns once the first event is in (or fails)."""
         timeouts = self.config.timeouts
         started = time.monotonic()
         await self._slots.acquire()
-        response: httpx.Response | None = None
+        response: aiohttp.ClientResponse | None = None
         try:
             try:
                 with anyio.fail_after(timeouts.first_byte):
-                    request = self._client.build_request("POST", path, json=body)
-                    response = await self._client.send(request, stream=True)
-                    if response.status_code >= 400:
+                    response = await self._client().post(
+                        self._base + path, data=orjson.dumps(body), headers=_JSON
+                    )
+                    if response.status >= 400:
                         raise self._status_failure(response, await _read_capped(response))
                     stream = UpstreamStream(self, response, started + timeouts.total)
                     stream.first = await stream.next_event()
@@ -79,22 +97,17 @@ class Channel:
                 raise UpstreamFailure(
                     self.name, "timeout", f"no first byte within {timeouts.first_byte:g}s"
                 ) from exc
-            except httpx.TimeoutException as exc:
-                raise UpstreamFailure(
-                    self.name, "timeout", f"timed out ({type(exc).__name__})"
-                ) from exc
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 raise UpstreamFailure(
                     self.name, "connect", f"could not connect ({type(exc).__name__}: {exc})"
                 ) from exc
         except BaseException:
             if response is not None:
-                with anyio.CancelScope(shield=True):
-                    await response.aclose()
+                response.close()
             self._slots.release()
             raise
 
-    def _status_failure(self, response: httpx.Response, raw: bytes) -> UpstreamFailure:
+    def _status_failure(self, response: aiohttp.ClientResponse, raw: bytes) -> UpstreamFailure:
         failure = _status_failure(self.name, response, raw)
         if failure.status == 429 and failure.retry_after:
             self._cool_until = time.monotonic() + failure.retry_after
@@ -104,18 +117,19 @@ class Channel:
         self._slots.release()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
 class UpstreamStream:
     """The SSE events of one upstream reply; `aclose()` closes the connection (cancels)."""
 
-    def __init__(self, channel: Channel, response: httpx.Response, deadline: float) -> None:
+    def __init__(self, channel: Channel, response: aiohttp.ClientResponse, deadline: float) -> None:
         self.channel = channel
         self.first: Event | None = None
         self._response = response
         self._deadline = deadline
-        self._events = EventSource(response).aiter_sse()
+        self._events = aiter_sse(response.content.iter_any())
         self._closed = False
 
     async def next_event(self) -> Event | None:
@@ -128,19 +142,20 @@ class UpstreamStream:
         name = self.channel.name
         if time.monotonic() > self._deadline:
             raise UpstreamFailure(name, "timeout", "the total time limit ran out")
+        if self.first is None and not _is_event_stream(self._response):
+            kind = self._response.headers.get("content-type", "no content type")
+            raise UpstreamFailure(name, "malformed", f"not an event stream: {kind}")
         try:
             sse = await anext(self._events, None)
-        except SSEError as exc:
-            raise UpstreamFailure(name, "malformed", f"not an event stream: {exc}") from exc
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             raise UpstreamFailure(name, "timeout", "the upstream stalled mid-stream") from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamFailure(name, "cut", f"the stream broke ({type(exc).__name__})") from exc
-        if sse is None or sse.data.strip() == "[DONE]":
+        if sse is None or sse.data.strip() == b"[DONE]":
             return None
         try:
-            event = json.loads(sse.data)
-        except json.JSONDecodeError as exc:
+            event = orjson.loads(sse.data)
+        except orjson.JSONDecodeError as exc:
             raise UpstreamFailure(name, "malformed", "malformed SSE data (not JSON)") from exc
         if not isinstance(event, dict):
             raise UpstreamFailure(name, "malformed", "malformed SSE data (not an object)")
@@ -162,15 +177,24 @@ class UpstreamStream:
             return
         self._closed = True
         try:
-            if drain and not self._response.is_closed:
+            if drain and not self._response.content.at_eof():
                 with anyio.move_on_after(_DRAIN_SECONDS):
                     async for _ in self._events:
                         pass
-            await self._response.aclose()
-        except httpx.HTTPError:
-            pass  # the connection is dropped either way
+            if drain and self._response.content.at_eof():
+                self._response.release()  # read to the end: the connection is reused
+            else:
+                self._response.close()  # the upstream sees the disconnect and stops
+        except aiohttp.ClientError:
+            self._response.close()  # the connection is dropped either way
         finally:
             self.channel.release()
+
+
+def _is_event_stream(response: aiohttp.ClientResponse) -> bool:
+    return response.headers.get("content-type", "").partition(";")[0].strip() == (
+        "text/event-stream"
+    )
 
 
 def _read_key(config: ChannelConfig) -> str | None:
@@ -184,27 +208,31 @@ def _read_key(config: ChannelConfig) -> str | None:
     return key
 
 
-def _default_client(config: ChannelConfig, key: str | None) -> httpx.AsyncClient:
-    timeouts = config.timeouts
+def _default_headers(key: str | None) -> dict[str, str]:
     headers = {"Accept": "application/json, text/event-stream"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
-    return httpx.AsyncClient(
-        base_url=config.base_url.rstrip("/") + "/",
+    return headers
+
+
+def _new_session(config: ChannelConfig, headers: dict[str, str]) -> aiohttp.ClientSession:
+    """A keep-alive pool as large as the channel's concurrency; every read bounded by the
+    total limit, the connect by its own."""
+    timeouts = config.timeouts
+    return aiohttp.ClientSession(
         headers=headers,
-        timeout=httpx.Timeout(timeouts.total, connect=timeouts.connect),
-        limits=httpx.Limits(
-            max_connections=config.max_concurrency,
-            max_keepalive_connections=config.max_concurrency,
+        connector=aiohttp.TCPConnector(limit=config.max_concurrency, limit_per_host=0),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=timeouts.connect, sock_read=timeouts.total
         ),
         trust_env=False,
     )
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.content.iter_any():
         chunks.append(chunk)
         size += len(chunk)
         if size >= _MAX_ERROR_BODY:
@@ -212,12 +240,12 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return b"".join(chunks)[:_MAX_ERROR_BODY]
 
 
-def _status_failure(channel: str, response: httpx.Response, raw: bytes) -> UpstreamFailure:
+def _status_failure(channel: str, response: aiohttp.ClientResponse, raw: bytes) -> UpstreamFailure:
     error: dict[str, Any] | None = None
-    detail = response.reason_phrase or "error"
+    detail = response.reason or "error"
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict):
         found = body.get("error", body)
@@ -230,7 +258,7 @@ def _status_failure(channel: str, response: httpx.Response, raw: bytes) -> Upstr
         channel,
         "status",
         detail,
-        status=response.status_code,
+        status=response.status,
         retry_after=_retry_after(response.headers.get("retry-after")),
         error=error,
     )
