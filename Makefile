@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 	bash scripts/test-services.sh  # PostgreSQL + Redis for the gateway tests (skip if impossible)
+	bash scripts/test-browser.sh  # Debian's chromium for the console browser tests (skip if impossible)
 	$(BIN)/pytest
 
 lint: $(STAMP)

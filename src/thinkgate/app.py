@@ -25,6 +25,7 @@ from thinkgate.api.limits import BodySizeLimit
 from thinkgate.api.observe import Observe
 from thinkgate.backends.registry import ModelRegistry, channel_states
 from thinkgate.config import Settings
+from thinkgate.console import install_console
 from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.gateway.service import Gateway
@@ -42,7 +43,14 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="thinkgate", version=__version__, lifespan=_lifespan(settings))
+    # /docs is served by the console with local Swagger UI assets (works offline); no ReDoc
+    app = FastAPI(
+        title="thinkgate",
+        version=__version__,
+        lifespan=_lifespan(settings),
+        docs_url=None,
+        redoc_url=None,
+    )
     install_error_handlers(app)
     app.include_router(compact_api.router)
     app.include_router(responses_api.router)
@@ -52,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(internal_api.router)
     app.include_router(admin_api.router)
     app.include_router(admin_api.owner_router)
+    install_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(GatewayHeaders)
     app.state.metrics, app.state.drain = Metrics(), Drain()

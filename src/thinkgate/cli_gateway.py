@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from thinkgate.config import ConfigError, Settings, load_settings
-from thinkgate.gateway.admin import Admin, KeySpec
+from thinkgate.errors import NotFoundError
+from thinkgate.gateway.admin import BOOTSTRAP_USER, Admin, KeySpec
+from thinkgate.gateway.passwords import MAX_LENGTH, MIN_LENGTH
 from thinkgate.gateway.setup import open_admin
 from thinkgate.store.database import Database
 
@@ -77,6 +79,36 @@ def users() -> None:
 @_config
 def users_create(name: str, role: str, data_dir: Path | None, config_file: Path | None) -> None:
     _echo(_run(_settings(data_dir, config_file), lambda a: a.create_user(name, role, None)))
+
+
+@users.command("set-password")
+@click.argument("user_id")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from stdin (else: prompt twice)."
+)
+@_data_dir
+@_config
+def users_set_password(
+    user_id: str, password_stdin: bool, data_dir: Path | None, config_file: Path | None
+) -> None:
+    """Set a user's web console password (hashed with argon2id). The admin is `usr_admin`."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        raise click.ClickException(f"the password needs {MIN_LENGTH} to {MAX_LENGTH} characters")
+
+    async def set_password(admin: Admin) -> dict[str, Any]:
+        if user_id == BOOTSTRAP_USER:
+            await admin.ensure_bootstrap_admin()
+        try:
+            await admin.set_password(user_id, password)
+        except NotFoundError as exc:
+            raise click.ClickException(exc.message) from exc
+        return {"id": user_id, "password_set": True}
+
+    _echo(_run(_settings(data_dir, config_file), set_password))
 
 
 @users.command("list")

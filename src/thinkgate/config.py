@@ -114,6 +114,10 @@ class Settings(BaseModel):
     data_dir: Path = Path("data")
     database_url: str | None = None
     admin_key: SecretStr | None = None
+    # The web console: the bootstrap admin's password (user `usr_admin`, sign in as
+    # "admin"), and whether session cookies are `Secure` ("auto": when served over https).
+    admin_password: SecretStr | None = Field(default=None, min_length=8, max_length=200)
+    console_secure_cookies: Literal["auto", "always", "never"] = "auto"
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     log_level: str = "info"
     local_models: list[LocalModelConfig] = Field(
@@ -184,6 +188,8 @@ def load_settings(
         "data_dir",
         "database_url",
         "admin_key",
+        "admin_password",
+        "console_secure_cookies",
         "host",
         "port",
         "log_level",

@@ -6,7 +6,7 @@ both say the same thing. Money leaves here as decimal strings in USD.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,9 +15,10 @@ from typing import Any
 
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.gateway.keys import KeyRing, new_key_id
+from thinkgate.gateway.passwords import hash_password, needs_rehash, verify_password
 from thinkgate.gateway.pricing import usd
 from thinkgate.store.keys import KeyRecord, KeyRepository
-from thinkgate.store.ledger import GroupBy, LedgerEntry, LedgerRepository
+from thinkgate.store.ledger import GroupBy, LedgerEntry, LedgerFilter, LedgerRepository
 from thinkgate.store.users import UserRecord, UserRepository
 
 BOOTSTRAP_USER = "usr_admin"
@@ -53,11 +54,33 @@ class Admin:
         user = UserRecord(
             id="usr_" + secrets.token_hex(12), name=name, role=role, created_at=int(time.time())
         )
-        await self._users.add(user, _hash_password(password) if password else None)
+        password_hash = await asyncio.to_thread(hash_password, password) if password else None
+        await self._users.add(user, password_hash)
         return user_view(user)
 
     async def list_users(self) -> list[dict[str, Any]]:
         return [user_view(user) for user in await self._users.listing()]
+
+    async def set_password(self, user_id: str, password: str) -> None:
+        password_hash = await asyncio.to_thread(hash_password, password)
+        if not await self._users.set_password_hash(user_id, password_hash):
+            raise NotFoundError(f"No user found with id '{user_id}'.", param="user_id")
+
+    async def check_password(self, login: str, password: str) -> UserRecord | None:
+        """The user whose id (or unique name) and password these are, else None."""
+        found = await self._users.by_login(login)
+        stored = found[1] if found is not None else None
+        # argon2 takes tens of milliseconds of CPU: off the event loop
+        if not await asyncio.to_thread(verify_password, stored, password) or found is None:
+            return None
+        if stored is not None and needs_rehash(stored):
+            await self._users.set_password_hash(
+                found[0].id, await asyncio.to_thread(hash_password, password)
+            )
+        return found[0]
+
+    async def user(self, user_id: str) -> UserRecord | None:
+        return await self._users.get(user_id)
 
     async def ensure_bootstrap_admin(self) -> str:
         if await self._users.get(BOOTSTRAP_USER) is None:
@@ -112,6 +135,23 @@ class Admin:
         return [
             ledger_view(entry) for entry in await self._ledger.requests(key_id=key_id, limit=limit)
         ]
+
+    async def search_requests(
+        self, where: LedgerFilter, *, limit: int, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        entries = await self._ledger.search(where, limit=limit, offset=offset)
+        return [ledger_view(entry) for entry in entries]
+
+    async def service_key(self, user_id: str, name: str) -> KeyRecord:
+        """A key of the user's whose secret nobody ever sees, for callers inside this
+        process (the console playground): their requests are billed like any other."""
+        for record in await self._key_repository.listing(user_id):
+            if record.name == name and record.revoked_at is None:
+                return record
+        created = await self.create_key(KeySpec(name=name, user_id=user_id), default_user=None)
+        stored = await self._key_repository.get(created["id"])
+        assert stored is not None
+        return stored
 
     async def usage(
         self, group_by: GroupBy, key_id: str | None = None, user_id: str | None = None
@@ -179,9 +219,3 @@ def _money_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:f}"
-
-
-def _hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"

@@ -64,6 +64,8 @@ async def bootstrap_admin_key(settings: Settings, admin: Admin, keys: KeyRing) -
     prints it once, to the terminal only, never to the log."""
     try:
         user_id = await admin.ensure_bootstrap_admin()
+        if settings.admin_password is not None:  # the web console's admin sign-in
+            await admin.set_password(user_id, settings.admin_password.get_secret_value())
         if settings.admin_key is not None:
             secret = settings.admin_key.get_secret_value()
             await admin.create_key(KeySpec(name="admin"), default_user=user_id, key=secret)

@@ -44,6 +44,19 @@ class LedgerEntry:
         return time.strftime("%Y-%m-%d", time.gmtime(self.created_at))
 
 
+@dataclass(slots=True, frozen=True)
+class LedgerFilter:
+    """Which ledger rows to list; `None` is no condition. Times are unix seconds, `until`
+    exclusive."""
+
+    user_id: str | None = None
+    key_id: str | None = None
+    model: str | None = None
+    status: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+
 class LedgerRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -90,6 +103,27 @@ class LedgerRepository:
             query = query.where(LedgerRow.key_id == key_id)
         async with self._db.session() as session:
             rows = await session.scalars(query.limit(limit))
+            return [_entry(row) for row in rows]
+
+    async def search(
+        self, where: LedgerFilter, *, limit: int, offset: int = 0
+    ) -> list[LedgerEntry]:
+        """Newest first, filtered (the console's usage log pages through this)."""
+        query = select(LedgerRow).order_by(LedgerRow.created_at.desc(), LedgerRow.pk.desc())
+        for column, value in (
+            (LedgerRow.user_id, where.user_id),
+            (LedgerRow.key_id, where.key_id),
+            (LedgerRow.model, where.model),
+            (LedgerRow.status, where.status),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(LedgerRow.created_at >= where.since)
+        if where.until is not None:
+            query = query.where(LedgerRow.created_at < where.until)
+        async with self._db.session() as session:
+            rows = await session.scalars(query.limit(limit).offset(offset))
             return [_entry(row) for row in rows]
 
     async def usage(

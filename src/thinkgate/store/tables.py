@@ -48,6 +48,18 @@ class UserRow(Base):
     created_at: Mapped[int] = mapped_column(Integer)
 
 
+class ConsoleSessionRow(Base):
+    """A web console sign-in (migration 0009): the cookie's token is kept only as a hash."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(Integer)
+
+
 class LedgerRow(Base):
     """One billed request; cost in picodollars (1e-12 USD): exact integers that SQL can sum."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from thinkgate.store.database import Database
 from thinkgate.store.tables import UserRow
@@ -43,6 +43,22 @@ class UserRepository:
         async with self._db.session() as session:
             rows = await session.scalars(select(UserRow).order_by(UserRow.created_at))
             return [_record(row) for row in rows]
+
+    async def by_login(self, login: str) -> tuple[UserRecord, str | None] | None:
+        """A user and their password hash, by id or by a name no other user has."""
+        async with self._db.session() as session:
+            row = await session.get(UserRow, login)
+            if row is None:
+                rows = list(await session.scalars(select(UserRow).where(UserRow.name == login)))
+                row = rows[0] if len(rows) == 1 else None
+            return None if row is None else (_record(row), row.password_hash)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> bool:
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
 
 def _record(row: UserRow) -> UserRecord:
