@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from thinkgate import __version__
 from thinkgate.api import admin as admin_api
@@ -23,6 +23,8 @@ from thinkgate.api.errors import install_error_handlers
 from thinkgate.api.gateway_headers import GatewayHeaders
 from thinkgate.api.limits import BodySizeLimit
 from thinkgate.api.observe import Observe
+from thinkgate.api.openapi import document
+from thinkgate.api.query import single_valued_query
 from thinkgate.backends.registry import ModelRegistry, channel_states
 from thinkgate.config import Settings
 from thinkgate.console import install_console
@@ -50,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan(settings),
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(single_valued_query)],
     )
     install_error_handlers(app)
     app.include_router(compact_api.router)
@@ -71,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         drain=app.state.drain,
         access_log=settings.access_log,
     )
+    document(app)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

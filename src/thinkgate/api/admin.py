@@ -10,11 +10,12 @@ import ipaddress
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from thinkgate.api.deps import AdminDep, KeyDep, ServicesDep
 from thinkgate.gateway.admin import KeySpec
+from thinkgate.protocol import parse_body
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
 owner_router = APIRouter(tags=["usage"])
@@ -67,7 +68,8 @@ class CreateKey(BaseModel):
 
 
 @router.post("/users", status_code=201)
-async def create_user(body: CreateUser, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+async def create_user(request: Request, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+    body = parse_body(await request.body(), CreateUser)  # read after the key is checked
     return await services.admin.create_user(body.name, body.role, body.password)
 
 
@@ -77,8 +79,9 @@ async def list_users(services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
 
 
 @router.post("/keys", status_code=201)
-async def create_key(body: CreateKey, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
+async def create_key(request: Request, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """The response's `key` is the only time the secret is shown."""
+    body = parse_body(await request.body(), CreateKey)
     return await services.admin.create_key(body.spec(), default_user=admin.user_id)
 
 

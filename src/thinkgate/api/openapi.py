@@ -1,0 +1,185 @@
+"""The OpenAPI document at `/openapi.json`, told truly.
+
+Most routes read their raw body and validate it with `protocol.parse_body` (to word errors
+as OpenAI does), so FastAPI sees no body model and documents none; and FastAPI documents a
+422 we never send. This module completes the document once, when it is first asked for:
+
+- request bodies from the same pydantic models `parse_body` validates against;
+- 200 bodies as the openai SDK's own types (JSON and, where a route streams, SSE);
+- the error statuses each route can answer, with the OpenAI error body;
+- bearer authentication on every `/v1` and `/admin/v1` operation.
+
+A fuzzer (tests/test_fuzz_api.py) then generates requests from it and checks each answer
+against it, so a drift between this table and the routes shows up as a failing test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from openai.types import Model
+from openai.types.chat import ChatCompletion
+from openai.types.conversations import Conversation, ConversationItemList
+from openai.types.responses import CompactedResponse, Response
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from thinkgate.api.admin import CreateKey, CreateUser
+from thinkgate.protocol.chat import ChatCompletionRequest
+from thinkgate.protocol.compaction import CompactRequest
+from thinkgate.protocol.conversations import (
+    CreateConversationRequest,
+    CreateItemsRequest,
+    UpdateConversationRequest,
+)
+from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest
+
+_REF = "#/components/schemas/{model}"
+_JSON = "application/json"
+_SSE = "text/event-stream"
+
+# (method, path) → the model its raw body is parsed with.
+REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("post", "/v1/responses"): CreateResponseRequest,
+    ("post", "/v1/responses/input_tokens"): InputTokensRequest,
+    ("post", "/v1/responses/compact"): CompactRequest,
+    ("post", "/v1/chat/completions"): ChatCompletionRequest,
+    ("post", "/v1/conversations"): CreateConversationRequest,
+    ("post", "/v1/conversations/{conversation_id}"): UpdateConversationRequest,
+    ("post", "/v1/conversations/{conversation_id}/items"): CreateItemsRequest,
+    ("post", "/admin/v1/users"): CreateUser,
+    ("post", "/admin/v1/keys"): CreateKey,
+}
+
+# (method, path) → the SDK type of its 200 body, and whether it may stream instead.
+RESPONSE_BODIES: dict[tuple[str, str], tuple[type[BaseModel], bool]] = {
+    ("post", "/v1/responses"): (Response, True),
+    ("get", "/v1/responses/{response_id}"): (Response, True),
+    ("post", "/v1/responses/{response_id}/cancel"): (Response, False),
+    ("post", "/v1/responses/compact"): (CompactedResponse, False),
+    ("post", "/v1/chat/completions"): (ChatCompletion, True),
+    ("post", "/v1/conversations"): (Conversation, False),
+    ("get", "/v1/conversations/{conversation_id}"): (Conversation, False),
+    ("post", "/v1/conversations/{conversation_id}"): (Conversation, False),
+    ("post", "/v1/conversations/{conversation_id}/items"): (ConversationItemList, False),
+    ("get", "/v1/conversations/{conversation_id}/items"): (ConversationItemList, False),
+    ("get", "/v1/models/{model_id}"): (Model, False),
+}
+
+_GENERATION = {
+    ("post", "/v1/responses"),
+    ("post", "/v1/responses/compact"),
+    ("post", "/v1/responses/input_tokens"),
+    ("post", "/v1/chat/completions"),
+}
+
+_ERROR_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+_STATUS_WORDS = {
+    "400": "Invalid request (OpenAI's invalid_request_error, with `param` and `code`)",
+    "401": "Missing, unknown, expired or revoked API key",
+    "403": "The key may not do this (an admin route, a model outside the key's list)",
+    "404": "No such object for this caller",
+    "409": "Conflict with the object's state",
+    "413": "Request body too large",
+    "429": "Rate limit or budget exceeded",
+    "431": "Request headers too large",
+    "500": "Server error",
+    "502": "The upstream provider failed",
+    "503": "No channel or store is available now",
+    "504": "The upstream provider timed out",
+}
+_CLIENT_ERRORS = ("400", "401", "403", "404", "413", "429", "431")
+_SERVER_ERRORS = ("500", "503")
+_UPSTREAM_ERRORS = ("502", "504")
+
+
+def document(app: FastAPI) -> None:
+    """Make `app.openapi()` return the completed document (built once, then cached)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _complete(plain())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _complete(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    refs = _model_refs(schemas)
+    schemas["ErrorResponse"] = _ERROR_BODY
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(("/v1/", "/admin/v1/")):
+            continue
+        for method, operation in operations.items():
+            _complete_operation((method, path), operation, refs)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)  # FastAPI's 422 shape: never sent
+    return schema
+
+
+def _model_refs(schemas: dict[str, Any]) -> dict[type[BaseModel], dict[str, Any]]:
+    """One pass over every model, so that equal names from different modules get distinct
+    component names; returns each model's `$ref`."""
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (model, "validation") for model in REQUEST_BODIES.values()
+    ]
+    wanted += [(model, "validation") for model, _ in RESPONSE_BODIES.values()]
+    wanted = list(dict.fromkeys(wanted))
+    keys, top = models_json_schema(wanted, ref_template=_REF)
+    for name, definition in top.get("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    return {model: ref for (model, _mode), ref in keys.items() if issubclass(model, BaseModel)}
+
+
+def _complete_operation(
+    key: tuple[str, str], operation: dict[str, Any], refs: dict[type[BaseModel], dict[str, Any]]
+) -> None:
+    operation["security"] = [{"bearer": []}]
+    body_model = REQUEST_BODIES.get(key)
+    if body_model is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {_JSON: {"schema": refs[body_model]}},
+        }
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    reply = RESPONSE_BODIES.get(key)
+    if reply is not None:
+        model, streams = reply
+        ok = next((code for code in ("200", "201") if code in responses), "200")
+        content: dict[str, Any] = {_JSON: {"schema": refs[model]}}
+        if streams:
+            content[_SSE] = {"schema": {"type": "string"}}
+        responses[ok] = {"description": "Success", "content": content}
+    statuses: tuple[str, ...] = _CLIENT_ERRORS + _SERVER_ERRORS
+    if key in _GENERATION:
+        statuses += _UPSTREAM_ERRORS
+    for status in statuses:
+        responses.setdefault(
+            status,
+            {
+                "description": _STATUS_WORDS[status],
+                "content": {_JSON: {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+            },
+        )
