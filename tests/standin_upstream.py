@@ -4,7 +4,7 @@
 text, usage with cached and reasoning tokens), `tool` streams a tool call, `hang` never
 answers, `fail500` / `fail400` answer errors, `limit429` answers 429 with Retry-After,
 `cut` stops mid-stream, `garbled` sends a non-JSON event first, `garbled_late` after text,
-`slow` ticks for a minute.
+`slow` ticks for a minute, `ticksN` N times 0.1 s.
 Run: `python -m tests.standin_upstream PORT`. `GET /stats` counts requests per model.
 """
 
@@ -82,10 +82,10 @@ async def _cut() -> AsyncIterator[str]:
     raise ConnectionAbortedError("cut on purpose")  # uvicorn drops the connection
 
 
-async def _slow(model: str) -> AsyncIterator[str]:
+async def _slow(model: str, ticks: int = 600) -> AsyncIterator[str]:
     try:
         yield _chunk({"role": "assistant"})
-        for _ in range(600):
+        for _ in range(ticks):
             yield _chunk({"content": " tick"})
             await asyncio.sleep(0.1)
         yield _chunk({}, "stop")
@@ -125,6 +125,8 @@ async def chat_completions(request: Request) -> Response:
         return StreamingResponse(_garbled(behaviour == "garbled_late"), media_type=sse)
     if behaviour == "slow":
         return StreamingResponse(_slow(model), media_type=sse)
+    if behaviour.startswith("ticks"):
+        return StreamingResponse(_slow(model, int(behaviour[5:])), media_type=sse)
     if behaviour == "tool":
         return StreamingResponse(_tool(), media_type=sse)
     return StreamingResponse(_ok(), media_type=sse)

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from thinkgate.api.json import JSONResponse
-from thinkgate.errors import InvalidRequestError, NotFoundError, ServerError, ThinkgateError
+from thinkgate.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    ServerError,
+    ServiceUnavailableError,
+    ThinkgateError,
+)
 from thinkgate.protocol.parsing import param_path
 
 log = logging.getLogger(__name__)
+
+# The database cannot be reached (down, restarting, network, pool exhausted): a 503 the
+# client may retry, not a 500. A constraint violation or bad SQL is still a bug (500).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 def error_response(error: ThinkgateError) -> JSONResponse:
@@ -54,6 +73,15 @@ async def _on_client_gone(_request: Request, _exc: Exception) -> Response:
     return Response(status_code=499)
 
 
+async def _on_database_unavailable(_request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[:1])
+    error = ServiceUnavailableError(
+        "The server's database is unavailable at the moment; please retry shortly.",
+        code="database_unavailable",
+    )
+    return JSONResponse(error.to_body(), status_code=503, headers={"retry-after": "1"})
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> Response:
     """The outermost guard: a bug is a 500 server_error, never a traceback on the wire."""
     log.error("unhandled error", exc_info=exc)
@@ -65,4 +93,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(ClientDisconnect, _on_client_gone)
+    for database_error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(database_error, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -114,13 +114,17 @@ class DiskTier:
         )  # fmt: skip
         final = self._path(entry.id)
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as handle:
-            handle.write(header)
-            handle.write(payload_head)
-            handle.write(state)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
+        try:
+            with temporary.open("wb") as handle:
+                handle.write(header)
+                handle.write(payload_head)
+                handle.write(state)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, final)
+        except OSError:  # disk full, I/O error: leave no partial file taking up the space
+            temporary.unlink(missing_ok=True)
+            raise
         return HEADER.size + len(payload_head) + len(state)
 
     def read_state(self, entry: Entry) -> bytes:

@@ -1,4 +1,4 @@
-"""Counters for the cache: read by the debug endpoint now, by /metrics once it exists."""
+"""Counters for the cache: read by `/v1/internal/cache` and by `/metrics` at scrape time."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class CacheStats:
     evictions_disk_budget: int = 0
     evictions_disk_expired: int = 0
     disk_corrupt: int = 0  # unreadable, truncated or tampered files, removed
+    disk_write_errors: int = 0  # writes that failed (disk full, I/O error): entry stays RAM-only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -203,6 +203,7 @@ class PromptCache:
             log.warning("prompt cache: cannot write %s: %s", entry.id[:12], exc)
             with self._lock:
                 self._pending.discard(entry.id)
+                self.stats.disk_write_errors += 1
             return
         with self._lock:
             self._pending.discard(entry.id)

@@ -149,11 +149,14 @@ class _ScrapeCollector(Collector):
             "Prompt tokens restored from the cache instead of evaluated, since start.",
             value=stats.get("cached_tokens", 0),
         )
-        yield GaugeMetricFamily(
+        errors = GaugeMetricFamily(
             "thinkgate_prompt_cache_disk_errors",
-            "Disk writes skipped or files removed as corrupt (disk full, I/O errors).",
-            value=stats.get("disk_corrupt", 0) + stats.get("disk_write_errors", 0),
+            "Disk writes that failed (disk full, I/O error) and files removed as corrupt.",
+            labels=["kind"],
         )
+        errors.add_metric(["write"], stats.get("disk_write_errors", 0))
+        errors.add_metric(["corrupt"], stats.get("disk_corrupt", 0))
+        yield errors
 
     def _breakers(self) -> Iterable[Metric]:
         if self._sources.breakers is None:
