@@ -2,8 +2,11 @@
 
 effort ─► cap (budgets: per model, scaled to context) ─► GenerationPlan.reasoning_budget
 plan ─► effort `none`: the backend as is
+     ├► an upstream that thinks itself: its own reasoning, the budget forced on the stream
+     │  (reasoning.upstream_budget)
      └► otherwise: think-then-answer over the backend (adaptive policy, or fixed when
-        the model's `adaptive_reasoning = false`)
+        the model's `adaptive_reasoning = false`), in the model's own `<think>` tags
+        (`thinking = "native"`: budget forcing) or the Reasoning:/Answer: scaffold
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 
 from thinkgate.backends.base import Backend, GenerationPlan
-from thinkgate.config import Settings
+from thinkgate.config import LocalModelConfig, Settings
 from thinkgate.engine.deltas import Delta
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.reasoning.budgets import budget_for
+from thinkgate.reasoning.formats import NativeFormat, ScaffoldFormat, ThoughtFormat
 from thinkgate.reasoning.policy import AdaptivePolicy, FixedPolicy, ThinkingPolicy
 from thinkgate.reasoning.scaffold import ThinkThenAnswer
 from thinkgate.reasoning.sealing import Sealer
@@ -27,6 +31,7 @@ class ModelReasoning:
 
     budgets: Mapping[str, int] = field(default_factory=dict)
     adaptive: bool = True
+    thought_format: ThoughtFormat = field(default_factory=ScaffoldFormat)
 
 
 class ReasoningPlanner:
@@ -56,7 +61,9 @@ class ReasoningPlanner:
             return backend.generate(request, plan)
         settings = self._models.get(backend.name, ModelReasoning())
         policy = self._adaptive if settings.adaptive else self._fixed
-        return ThinkThenAnswer(backend, request, plan, policy, self.sealer).deltas()
+        return ThinkThenAnswer(
+            backend, request, plan, policy, self.sealer, settings.thought_format
+        ).deltas()
 
     def unseal_inputs(self, request: CanonicalRequest) -> None:
         self.sealer.unseal_inputs(request)
@@ -68,7 +75,14 @@ def planner_for(settings: Settings) -> ReasoningPlanner:
         config.name: ModelReasoning(
             budgets={str(k): v for k, v in config.reasoning_budgets.items()},
             adaptive=config.adaptive_reasoning,
+            thought_format=_thought_format(config),
         )
         for config in settings.local_models
     }
     return ReasoningPlanner(Sealer.from_data_dir(settings.data_dir), models)
+
+
+def _thought_format(config: LocalModelConfig) -> ThoughtFormat:
+    if config.thinking == "native":
+        return NativeFormat(config.think_open, config.think_close, config.think_transition)
+    return ScaffoldFormat()

@@ -1,10 +1,13 @@
-"""Think-then-answer over any backend, for models without native thinking (SmolLM2).
+"""Think-then-answer over any backend: a hidden thinking pass, then the answer after it.
 
-    [probe: "Answer:" + 2 tokens → confidence]          (adaptive only)
-      → thinking pass: "Reasoning:" + the model's own tokens, ≤ budget
+    [probe: answer prefix + 2 tokens → confidence]          (adaptive only)
+      → thinking pass: the reply opened for thinking, the model's own tokens, ≤ budget
           (adaptive: in chunks, probing the answer between chunks; stop when stable)
-      → answer pass: "Reasoning: <thought>\nAnswer:" → the visible answer
+      → answer pass: the thought closed in the reply → the visible answer
 
+What surrounds the thought is a `ThoughtFormat` (`reasoning.formats`): the
+"Reasoning: … Answer:" scaffold for models without native thinking (SmolLM2), or the
+model's own `<think>` tags with the close forced at the budget (budget forcing).
 Every pass is an ordinary `backend.generate` with a prefilled reply start
 (`CanonicalRequest.assistant_prefix`), so llama.cpp reuses the shared prompt prefix.
 Thinking and probe tokens are real generated tokens: all count as reasoning tokens and
@@ -30,16 +33,10 @@ from thinkgate.engine.deltas import (
     TextDelta,
 )
 from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.reasoning.formats import ScaffoldFormat, ThoughtFormat
 from thinkgate.reasoning.policy import Probe, ThinkingPolicy
 from thinkgate.reasoning.sealing import Sealer
 from thinkgate.reasoning.summary import summarize
-
-THINK_INSTRUCTION = (
-    "Think step by step. Write your reasoning first, then write 'Answer:' followed by "
-    "the final answer."
-)
-THINK_PREFIX = "Reasoning:"
-ANSWER_MARKER = "Answer:"
 
 
 @dataclass(slots=True)
@@ -65,8 +62,10 @@ class ThinkThenAnswer:
         plan: GenerationPlan,
         policy: ThinkingPolicy,
         sealer: Sealer,
+        thought_format: ThoughtFormat | None = None,
     ) -> None:
         self._backend = backend
+        self._format: ThoughtFormat = thought_format or ScaffoldFormat()
         self._request = request
         self._plan = plan
         self._policy = policy
@@ -106,7 +105,9 @@ class ThinkThenAnswer:
             chunk = left
             if self._policy.adaptive and left > self._policy.probe_interval + probe_cost:
                 chunk = self._policy.probe_interval
-            request = self._scaffold(THINK_PREFIX + self._thought, stop=(ANSWER_MARKER,))
+            request = self._scaffold(
+                self._format.think_prefix(self._thought), stop=self._format.think_stop
+            )
             reason: FinishReason = "length"
             async for delta in self._run(request, chunk):
                 if isinstance(delta, TextDelta) and delta.text:
@@ -185,15 +186,13 @@ class ThinkThenAnswer:
         return ReasoningDoneDelta(self._thought, summary=summary, encrypted_content=sealed)
 
     def _answer_prefix(self) -> str:
-        if not self._thought:
-            return ANSWER_MARKER
-        return f"{THINK_PREFIX} {self._thought.strip()}\n{ANSWER_MARKER}"
+        return self._format.answer_prefix(self._thought)
 
     def _scaffold(
         self, prefix: str, *, stop: tuple[str, ...] = (), logprobs: bool = False
     ) -> CanonicalRequest:
-        instructions = self._request.instructions
-        note = f"{instructions}\n\n{THINK_INSTRUCTION}" if instructions else THINK_INSTRUCTION
+        parts = [self._request.instructions or "", self._format.instructions]
+        note = "\n\n".join(part for part in parts if part) or None
         sampling = dataclasses.replace(self._sampling(), stop=stop, logprobs=logprobs)
         return dataclasses.replace(
             self._request,
@@ -210,7 +209,7 @@ class ThinkThenAnswer:
         if "temperature" not in self._request.explicit_sampling:
             sampling = dataclasses.replace(sampling, temperature=0.0, top_p=1.0)
         if answer:  # a weak model may start a second thought after its answer: cut it
-            return dataclasses.replace(sampling, stop=(*sampling.stop, THINK_PREFIX))
+            return dataclasses.replace(sampling, stop=(*sampling.stop, *self._format.answer_stop))
         return dataclasses.replace(sampling, logprobs=False, top_logprobs=0, stop=())
 
     def _prompt_text(self) -> str:
