@@ -43,6 +43,13 @@ class LocalModelConfig(BaseModel):
         Literal["minimal", "low", "medium", "high", "xhigh"], Annotated[int, Field(ge=0)]
     ] = Field(default_factory=dict)
     adaptive_reasoning: bool = True
+    # "native": the template has `<think>`-style tags; the reply is opened with
+    # `think_open`, and at the budget the server writes `think_close` + `think_transition`
+    # itself (budget forcing). "scaffold": a prompted Reasoning:/Answer: pass (SmolLM2).
+    thinking: Literal["scaffold", "native"] = "scaffold"
+    think_open: str = Field(default="<think>\n", min_length=1)
+    think_close: str = Field(default="</think>", min_length=1)
+    think_transition: str = "\n\n"
 
 
 class PromptCacheConfig(BaseModel):
