@@ -1,15 +1,18 @@
-"""Adaptive reasoning: tokens, accuracy and latency per effort on the bundled suites.
+"""Adaptive reasoning: tokens, accuracy, latency and cost per effort on the bundled suites.
 
 Method: one `thinkgate serve` subprocess with two models over the same SmolLM2-135M GGUF:
 `smollm2-135m-instruct` (adaptive, the default) and `smollm2-fixed` (the same model with
 `adaptive_reasoning = false`: it thinks until it stops or reaches the effort's cap, with no
-difficulty probe and no early exit). The first `--limit` items of each suite are sent to
-both through the official `openai` SDK (`thinkgate.evals`), one request at a time, greedy;
-`max_output_tokens` is the effort's cap + 24 so an answer cannot ramble on. Reported per
-model, suite and effort: exact-match accuracy, mean reasoning and output tokens per item
-(from `usage`), mean latency per item. Results: `bench/results/reasoning.json`.
+difficulty probe and no early exit). The first `--limit` items of each suite are sent
+through the official `openai` SDK (`thinkgate.evals`), one request at a time, greedy;
+`max_output_tokens` is the effort's cap + 24 so an answer cannot ramble on. The rows the
+targets need (adaptive and fixed `high`, both suites) run first, then every other effort.
+Reported per model, suite and effort: exact-match accuracy, mean reasoning and output
+tokens per item (from `usage`), mean latency per item and the cost per 1,000 items at
+GPT-5.1's list price. Token counts do not depend on CPU load; latencies do. Results are
+saved after every row to `bench/results/reasoning.json`.
 
-    .venv/bin/python -m bench.reasoning [--limit 5] [--efforts none,low,medium,high]
+    .venv/bin/python -m bench.reasoning [--limit 20] [--efforts none,minimal,low,medium,high,xhigh]
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import argparse
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from openai import OpenAI
 
 from tests.server import ADMIN_KEY, ServerProcess
 from thinkgate.evals import EffortResult, load_suite, run_suite
-from thinkgate.reasoning import budget_for
+from thinkgate.evals.runner import Price
+from thinkgate.reasoning import EFFORT_LADDER, budget_for
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "reasoning.json"
@@ -32,25 +37,39 @@ ADAPTIVE, FIXED = "smollm2-135m-instruct", "smollm2-fixed"
 CONTEXT = 8192  # the default n_ctx: budgets are a share of it
 ANSWER_ROOM = 24  # max_output_tokens = the effort's cap + this
 CONFIG = f'[[local_models]]\nname = "{FIXED}"\nadaptive_reasoning = false\n'
+SUITES = ("easy", "hard")
+PRICE = Price()  # GPT-5.1 list price, USD per 1M tokens
 
 
 def _row(model: str, suite: str, result: EffortResult) -> dict[str, object]:
+    items = len(result.items)
     return {
         "model": model,
         "mode": "adaptive" if model == ADAPTIVE else "fixed",
         "suite": suite,
         "effort": result.effort,
-        "items": len(result.items),
+        "items": items,
         "accuracy": result.accuracy,
         "reasoning_tokens": result.reasoning_tokens,
         "output_tokens": result.output_tokens,
         "latency_s": result.latency_s,
+        "cost_per_1k_items_usd": float(result.cost(PRICE)) * 1000 / items if items else 0.0,
         "errors": result.errors,
     }
 
 
-def run(limit: int, efforts: list[str]) -> list[dict[str, object]]:
-    rows = []
+def plan(efforts: list[str]) -> list[tuple[str, str, str]]:
+    """(suite, model, effort) runs: the targets' rows first, then the other efforts."""
+    first = [(suite, model, "high") for suite in SUITES for model in (ADAPTIVE, FIXED)]
+    rest = [(s, ADAPTIVE, e) for s in SUITES for e in efforts if e != "high"]
+    return first + rest
+
+
+Rows = list[dict[str, object]]
+
+
+def run(limit: int, efforts: list[str], save: Callable[[Rows], None]) -> Rows:
+    rows: Rows = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "thinkgate.toml"
         config.write_text(CONFIG)
@@ -59,14 +78,13 @@ def run(limit: int, efforts: list[str]) -> list[dict[str, object]]:
             client = OpenAI(
                 base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0, timeout=900
             )
-            plan = [(ADAPTIVE, effort) for effort in efforts] + [(FIXED, "high")]
-            for suite in ("easy", "hard"):
+            for suite, model, effort in plan(efforts):
                 items = load_suite(suite)[:limit]
-                for model, effort in plan:
-                    cap = budget_for(effort, CONTEXT) + ANSWER_ROOM
-                    (result,) = run_suite(client, model, items, [effort], max_output_tokens=cap)
-                    rows.append(_row(model, suite, result))
-                    print(_markdown_row(rows[-1]), flush=True)
+                cap = budget_for(effort, CONTEXT) + ANSWER_ROOM
+                (result,) = run_suite(client, model, items, [effort], max_output_tokens=cap)
+                rows.append(_row(model, suite, result))
+                print(_markdown_row(rows[-1]), flush=True)
+                save(rows)
         finally:
             server.stop()
     return rows
@@ -75,31 +93,42 @@ def run(limit: int, efforts: list[str]) -> list[dict[str, object]]:
 def _markdown_row(row: dict[str, object]) -> str:
     return (
         f"| {row['mode']} | {row['suite']} | {row['effort']} | {row['items']} | "
-        f"{float(row['accuracy']):.0%} | {float(row['reasoning_tokens']):.1f} | "  # type: ignore[arg-type]
-        f"{float(row['output_tokens']):.1f} | {float(row['latency_s']):.2f} |"  # type: ignore[arg-type]
+        f"{_f(row, 'accuracy'):.0%} | {_f(row, 'reasoning_tokens'):.1f} | "
+        f"{_f(row, 'output_tokens'):.1f} | {_f(row, 'latency_s'):.2f} | "
+        f"{_f(row, 'cost_per_1k_items_usd'):.4f} |"
     )
 
 
-def markdown(rows: list[dict[str, object]]) -> str:
+def _f(row: dict[str, object], key: str) -> float:
+    value = row.get(key, 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _order(row: dict[str, object]) -> tuple[int, int, int]:
+    suite = SUITES.index(str(row["suite"])) if row["suite"] in SUITES else 9
+    effort = EFFORT_LADDER.index(str(row["effort"])) if row["effort"] in EFFORT_LADDER else 9
+    return suite, int(row["mode"] == "fixed"), effort
+
+
+def markdown(rows: Rows) -> str:
     header = (
         "| mode | suite | effort | items | accuracy | reasoning tok/item | output tok/item "
-        "| latency s/item |\n|---|---|---|---|---|---|---|---|"
+        "| latency s/item | cost $/1k items |\n|---|---|---|---|---|---|---|---|---|"
     )
-    lines = [header, *(_markdown_row(row) for row in rows)]
+    lines = [header, *(_markdown_row(row) for row in sorted(rows, key=_order))]
 
-    def find(mode: str, suite: str, effort: str) -> dict[str, object] | None:
+    def find(mode: str, suite: str) -> dict[str, object] | None:
         for row in rows:
-            if (row["mode"], row["suite"], row["effort"]) == (mode, suite, effort):
+            if (row["mode"], row["suite"], row["effort"]) == (mode, suite, "high"):
                 return row
         return None
 
-    adaptive_easy = find("adaptive", "easy", "high")
-    fixed_easy = find("fixed", "easy", "high")
-    adaptive_hard = find("adaptive", "hard", "high")
+    adaptive_easy, fixed_easy = find("adaptive", "easy"), find("fixed", "easy")
+    adaptive_hard = find("adaptive", "hard")
     if adaptive_easy and fixed_easy and adaptive_hard:
-        a_easy = float(adaptive_easy["reasoning_tokens"])  # type: ignore[arg-type]
-        f_easy = float(fixed_easy["reasoning_tokens"])  # type: ignore[arg-type]
-        a_hard = float(adaptive_hard["reasoning_tokens"])  # type: ignore[arg-type]
+        a_easy = _f(adaptive_easy, "reasoning_tokens")
+        f_easy = _f(fixed_easy, "reasoning_tokens")
+        a_hard = _f(adaptive_hard, "reasoning_tokens")
         lines.append("")
         lines.append(
             f"Easy suite, effort high: adaptive {a_easy:.1f} vs fixed {f_easy:.1f} reasoning "
@@ -113,19 +142,21 @@ def markdown(rows: list[dict[str, object]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--limit", type=int, default=5, help="items per suite (first N)")
-    parser.add_argument("--efforts", default="none,low,medium,high")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--limit", type=int, default=20, help="items per suite (first N)")
+    parser.add_argument("--efforts", default=",".join(EFFORT_LADDER))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     efforts = [e.strip() for e in args.efforts.split(",") if e.strip()]
     started = dt.datetime.now(dt.UTC)
-    rows = run(args.limit, efforts)
-    table = markdown(rows)
-    print("\n" + table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps({"started": started.isoformat(), "limit": args.limit, "rows": rows}, indent=1)
-    )
+
+    def save(rows: Rows) -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        body = {"started": started.isoformat(), "limit": args.limit, "rows": rows}
+        args.out.write_text(json.dumps(body, indent=1))
+
+    rows = run(args.limit, efforts, save)
+    print("\n" + markdown(rows))
 
 
 if __name__ == "__main__":
