@@ -64,7 +64,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(admin_api.owner_router)
     install_console(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.security.max_header_bytes,
+    )
     app.add_middleware(GatewayHeaders)
     app.state.metrics, app.state.drain = Metrics(), Drain()
     app.include_router(health_api.router)

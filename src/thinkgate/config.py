@@ -7,6 +7,7 @@ import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -113,6 +114,29 @@ class ChannelConfig(BaseModel):
     compat: Literal["openai", "llama-cpp-python"] = "openai"
 
 
+class SecurityConfig(BaseModel):
+    """`[security]`: request limits, and the guard on every URL the server fetches or
+    forwards (see `thinkgate.net.guard`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # all request headers together
+    # Fetched or forwarded URLs (input_image.image_url, input_file.file_url) may not point at
+    # loopback, private, link-local, multicast or reserved addresses unless allowed here.
+    allow_private_urls: bool = False
+    allowed_networks: list[str] = Field(default_factory=list)  # CIDRs let through anyway
+    fetch_max_bytes: int = Field(default=1 << 20, ge=1)
+    fetch_timeout: float = Field(default=10.0, gt=0)
+    fetch_max_redirects: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,6 +164,7 @@ class Settings(BaseModel):
     key_pepper: SecretStr | None = None  # else a secret file in the data dir
     channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
     prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     # Operations: log lines as JSON (collectors) or plain text (people); who may scrape
     # /metrics ("admin": an admin key or `metrics_token`; "none": anyone who can reach it);
     # SIGTERM drains for `shutdown_drain_seconds` (503s, /readyz 503) before the listener

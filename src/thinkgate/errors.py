@@ -8,6 +8,7 @@
     │   ├── NotFoundError              404
     │   ├── ConflictError              409
     │   ├── PayloadTooLargeError       413
+    │   ├── HeadersTooLargeError       431
     │   └── RateLimitError             429
     │       └── QuotaExceededError     429 insufficient_quota
     └── ServerError (5xx)
@@ -79,6 +80,10 @@ class ConflictError(ClientError):
 
 class PayloadTooLargeError(ClientError):
     status_code = 413
+
+
+class HeadersTooLargeError(ClientError):
+    status_code = 431
 
 
 class RateLimitError(ClientError):

@@ -1,24 +1,36 @@
-"""Body size limit as pure ASGI middleware: refuses early on Content-Length, and counts
-streamed (chunked) bodies as they arrive, so an oversized body is never buffered whole."""
+"""Request size limits as pure ASGI middleware, checked before anything is parsed.
+
+Headers: their total size, summed from the scope (431). Body: refused early on
+Content-Length, and streamed (chunked) bodies are counted as they arrive, so an oversized
+body is never buffered whole (413)."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thinkgate.api.errors import error_response
-from thinkgate.errors import PayloadTooLargeError
+from thinkgate.errors import HeadersTooLargeError, PayloadTooLargeError
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_header_bytes: int = 32 * 1024) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = scope["headers"]
+        if sum(len(name) + len(value) for name, value in headers) > self.max_header_bytes:
+            error = HeadersTooLargeError(
+                f"Request headers too large: the limit is {self.max_header_bytes} bytes.",
+                code="request_headers_too_large",
+            )
+            await error_response(error)(scope, receive, send)
+            return
+        declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await error_response(self._error())(scope, receive, send)
             return

@@ -21,6 +21,7 @@ from thinkgate.protocol.common import (
     check_metadata,
     normalise_cache_retention,
 )
+from thinkgate.protocol.limits import MAX_INPUT_ITEMS, Tools
 from thinkgate.protocol.parsing import validate
 
 _NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
@@ -66,7 +67,7 @@ class ChatCompletionRequest(StrictModel):
     """`POST /v1/chat/completions`. `messages` and `tools` are checked one by one below."""
 
     model: str = Field(min_length=1)
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_INPUT_ITEMS)
     stream: bool | None = None
     stream_options: ChatStreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=128)
@@ -83,7 +84,7 @@ class ChatCompletionRequest(StrictModel):
     reasoning_effort: ReasoningEffort | None = None
     verbosity: Verbosity | None = None
     response_format: ChatResponseFormat | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: Tools | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     store: bool | None = None

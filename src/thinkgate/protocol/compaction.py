@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
 from thinkgate.protocol.common import ServiceTier, StrictModel, normalise_cache_retention
+from thinkgate.protocol.limits import InputItems
 
 
 class CompactRequest(StrictModel):
     model: str = Field(min_length=1)
-    input: str | list[dict[str, Any]] | None = None
+    input: str | InputItems | None = None
     instructions: str | None = None
     previous_response_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     prompt_cache_key: str | None = Field(default=None, max_length=1024)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol.limits import check_depth
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -33,6 +34,7 @@ _TYPE_TAGS = {
 def parse_body(raw: bytes, model: type[ModelT]) -> ModelT:
     """Decode JSON and validate it; any failure is a 400 naming the parameter."""
     data = parse_json(raw)
+    check_depth(raw, data)
     if not isinstance(data, dict):
         raise InvalidRequestError(
             "The request body must be a JSON object.", param=None, code="invalid_type"
@@ -71,6 +73,7 @@ def validation_error_to_client_error(
         key=lambda i: (
             0 if errors[i]["type"] in {"missing", "extra_forbidden"} else 1,
             -len(paths[i]),
+            1 if errors[i]["type"].endswith("_type") else 0,  # a branch that matched the type
         ),
     )
     return _to_client_error(errors[ranked[0]], paths[ranked[0]])

@@ -17,6 +17,7 @@ from thinkgate.protocol.common import (
     check_metadata,
     normalise_cache_retention,
 )
+from thinkgate.protocol.limits import InputItems, Tools
 
 ResponseFormat = Annotated[
     TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")
@@ -57,7 +58,7 @@ class CreateResponseRequest(StrictModel):
     """`POST /v1/responses`. Input items are validated one by one in `protocol.items`."""
 
     model: str = Field(min_length=1)
-    input: str | list[dict[str, Any]] | None = None
+    input: str | InputItems | None = None
     instructions: str | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
@@ -68,7 +69,7 @@ class CreateResponseRequest(StrictModel):
     include: list[Includable] | None = None
     reasoning: ReasoningParam | None = None
     text: TextParam | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: Tools | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     max_output_tokens: int | None = Field(default=None, ge=16)
@@ -95,13 +96,13 @@ class InputTokensRequest(StrictModel):
     """`POST /v1/responses/input_tokens`: the prompt-shaping subset of a create request."""
 
     model: str = Field(min_length=1)
-    input: str | list[dict[str, Any]] | None = None
+    input: str | InputItems | None = None
     instructions: str | None = None
     conversation: str | ConversationRef | None = None
     previous_response_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     reasoning: ReasoningParam | None = None
     text: TextParam | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: Tools | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     truncation: Literal["auto", "disabled"] | None = None
