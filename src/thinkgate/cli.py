@@ -8,6 +8,7 @@ import click
 
 from thinkgate import cli_gateway
 from thinkgate.cli_channels import channels_command
+from thinkgate.cli_doctor import doctor_command
 from thinkgate.config import ConfigError, load_settings
 from thinkgate.evals.cli import eval_command
 
@@ -156,3 +157,4 @@ def agent(
 main.add_command(eval_command)
 cli_gateway.register(main)
 main.add_command(channels_command)
+main.add_command(doctor_command)
