@@ -32,6 +32,7 @@ from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.gateway.service import Gateway
 from thinkgate.gateway.setup import open_gateway
+from thinkgate.net import UrlPolicy
 from thinkgate.ops import Drain, Metrics, ScrapeSources
 from thinkgate.reasoning import planner_for
 from thinkgate.store import (
@@ -79,6 +80,9 @@ def create_app(settings: Settings) -> FastAPI:
         access_log=settings.access_log,
     )
     document(app)
+    app.state.url_policy = UrlPolicy.from_config(
+        settings.security.allow_private_urls, settings.security.allowed_networks
+    )
 
     @app.get("/health")
     async def health() -> dict[str, str]:

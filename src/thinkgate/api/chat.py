@@ -8,6 +8,7 @@ from starlette.responses import Response
 from thinkgate.api.deps import AccountDep, ServicesDep
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.sse import framed_chat, sse_response
+from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.chat_request import chat_call_from_body
 from thinkgate.engine.chat_run import ChatRun
 from thinkgate.protocol import parse_body
@@ -22,6 +23,7 @@ async def create_chat_completion(
 ) -> Response:
     body = parse_body(await request.body(), ChatCompletionRequest)
     call = chat_call_from_body(body)
+    await check_item_urls(request, call.request.input_items, "messages")
     run = await ChatRun.start(services.pipeline, call, account)
     if call.stream:
         return sse_response(framed_chat(run.chunks()), on_close=run.aclose)

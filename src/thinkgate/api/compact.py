@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from thinkgate.api.deps import OwnerDep, ServicesDep
+from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.compaction import Compactor
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol import parse_body
 from thinkgate.protocol.compaction import CompactRequest
-from thinkgate.protocol.items import parse_input
+from thinkgate.protocol.items import Item, parse_input
 
 router = APIRouter()
 
@@ -26,7 +27,7 @@ async def compact(request: Request, services: ServicesDep, owner: OwnerDep) -> d
         )
     canonical = CanonicalRequest(
         model=body.model,
-        input_items=parse_input(body.input),
+        input_items=await _checked(request, parse_input(body.input)),
         instructions=body.instructions,
         previous_response_id=body.previous_response_id,
         prompt_cache_key=body.prompt_cache_key,
@@ -36,3 +37,8 @@ async def compact(request: Request, services: ServicesDep, owner: OwnerDep) -> d
         owner=owner,
     )
     return await Compactor(services.pipeline).compact(canonical)
+
+
+async def _checked(request: Request, items: list[Item]) -> list[Item]:
+    await check_item_urls(request, items, "input")
+    return items

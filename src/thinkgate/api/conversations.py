@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from thinkgate.api.deps import OwnerDep, ServicesDep
+from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.conversation_items import new_items
 from thinkgate.errors import NotFoundError
 from thinkgate.ids import new_id
@@ -29,6 +30,7 @@ async def create_conversation(
 ) -> dict[str, Any]:
     body = parse_body(await request.body(), CreateConversationRequest)
     items = new_items(body.items)
+    await check_item_urls(request, items, "items")
     return await services.conversations.create(
         new_id("conv"), owner=owner, metadata=body.metadata or {}, items=items
     )
@@ -74,6 +76,7 @@ async def create_items(
     await _owned(services, conversation_id, owner)
     body = parse_body(await request.body(), CreateItemsRequest)
     items = new_items(body.items)
+    await check_item_urls(request, items, "items")
     await services.conversations.append(conversation_id, items)
     return _page(items, has_more=False)
 

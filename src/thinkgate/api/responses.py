@@ -11,6 +11,7 @@ from starlette.responses import Response
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.sse import framed, sse_response
+from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.replay import replay_events
 from thinkgate.engine.responses_request import canonical_from_responses, canonical_from_token_count
 from thinkgate.errors import InvalidRequestError, NotFoundError
@@ -26,6 +27,7 @@ async def create_response(
 ) -> Response:
     body = parse_body(await request.body(), CreateResponseRequest)
     canonical = canonical_from_responses(body)
+    await check_item_urls(request, canonical.input_items, "input")
     canonical.owner = owner
     if canonical.background:
         queued = await services.jobs.submit(canonical, account)
