@@ -125,9 +125,6 @@ class SecurityConfig(BaseModel):
     # loopback, private, link-local, multicast or reserved addresses unless allowed here.
     allow_private_urls: bool = False
     allowed_networks: list[str] = Field(default_factory=list)  # CIDRs let through anyway
-    fetch_max_bytes: int = Field(default=1 << 20, ge=1)
-    fetch_timeout: float = Field(default=10.0, gt=0)
-    fetch_max_redirects: int = Field(default=3, ge=0, le=10)
 
     @field_validator("allowed_networks")
     @classmethod
