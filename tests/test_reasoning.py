@@ -7,6 +7,7 @@ tests are fast and exact; `gpt-5.1` and the default model think adaptively.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,41 @@ def test_stream_order_with_summary_and_encrypted_content(rclient: OpenAI) -> Non
     assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
     assert final["output"][0]["encrypted_content"]
     assert 0 < final["usage"]["output_tokens_details"]["reasoning_tokens"] <= TINY_BUDGETS["low"]
+
+
+def _thought_from_sealed(rserver: ServerProcess, blob: str) -> str:
+    """The test reads the server's key: only to check what the client cannot see."""
+    key = (Path(rserver.data_dir) / "reasoning.key").read_bytes().strip()
+    return str(json.loads(Fernet(key).decrypt(blob.encode()))["text"])
+
+
+def test_gpt_5_1_never_returns_raw_reasoning(rclient: OpenAI, rserver: ServerProcess) -> None:
+    """GPT-5.1 shows a summary and a sealed copy, never the thought itself (reference §3.3)."""
+    with rclient.responses.stream(
+        model="gpt-5.1",
+        input=HARD,
+        reasoning={"effort": "low", "summary": "auto"},
+        include=["reasoning.encrypted_content"],
+        max_output_tokens=40,
+    ) as stream:
+        events = [_wire(event.model_dump(exclude_unset=True)) for event in stream]
+    check_stream_grammar(events)
+    kinds = [event["type"] for event in events]
+    assert not [kind for kind in kinds if kind.startswith("response.reasoning_text.")]
+    final = events[-1]["response"]
+    assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
+    reasoning, message = final["output"]
+    assert "content" not in reasoning and reasoning["summary"] and reasoning["encrypted_content"]
+    assert kinds[2] == "response.output_item.added" and kinds[3].startswith(
+        "response.reasoning_summary_part"
+    )
+    thought = _thought_from_sealed(rserver, reasoning["encrypted_content"])
+    assert final["usage"]["output_tokens_details"]["reasoning_tokens"] > 0 and thought.strip()
+    answer = "".join(part["text"] for part in message["content"])
+    assert thought.strip() not in answer
+    for event in events:  # nowhere on the wire but inside the sealed copy
+        if event["type"] != "response.output_item.done":
+            assert thought.strip() not in json.dumps(event.get("delta", "")), event
 
 
 # --- chat and parameter rules ------------------------------------------------------------

@@ -161,3 +161,14 @@ def test_chat_counts_native_reasoning_without_showing_it(nclient: OpenAI) -> Non
     assert not hasattr(completion.choices[0].message, "reasoning_content") or (
         getattr(completion.choices[0].message, "reasoning_content", None) is None
     )
+
+
+def test_effort_none_opens_and_closes_an_empty_block(nclient: OpenAI) -> None:
+    """A `<think>` model at effort none answers after an empty block: no thought shown."""
+    response = nclient.responses.create(
+        model=NATIVE, input=QUESTION, reasoning={"effort": "none"}, max_output_tokens=16
+    )
+    assert response.usage is not None
+    assert response.usage.output_tokens_details.reasoning_tokens == 0
+    assert [item.type for item in response.output] == ["message"]
+    assert response.output_text.strip() and "<think>" not in response.output_text

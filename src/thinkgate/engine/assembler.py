@@ -147,14 +147,16 @@ class ResponseAssembler:
         if self._reasoning is None:
             obfuscation = _obfuscation if self._obfuscate else None
             index = len(self.response["output"])
-            self._reasoning = ReasoningItem(self._event, index, obfuscation=obfuscation)
+            self._reasoning = ReasoningItem(
+                self._event, index, obfuscation=obfuscation, raw=delta.raw
+            )
             events += self._reasoning.open()
         return events + self._reasoning.delta(delta.text)
 
     def _close_reasoning(self, done: ReasoningDoneDelta | None) -> list[Event]:
         """A reasoning item ends before anything follows it (or with the response)."""
         if done is not None and self._reasoning is None:
-            opened = self._on_reasoning(ReasoningDelta(done.text))
+            opened = self._on_reasoning(ReasoningDelta(done.text, raw=done.raw))
         else:
             opened = []
         reasoning, self._reasoning = self._reasoning, None

@@ -36,10 +36,14 @@ class TextDelta:
 
 @dataclass(slots=True, frozen=True)
 class ReasoningDelta:
-    """A piece of hidden reasoning text (the reasoning layer's thinking pass)."""
+    """A piece of hidden reasoning text (the reasoning layer's thinking pass).
+
+    `raw=False`: the model's raw thought is not shown (GPT-5.1 never shows it); the item
+    opens with this delta, its text goes only to the summary and the sealed copy."""
 
     text: str
     kind: Literal["reasoning"] = "reasoning"
+    raw: bool = True
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,6 +54,7 @@ class ReasoningDoneDelta:
     summary: tuple[str, ...] = ()
     encrypted_content: str | None = None
     kind: Literal["reasoning_done"] = "reasoning_done"
+    raw: bool = True  # False: the item carries no `reasoning_text` content
 
 
 ToolKind = Literal["function", "custom", "apply_patch", "shell"]

@@ -21,6 +21,7 @@ def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
             code="unsupported_value",
         )
     request.reasoning_effort = effort
+    request.raw_reasoning = not info.openai_rules  # GPT-5.1 never returns its thought
     if info.openai_rules and effort != "none":
         for name in request.explicit_sampling:
             raise InvalidRequestError(

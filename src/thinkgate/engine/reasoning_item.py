@@ -7,6 +7,10 @@ Event order for one reasoning item (reference §3.3 (b); raw text as open engine
       → content_part.done
       → (summary_part.added → summary_text.delta → summary_text.done → summary_part.done)*
       → output_item.done {summary, content, [encrypted_content]}
+
+Without the raw text (`raw=False`: GPT-5.1, which never returns its chain of thought,
+reference §3.3): no content part and no `reasoning_text` events, only the summary parts
+and the sealed copy.
 """
 
 from __future__ import annotations
@@ -25,8 +29,16 @@ Emit = Callable[..., Event]
 class ReasoningItem:
     """One open reasoning item; `emit(type, **fields)` numbers the events."""
 
-    def __init__(self, emit: Emit, output_index: int, *, obfuscation: Callable[[], str] | None):
+    def __init__(
+        self,
+        emit: Emit,
+        output_index: int,
+        *,
+        obfuscation: Callable[[], str] | None,
+        raw: bool = True,
+    ):
         self.item_id = new_id("rs")
+        self._raw = raw
         self.output_index = output_index
         self._emit = emit
         self._obfuscation = obfuscation
@@ -35,13 +47,16 @@ class ReasoningItem:
     def open(self) -> list[Event]:
         item = {"id": self.item_id, "type": "reasoning", "summary": []}
         part = {"type": "reasoning_text", "text": ""}
+        added = self._emit("response.output_item.added", output_index=self.output_index, item=item)
+        if not self._raw:
+            return [added]
         return [
-            self._emit("response.output_item.added", output_index=self.output_index, item=item),
+            added,
             self._emit("response.content_part.added", **self._where(), content_index=0, part=part),
         ]
 
     def delta(self, text: str) -> list[Event]:
-        if not text:
+        if not text or not self._raw:
             return []
         self._text.append(text)
         return [
@@ -54,10 +69,13 @@ class ReasoningItem:
         """Finish the item; `done` is None when generation stopped mid-thought."""
         text = "".join(self._text)  # what was streamed is what the item holds
         part = {"type": "reasoning_text", "text": text}
-        events = [
-            self._emit("response.reasoning_text.done", **self._where(), content_index=0, text=text),
-            self._emit("response.content_part.done", **self._where(), content_index=0, part=part),
-        ]
+        events = []
+        if self._raw:
+            where = {**self._where(), "content_index": 0}
+            events += [
+                self._emit("response.reasoning_text.done", **where, text=text),
+                self._emit("response.content_part.done", **where, part=part),
+            ]
         summary = [] if done is None else [s for s in done.summary if s]
         for index, summary_text in enumerate(summary):
             events += self._summary_events(index, summary_text)
@@ -65,8 +83,9 @@ class ReasoningItem:
             "id": self.item_id,
             "type": "reasoning",
             "summary": [{"type": "summary_text", "text": s} for s in summary],
-            "content": [dict(part)],
         }
+        if self._raw:
+            item["content"] = [dict(part)]
         if done is not None and done.encrypted_content is not None:
             item["encrypted_content"] = done.encrypted_content
         events.append(

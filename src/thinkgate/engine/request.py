@@ -84,6 +84,9 @@ class CanonicalRequest:
     # Text the model's reply starts with (prefilled, not generated): the reasoning layer
     # continues a thought or asks for the answer after it. Backends append it to the prompt.
     assistant_prefix: str = ""
+    # Whether reasoning items carry the raw thought (`reasoning_text`): open models yes,
+    # like open-weight engines; `gpt-5.1` no, as OpenAI (engine.model_rules sets it).
+    raw_reasoning: bool = True
 
     @property
     def all_items(self) -> list[Item]:

@@ -11,12 +11,13 @@ plan ─► effort `none`: the backend as is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 
 from thinkgate.backends.base import Backend, GenerationPlan
 from thinkgate.config import LocalModelConfig, Settings
-from thinkgate.engine.deltas import Delta
+from thinkgate.engine.deltas import Delta, ReasoningDelta, ReasoningDoneDelta
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.reasoning.budgets import budget_for
 from thinkgate.reasoning.formats import NativeFormat, ScaffoldFormat, ThoughtFormat
@@ -55,11 +56,17 @@ class ReasoningPlanner:
     def generate(
         self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan
     ) -> AsyncGenerator[Delta, None]:
+        deltas = self._generate(backend, request, plan)
+        return deltas if request.raw_reasoning else hide_raw_reasoning(deltas)
+
+    def _generate(
+        self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan
+    ) -> AsyncGenerator[Delta, None]:
+        settings = self._models.get(backend.name, ModelReasoning())
         if request.reasoning_effort == "none" or plan.reasoning_budget <= 0:
-            return backend.generate(request, plan)
+            return backend.generate(without_thinking(request, settings.thought_format), plan)
         if backend.capabilities().native_reasoning:  # an upstream given reasoning_effort
             return backend.generate(request, plan)
-        settings = self._models.get(backend.name, ModelReasoning())
         policy = self._adaptive if settings.adaptive else self._fixed
         return ThinkThenAnswer(
             backend, request, plan, policy, self.sealer, settings.thought_format
@@ -86,3 +93,34 @@ def _thought_format(config: LocalModelConfig) -> ThoughtFormat:
     if config.thinking == "native":
         return NativeFormat(config.think_open, config.think_close, config.think_transition)
     return ScaffoldFormat()
+
+
+def without_thinking(request: CanonicalRequest, thought_format: ThoughtFormat) -> CanonicalRequest:
+    """Effort `none` on a `<think>`-tag model: the reply opens with an empty, closed
+    block (as Qwen3's `enable_thinking=False` does), so no thought lands in the answer."""
+    if not isinstance(thought_format, NativeFormat):
+        return request
+    sampling = dataclasses.replace(
+        request.sampling, stop=(*request.sampling.stop, *thought_format.answer_stop)
+    )
+    prefix = request.assistant_prefix + thought_format.answer_prefix("")
+    return dataclasses.replace(request, assistant_prefix=prefix, sampling=sampling)
+
+
+async def hide_raw_reasoning(deltas: AsyncGenerator[Delta, None]) -> AsyncGenerator[Delta, None]:
+    """GPT-5.1 never returns its chain of thought: the reasoning item opens when thinking
+    starts, and carries only the summary and the sealed copy."""
+    opened = False
+    try:
+        async for delta in deltas:
+            if isinstance(delta, ReasoningDelta):
+                if not opened:
+                    opened = True
+                    yield ReasoningDelta("", raw=False)
+            elif isinstance(delta, ReasoningDoneDelta):
+                opened = False
+                yield dataclasses.replace(delta, raw=False)
+            else:
+                yield delta
+    finally:
+        await deltas.aclose()
