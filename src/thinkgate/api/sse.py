@@ -20,6 +20,8 @@ def frame(event: dict[str, Any], *, named: bool = True) -> bytes:
     data = orjson.dumps(event)
     if named:
         name = str(event["type"]).encode()
+        if b"\n" in name or b"\r" in name:  # would start a second SSE field: never framed
+            raise ValueError(f"an SSE event name is one line: {name!r}")
         return b"event: " + name + b"\ndata: " + data + b"\n\n"
     return b"data: " + data + b"\n\n"
 
