@@ -9,6 +9,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from tests.key_hygiene import pytest_sessionfinish  # noqa: F401 - fails a run that logged a key
 from tests.server import ADMIN_KEY, ServerProcess
 
 
