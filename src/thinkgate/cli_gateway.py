@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -93,7 +94,7 @@ def users_set_password(
 ) -> None:
     """Set a user's web console password (hashed with argon2id). The admin is `usr_admin`."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:

@@ -97,7 +97,7 @@ async def _users(console: ConsoleDep) -> list[dict[str, Any]]:
             count[key["user_id"]] += 1
         spend[key["user_id"]] += Decimal(key["spend_usd"])
     return [
-        {**user, "keys": count[user["id"]], "spend_usd": f"{spend[user['id']]:f}"}
+        {**user, "active_keys": count[user["id"]], "spend_usd": f"{spend[user['id']]:f}"}
         for user in await console.services.admin.list_users()
     ]
 

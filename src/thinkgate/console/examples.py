@@ -70,7 +70,7 @@ def examples(base: str, model: str) -> list[Example]:
             "Create a response",
             "POST",
             "/responses",
-            "Generate a reply. The answer is in `output_text` (SDK) or `output` (JSON).",
+            "Generate a reply: the SDK gives the text as output_text, the JSON has it in output.",
             _curl(base, "POST", "/responses", respond),
             _python(
                 base,
@@ -91,7 +91,7 @@ def examples(base: str, model: str) -> list[Example]:
             "Stream a response",
             "POST",
             "/responses",
-            "Server-sent events as the answer is written (`response.output_text.delta`).",
+            "Server-sent events as the answer is written (response.output_text.delta).",
             _curl(base, "POST", "/responses", stream).replace("curl ", "curl -N ", 1),
             _python(
                 base,
