@@ -34,6 +34,8 @@ class UsageMeter:
 
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    # the upstream channel that served (or, failing, was tried last): the ledger's `channel`
+    channel: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

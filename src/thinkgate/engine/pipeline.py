@@ -66,7 +66,9 @@ class ConversationStore(Protocol):
 class Settlement(Protocol):
     """One admitted run's bill: told the final response once, however the run ended."""
 
-    async def settle(self, response: ResponseDict, usage: dict[str, Any]) -> None: ...
+    async def settle(
+        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
+    ) -> None: ...
 
 
 class Admission(Protocol):
@@ -78,6 +80,18 @@ class Admission(Protocol):
     async def admit(
         self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
     ) -> Settlement: ...
+
+    def failed_early(
+        self,
+        request: CanonicalRequest,
+        response_id: str,
+        error: ThinkgateError,
+        *,
+        channel: str | None,
+    ) -> None:
+        """The backend failed before its first Delta (every upstream channel failed, or
+        one refused the request): nothing was generated, but the attempt is recorded."""
+        ...
 
 
 class ResponsesPipeline:
@@ -152,7 +166,15 @@ class ResponsesPipeline:
         deltas = self._reasoning.generate(backend, request, plan)
         settlement: Settlement | None = None
         try:
-            assembler.feed(await anext(deltas))  # the prompt was accepted: it fits
+            try:
+                assembler.feed(await anext(deltas))  # the prompt was accepted: it fits
+            except ThinkgateError as error:
+                upstream = plan.meter.channel is not None or isinstance(error, ServerError)
+                if admission is not None and upstream:  # not a prompt refused as too long
+                    admission.failed_early(
+                        request, response["id"], error, channel=plan.meter.channel
+                    )
+                raise
             if admission is not None:
                 room = backend.capabilities().context_window - assembler.input_tokens
                 worst = min(plan.max_output_tokens or room, max(room, 0))
@@ -251,9 +273,15 @@ class ResponseRun:
         )
 
     async def _settle(self) -> None:
+        """Store, extend the conversation, bill: shielded, so a client that leaves while the
+        response is being stored (a slower database) cannot cancel the ledger row away."""
         if self._settled:
             return
         self._settled = True
+        with anyio.CancelScope(shield=True):
+            await self._settle_shielded()
+
+    async def _settle_shielded(self) -> None:
         if self._request.store:
             try:
                 await self._store.save(
@@ -264,7 +292,9 @@ class ResponseRun:
         await self._extend_conversation()
         if self.settlement is not None:
             try:
-                await self.settlement.settle(self._assembler.response, self._final_usage())
+                await self.settlement.settle(
+                    self._assembler.response, self._final_usage(), channel=self._meter.channel
+                )
             except Exception:
                 log.exception("could not bill response %s", self._assembler.response["id"])
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict
-from thinkgate.errors import QuotaExceededError, RateLimitError, model_not_found
+from thinkgate.errors import QuotaExceededError, RateLimitError, ThinkgateError, model_not_found
 from thinkgate.gateway.counters import RateState
 from thinkgate.gateway.pricing import usd
 from thinkgate.store.keys import KeyRecord
@@ -67,6 +67,35 @@ class Account:
                 )
         return Bill(self, request.model, reserved, [n for n, _ in budgets], max_output_tokens)
 
+    def failed_early(
+        self,
+        request: CanonicalRequest,
+        response_id: str,
+        error: ThinkgateError,
+        *,
+        channel: str | None,
+    ) -> None:
+        """A request that failed before its first byte (upstreams exhausted: 502/503/504;
+        an upstream's 4xx): a ledger row with nothing billed, its status `failed_<HTTP>`."""
+        self.gateway.ledger.add(
+            LedgerEntry(
+                request_id=response_id,
+                key_id=self.key.id,
+                user_id=self.key.user_id,
+                model=request.model,
+                channel=channel or self.gateway.channel(request.model),
+                endpoint=self.endpoint,
+                input_tokens=0,
+                cached_tokens=0,
+                output_tokens=0,
+                reasoning_tokens=0,
+                cost_pico=0,
+                status=f"failed_{error.status_code}",
+                latency_ms=int((time.monotonic() - self.started) * 1000),
+                created_at=int(time.time()),
+            )
+        )
+
     def _rate_headers(self, state: RateState) -> None:
         if state.limit_requests is not None:
             self.headers["x-ratelimit-limit-requests"] = str(state.limit_requests)
@@ -86,7 +115,10 @@ class Bill:
     budgets: list[str]
     max_output_tokens: int
 
-    async def settle(self, response: ResponseDict, usage: dict[str, Any]) -> None:
+    async def settle(
+        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
+    ) -> None:
+        """`channel`: the upstream channel that served (after failover), if one did."""
         gateway, key = self.account.gateway, self.account.key
         input_tokens = int(usage.get("input_tokens") or 0)
         cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
@@ -108,7 +140,7 @@ class Bill:
                 key_id=key.id,
                 user_id=key.user_id,
                 model=self.model,
-                channel=gateway.channel(self.model),
+                channel=channel or gateway.channel(self.model),
                 endpoint=self.account.endpoint,
                 input_tokens=input_tokens,
                 cached_tokens=cached,

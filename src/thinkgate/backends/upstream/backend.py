@@ -92,6 +92,7 @@ class UpstreamBackend:
         for attempt, route in enumerate(candidates(self.routes, self._rng)):
             if attempt:
                 await anyio.sleep(self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+            plan.meter.channel = route.channel.name
             try:
                 path, body = _request_for(route, request, plan)
                 return route, await route.channel.open_stream(path, body)

@@ -1,0 +1,148 @@
+"""Every outcome of an upstream request lands in the ledger: the channel that served
+(after failover), and a row for requests that failed before their first byte (upstreams
+exhausted, an upstream's 4xx, the client gone while the upstream was still silent).
+
+Run on SQLite and on PostgreSQL + Redis, against the misbehaving stand-in upstream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.gateway_support import Gateway, admin_http, services, shared_env
+from tests.server import ServerProcess
+from tests.upstreams import UpstreamProcess, start_standin
+
+CONFIG = """
+[[channels]]
+name = "first"
+kind = "openai-chat"
+base_url = "{url}/v1"
+priority = 1
+breaker_failures = 1000
+timeouts = {{ first_byte = 1.0 }}
+[channels.models]
+"flaky" = "fail500:flaky"
+"doomed" = "fail500:doomed"
+"stuck" = "hang:stuck"
+"rejects" = "fail400:rejects"
+"waits" = "hang:waits"
+
+[[channels]]
+name = "second"
+kind = "openai-chat"
+base_url = "{url}/v1"
+priority = 2
+[channels.models]
+"flaky" = "ok:flaky-b"
+"waits" = "ok:waits-b"
+
+[[channels]]
+name = "throttled"
+kind = "openai-chat"
+base_url = "{url}/v1"
+models = {{ "swamped" = "limit429:swamped" }}
+"""
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
+    process = start_standin(tmp_path_factory.mktemp("standin"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
+def gateway(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    standin: UpstreamProcess,
+) -> Iterator[Gateway]:
+    env = shared_env(services()) if request.param == "postgres+redis" else None
+    config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
+    config.write_text(CONFIG.format(url=standin.base_url))
+    process = ServerProcess(tmp_path_factory.mktemp("front") / "data", config=config, extra_env=env)
+    try:
+        with admin_http(process.base_url) as http:
+            yield Gateway(process.base_url, http)
+    finally:
+        process.stop()
+
+
+def _only_row(gateway: Gateway, key_id: str) -> dict[str, Any]:
+    rows = gateway.ledger(key_id, wait_for=1)
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_the_channel_that_served_after_failover_is_recorded(gateway: Gateway) -> None:
+    key_id, secret = gateway.key()
+    response = gateway.sdk(secret).responses.create(model="flaky", input="hi")
+    row = _only_row(gateway, key_id)
+    assert row["request_id"] == response.id
+    assert row["channel"] == "second"  # not "first", which answered 500
+    assert row["status"] == "completed"
+    assert (row["input_tokens"], row["output_tokens"]) == (42, 9)
+
+
+def test_every_channel_failing_is_a_502_row(gateway: Gateway) -> None:
+    key_id, secret = gateway.key()
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway.sdk(secret).responses.create(model="doomed", input="hi")
+    assert caught.value.status_code == 502
+    row = _only_row(gateway, key_id)
+    assert (row["status"], row["channel"], row["model"]) == ("failed_502", "first", "doomed")
+    assert (row["input_tokens"], row["output_tokens"], row["cost_usd"]) == (0, 0, "0")
+
+
+def test_timeout_before_the_first_byte_is_a_504_row(gateway: Gateway) -> None:
+    key_id, secret = gateway.key()
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway.sdk(secret).chat.completions.create(
+            model="stuck", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert caught.value.status_code == 504
+    row = _only_row(gateway, key_id)
+    assert (row["status"], row["channel"], row["endpoint"]) == (
+        "failed_504",
+        "first",
+        "completions",
+    )
+
+
+def test_only_rate_limited_upstreams_is_a_503_row(gateway: Gateway) -> None:
+    key_id, secret = gateway.key()
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway.sdk(secret).responses.create(model="swamped", input="hi")
+    assert caught.value.status_code == 503
+    row = _only_row(gateway, key_id)
+    assert row["status"] == "failed_503"
+    assert row["channel"] == "throttled"
+
+
+def test_an_upstream_4xx_is_a_400_row(gateway: Gateway) -> None:
+    key_id, secret = gateway.key()
+    with pytest.raises(openai.BadRequestError):
+        gateway.sdk(secret).responses.create(model="rejects", input="hi")
+    row = _only_row(gateway, key_id)
+    assert (row["status"], row["channel"], row["output_tokens"]) == ("failed_400", "first", 0)
+
+
+def test_client_gone_before_the_first_byte_still_lands(gateway: Gateway) -> None:
+    """The first channel is silent for its whole first-byte window; the client leaves
+    during it. The failover still runs and settles: one row, for the channel that served."""
+    key_id, secret = gateway.key()
+    payload = {"model": "waits", "input": "hi", "stream": True}
+    headers = {"Authorization": f"Bearer {secret}"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gateway.base_url}/v1/responses", json=payload, headers=headers, timeout=0.3)
+    time.sleep(0.2)
+    row = _only_row(gateway, key_id)
+    assert row["channel"] == "second"
+    assert row["status"] in ("cancelled", "completed", "incomplete")
