@@ -4,11 +4,15 @@ left without console routes. (The browser journey is in test_console_browser.py.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from openai import OpenAI
 
 from tests.conftest import make_client
@@ -23,6 +27,8 @@ from tests.console_support import (
     sign_in,
 )
 from tests.server import ServerProcess
+from thinkgate.cli import main
+from thinkgate.gateway.passwords import hash_password, needs_rehash, verify_password
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +206,86 @@ def test_api_docs_page_lists_models_with_prices_and_this_base_url(alice: Browser
     assert "<td>$1</td><td>$0.1</td><td>$8</td>" in page  # gpt-5.1's default prices per 1M
     assert "smollm2-135m-instruct" in page and "8,192 tokens" in page
     assert page.count('data-lang="python"') == page.count('data-lang="curl"') >= 5
+
+
+def test_usage_log_filters_and_pages(server: ServerProcess, alice: Browserless) -> None:
+    key_id, _ = add_key(server, _user_id(server, "alice"), "filtered")
+    with admin_api(server) as api:
+        secret = api.post(
+            "/admin/v1/keys", json={"name": "second", "user_id": _user_id(server, "alice")}
+        ).json()["key"]
+    done = make_client(server.base_url, secret).responses.create(**ASK)
+    everything = alice.page("/console/usage").text
+    assert done.id in everything
+    assert done.id not in alice.page(f"/console/usage?key={key_id}").text  # another key
+    assert done.id not in alice.page("/console/usage?status=failed").text
+    assert done.id not in alice.page("/console/usage?model=smollm2-135m-instruct").text
+    assert done.id in alice.page(f"/console/usage?status={done.status}&model=gpt-5.1").text
+    assert done.id not in alice.page("/console/usage?until=2001-01-01").text
+    assert done.id in alice.page("/console/usage?since=2001-01-01&page=1").text
+    later = alice.page("/console/usage?page=2").text
+    assert done.id not in later and "No requests match." in later
+    assert alice.page("/console/usage?page=zero").status_code == 400  # an OpenAI-style 400
+
+
+def test_admin_adds_a_user_who_then_signs_in(server: ServerProcess) -> None:
+    admin = Browserless(server, "admin", ADMIN_PASSWORD)
+    try:
+        short = admin.post_form(
+            "/console/admin/users",
+            {"name": "ivan", "role": "member", "password": "short"},
+            from_page="/console/admin",
+        )
+        assert short.status_code == 400 and "The password needs 8" in short.text
+        added = admin.post_form(
+            "/console/admin/users",
+            {"name": "ivan", "role": "member", "password": "ivan-password-1"},
+            from_page="/console/admin",
+        )
+        assert added.status_code == 200 and "Added user usr_" in added.text
+    finally:
+        admin.close()
+    ivan = Browserless(server, "ivan", "ivan-password-1")
+    try:
+        assert ivan.sign_in_reply.status_code == 303
+        assert ivan.page("/console/dashboard").status_code == 200
+    finally:
+        ivan.close()
+
+
+def test_cli_sets_a_password_that_signs_in(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    runner = CliRunner()
+    created = runner.invoke(main, ["users", "create", "judy", "--data-dir", str(data_dir)])
+    user_id = json.loads(created.output)["id"]
+    args = ["users", "set-password", user_id, "--password-stdin", "--data-dir", str(data_dir)]
+    assert runner.invoke(main, args, input="tiny\n").exit_code != 0
+    set_it = runner.invoke(main, args, input="judy-password-1\n")
+    assert set_it.exit_code == 0, set_it.output
+    unknown = runner.invoke(main, [*args[:2], "usr_nobody", *args[3:]], input="long-enough-1\n")
+    assert unknown.exit_code != 0 and "No user found" in unknown.output
+    process = ServerProcess(data_dir)
+    try:
+        with httpx.Client(base_url=process.base_url) as http:
+            assert sign_in(http, "judy", "wrong-password").status_code == 401
+            assert sign_in(http, user_id, "judy-password-1").status_code == 303
+    finally:
+        process.stop()
+
+
+def test_passwords_are_argon2_and_old_scrypt_hashes_still_verify() -> None:
+    fresh = hash_password("correct horse")
+    assert fresh.startswith("$argon2id$") and verify_password(fresh, "correct horse")
+    assert not verify_password(fresh, "wrong horse") and not needs_rehash(fresh)
+    salt = bytes(16)
+    digest = hashlib.scrypt(b"old secret", salt=salt, n=2**14, r=8, p=1)
+    legacy = f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"  # the gateway's first format
+    assert verify_password(legacy, "old secret") and not verify_password(legacy, "other")
+    assert needs_rehash(legacy)  # replaced by argon2 at the next sign-in
+    assert not verify_password(None, "anything")
+
+
+def _user_id(server: ServerProcess, name: str) -> str:
+    with admin_api(server) as api:
+        users = api.get("/admin/v1/users").json()["data"]
+    return str(next(user["id"] for user in users if user["name"] == name))
