@@ -214,7 +214,7 @@ def test_full_disk_under_the_prompt_cache_serves_uncached(tmp_path: Path, full_d
         with admin_http(server.base_url) as http:
             gateway = Gateway(server.base_url, http)
             key_id, secret = gateway.key()
-            prompt = "Here is a list of fruits: " + ", ".join(["apple", "pear", "plum"] * 40)
+            prompt = "Here is a list of fruits: " + ", ".join(["apple", "pear", "plum"] * 25)
             body = {
                 "model": "gpt-5.1",
                 "input": prompt,

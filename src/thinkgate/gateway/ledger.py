@@ -36,6 +36,7 @@ class LedgerWriter:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.observer: Callable[[LedgerEntry], None] | None = None  # /metrics counts here
 
     @property
@@ -61,25 +62,32 @@ class LedgerWriter:
         async with self._lock:
             entries, self._entries = self._entries, []
             last_used, self._last_used = self._last_used, {}
-            try:
-                await self._repository.write(entries)
-                await self._keys.touch(last_used)
-            except Exception:
-                log.exception("ledger write failed; keeping %d rows for the next try", len(entries))
-                self._entries[:0] = entries
-                for key_id, when in last_used.items():
-                    self._last_used.setdefault(key_id, when)
-                raise
+            # Shielded: a caller cancelled mid-write (client gone, shutdown) must not drop
+            # the batch it took out of the buffer.
+            await asyncio.shield(self._write(entries, last_used))
+
+    async def _write(self, entries: list[LedgerEntry], last_used: dict[str, int]) -> None:
+        try:
+            await self._repository.write(entries)
+            await self._keys.touch(last_used)
+        except Exception:
+            log.exception("ledger write failed; keeping %d rows for the next try", len(entries))
+            self._entries[:0] = entries
+            for key_id, when in last_used.items():
+                self._last_used.setdefault(key_id, when)
+            raise
 
     async def aclose(self) -> None:
+        """Stop the writer without cancelling it (a cancel in the middle of a batch write
+        would drop that batch), then write what is left."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._closing = True
+            self._wake.set()
+            await self._task
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
