@@ -116,11 +116,20 @@ def test_a_member_sees_only_their_own_keys_and_usage(
     server: ServerProcess, alice: Browserless, bob: tuple[str, str, str]
 ) -> None:
     _, bob_key, bob_secret = bob
-    make_client(server.base_url, bob_secret).responses.create(**ASK)
+    bobs = make_client(server.base_url, bob_secret).responses.create(**ASK)
     assert alice.page(f"/console/keys/{bob_key}").status_code == 404
     assert bob_key not in alice.page("/console/keys").text
     assert bob_key not in alice.page(f"/console/usage?key={bob_key}").text
     assert "No requests match." in alice.page(f"/console/usage?key={bob_key}").text
+    assert bobs.id not in alice.page(f"/console/usage?key={bob_key}&scope=all").text
+    assert "· all users" not in alice.page("/console/dashboard?scope=all").text
+    admin = Browserless(server, "admin", ADMIN_PASSWORD)
+    try:  # an admin may widen the usage log to every user
+        assert bobs.id not in admin.page("/console/usage").text
+        assert bobs.id in admin.page(f"/console/usage?key={bob_key}&scope=all").text
+        assert "· all users" in admin.page("/console/dashboard?scope=all").text
+    finally:
+        admin.close()
     revoke = alice.post_form(f"/console/keys/{bob_key}/revoke", {}, from_page="/console/keys")
     assert revoke.status_code == 404
     assert make_client(server.base_url, bob_secret).models.list().data  # still works

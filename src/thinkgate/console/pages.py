@@ -1,7 +1,8 @@
 """The member pages: dashboard, API tokens (add, show once, revoke), usage log.
 
-Everything is scoped to the signed-in user: a key of anyone else is a 404, as an
-unknown one is, so ids cannot be probed.
+Everything is scoped to the signed-in user (an admin may widen the dashboard and the
+usage log to every user): a key of anyone else is a 404, as an unknown one is, so ids
+cannot be probed.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ async def console_root() -> Response:
 
 
 @router.get("/dashboard")
-async def dashboard(request: Request, console: ConsoleDep, session: SessionDep) -> Response:
+async def dashboard(
+    request: Request, console: ConsoleDep, session: SessionDep, scope: str = ""
+) -> Response:
     await console.services.gateway.ledger.flush()
-    data = await views.dashboard(console.services.admin, session.user.id)
-    return render(request, "dashboard.html", {**_base(session, "dashboard"), **data})
+    everyone = _everyone(session, scope)
+    data = await views.dashboard(console.services.admin, None if everyone else session.user.id)
+    context = {**_base(session, "dashboard"), **data, "everyone": everyone}
+    return render(request, "dashboard.html", context)
 
 
 @router.get("/keys")
@@ -96,11 +101,14 @@ async def usage_page(
     since: str = "",
     until: str = "",
     page: int = 1,
+    scope: str = "",
 ) -> Response:
     await console.services.gateway.ledger.flush()
+    everyone = _everyone(session, scope)
     query = views.UsageQuery(key, model, status, since, until, max(1, min(page, 10_000)))
+    query.scope = "all" if everyone else ""
     rows = await console.services.admin.search_requests(
-        query.ledger_filter(session.user.id),
+        query.ledger_filter(None if everyone else session.user.id),
         limit=PAGE_SIZE + 1,
         offset=(query.page - 1) * PAGE_SIZE,
     )
@@ -111,8 +119,14 @@ async def usage_page(
         "keys": await console.services.admin.list_keys(session.user.id),
         "models": _model_ids(console),
         "statuses": views.STATUSES,
+        "everyone": everyone,
     }
     return render(request, "usage.html", {**_base(session, "usage"), **context})
+
+
+def _everyone(session: ConsoleSession, scope: str) -> bool:
+    """Admins may look at every user's usage (`?scope=all`); members only ever at theirs."""
+    return scope == "all" and session.is_admin
 
 
 async def _keys(

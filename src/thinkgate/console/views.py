@@ -36,7 +36,8 @@ def _totals(rows: Sequence[dict[str, Any]]) -> Totals:
     )
 
 
-async def dashboard(admin: Admin, user_id: str) -> dict[str, Any]:
+async def dashboard(admin: Admin, user_id: str | None) -> dict[str, Any]:
+    """One user's figures, or everyone's (`user_id=None`)."""
     by_day = await admin.usage("day", user_id=user_id)
     by_model = await admin.usage("model", user_id=user_id)
     today = time.strftime("%Y-%m-%d", time.gmtime())
@@ -83,8 +84,9 @@ class UsageQuery:
     since: str = ""
     until: str = ""
     page: int = 1
+    scope: str = ""  # "all": every user's requests (admins only; checked by the page)
 
-    def ledger_filter(self, user_id: str) -> LedgerFilter:
+    def ledger_filter(self, user_id: str | None) -> LedgerFilter:
         until = _day_start(self.until)
         return LedgerFilter(
             user_id=user_id,
@@ -99,6 +101,7 @@ class UsageQuery:
         """Query parameters for another page of the same filter."""
         params = {"key": self.key, "model": self.model, "status": self.status}
         params |= {"since": self.since, "until": self.until, "page": str(page)}
+        params["scope"] = self.scope
         return {k: v for k, v in params.items() if v}
 
 
