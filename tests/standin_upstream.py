@@ -4,7 +4,9 @@
 text, usage with cached and reasoning tokens), `tool` streams a tool call, `hang` never
 answers, `fail500` / `fail400` answer errors, `limit429` answers 429 with Retry-After,
 `cut` stops mid-stream, `garbled` sends a non-JSON event first, `garbled_late` after text,
-`slow` ticks for a minute, `ticksN` N times 0.1 s.
+`slow` ticks for a minute, `ticksN` N times 0.1 s. `think` reasons in `reasoning_content`
+(one token a chunk) for 200 chunks, `think_short` for 5, then answers; asked to continue a
+final assistant message (`continue_final_message`), it answers at once without reasoning.
 Run: `python -m tests.standin_upstream PORT`. `GET /stats` counts requests per model.
 """
 
@@ -61,6 +63,39 @@ async def _ok() -> AsyncIterator[str]:
     yield _chunk({}, "stop")
     yield _usage()
     yield "data: [DONE]\n\n"
+
+
+THOUGHT_CHUNKS = {"think": 200, "think_short": 5}
+
+
+def _continues(body: dict[str, Any]) -> bool:
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    return bool(body.get("continue_final_message")) and last.get("role") == "assistant"
+
+
+async def _think(model: str, chunks: int, body: dict[str, Any]) -> AsyncIterator[str]:
+    """Reasoning then an answer; usage counts one token per chunk, as engines stream."""
+    reasoning = 0 if _continues(body) else chunks
+    try:
+        yield _chunk({"role": "assistant", "content": ""})
+        for step in range(reasoning):
+            yield _chunk({"reasoning_content": f" step{step}"})
+            await asyncio.sleep(0.002)
+        for piece in TEXT:
+            yield _chunk({"content": piece})
+        yield _chunk({}, "stop")
+        usage = {
+            "prompt_tokens": 42,
+            "completion_tokens": reasoning + len(TEXT),
+            "total_tokens": 42 + reasoning + len(TEXT),
+            "completion_tokens_details": {"reasoning_tokens": reasoning},
+        }
+        yield f"data: {json.dumps({'id': 'chatcmpl-standin', 'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
+    except BaseException:
+        CLOSED_EARLY[model] += 1
+        raise
 
 
 async def _tool() -> AsyncIterator[str]:
@@ -129,6 +164,8 @@ async def chat_completions(request: Request) -> Response:
         return StreamingResponse(_slow(model, int(behaviour[5:])), media_type=sse)
     if behaviour == "tool":
         return StreamingResponse(_tool(), media_type=sse)
+    if behaviour in THOUGHT_CHUNKS:
+        return StreamingResponse(_think(model, THOUGHT_CHUNKS[behaviour], body), media_type=sse)
     return StreamingResponse(_ok(), media_type=sse)
 
 
@@ -138,7 +175,8 @@ async def models(_request: Request) -> Response:
 
 async def stats(_request: Request) -> Response:
     last = BODIES[-1] if BODIES else None
-    return JSONResponse({"hits": dict(HITS), "closed_early": dict(CLOSED_EARLY), "last_body": last})
+    counts = {"hits": dict(HITS), "closed_early": dict(CLOSED_EARLY)}
+    return JSONResponse({**counts, "last_body": last, "recent_bodies": BODIES[-2:]})
 
 
 app = Starlette(

@@ -112,6 +112,12 @@ class ChannelConfig(BaseModel):
     # Quirks of the engine behind the channel: "llama-cpp-python" (its server takes
     # `max_tokens` and a schema inside `response_format: json_object`).
     compat: Literal["openai", "llama-cpp-python"] = "openai"
+    # Thinking-token caps per effort for the upstream's own reasoning (default: a share
+    # of `context_window`); at the cap the stream is cut and the answer forced
+    # (reasoning.upstream_budget).
+    reasoning_budgets: dict[
+        Literal["minimal", "low", "medium", "high", "xhigh"], Annotated[int, Field(ge=1)]
+    ] = Field(default_factory=dict)
 
 
 class SecurityConfig(BaseModel):

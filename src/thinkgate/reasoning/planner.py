@@ -24,6 +24,7 @@ from thinkgate.reasoning.formats import NativeFormat, ScaffoldFormat, ThoughtFor
 from thinkgate.reasoning.policy import AdaptivePolicy, FixedPolicy, ThinkingPolicy
 from thinkgate.reasoning.scaffold import ThinkThenAnswer
 from thinkgate.reasoning.sealing import Sealer
+from thinkgate.reasoning.upstream_budget import UpstreamBudget
 
 
 @dataclass(slots=True, frozen=True)
@@ -66,7 +67,7 @@ class ReasoningPlanner:
         if request.reasoning_effort == "none" or plan.reasoning_budget <= 0:
             return backend.generate(without_thinking(request, settings.thought_format), plan)
         if backend.capabilities().native_reasoning:  # an upstream given reasoning_effort
-            return backend.generate(request, plan)
+            return UpstreamBudget(backend, request, plan, self.sealer).deltas()
         policy = self._adaptive if settings.adaptive else self._fixed
         return ThinkThenAnswer(
             backend, request, plan, policy, self.sealer, settings.thought_format
@@ -86,6 +87,10 @@ def planner_for(settings: Settings) -> ReasoningPlanner:
         )
         for config in settings.local_models
     }
+    for channel in settings.channels:  # upstream backends are named `upstream:<model>`
+        budgets = {str(k): v for k, v in channel.reasoning_budgets.items()}
+        for public in channel.models:
+            models.setdefault(f"upstream:{public}", ModelReasoning(budgets=budgets))
     return ReasoningPlanner(Sealer.from_data_dir(settings.data_dir), models)
 
 

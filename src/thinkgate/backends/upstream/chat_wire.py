@@ -49,6 +49,9 @@ def chat_body(
         cap = "max_tokens" if compat == "llama-cpp-python" else "max_completion_tokens"
         body[cap] = max_output_tokens
     _add_sampling(body, request)
+    if request.assistant_prefix:  # reasoning.upstream_budget: the reply continues a prefix
+        body["messages"].append({"role": "assistant", "content": request.assistant_prefix})
+        body |= {"continue_final_message": True, "add_generation_prompt": False}
     for name in ("prompt_cache_key", "prompt_cache_retention", "safety_identifier", "user"):
         value = getattr(request, name)
         if value is not None:

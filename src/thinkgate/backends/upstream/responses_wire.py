@@ -47,6 +47,9 @@ def responses_body(
     }
     if request.instructions is not None:
         body["instructions"] = request.instructions
+    if request.assistant_prefix:  # no prefill in Responses: the forced thought as context
+        part = {"type": "output_text", "text": request.assistant_prefix}
+        body["input"].append({"type": "message", "role": "assistant", "content": [part]})
     if request.tools:
         body["tools"] = request.tools
         body["tool_choice"] = _flat_tool_choice(request.tool_choice)

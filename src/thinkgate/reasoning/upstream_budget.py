@@ -1,0 +1,126 @@
+"""Budget forcing over an upstream that reasons by itself (`reasoning_content`, reasoning items).
+
+    reasoning stream ─► each reasoning delta counted (one streamed chunk ≈ one token, the
+                        same estimate the usage meter bills a cut stream by)
+        ├► the upstream ends its thought under the budget: its reply passes through
+        └► the count reaches the budget: the stream is closed (the upstream request is
+           cancelled), the thought so far is closed in `<think>` tags and sent back as the
+           reply's prefix with effort `none`; the upstream continues with the answer.
+
+The continuation needs assistant prefill. On `openai-chat` channels it is a final
+assistant message with `continue_final_message: true, add_generation_prompt: false`
+(vLLM and SGLang; llama.cpp's server continues a final assistant message by itself).
+OpenAI's own APIs have no prefill: on `openai-responses` channels the answer request
+carries the closed thought as an earlier assistant message, and is answered at effort
+`none`; whether it conditions on it is up to the upstream (enforcement by truncation).
+Either way the reported reasoning never exceeds the budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncGenerator
+
+from thinkgate.backends.base import Backend, GenerationPlan
+from thinkgate.engine.deltas import (
+    Delta,
+    FinishDelta,
+    PromptDelta,
+    ReasoningDelta,
+    ReasoningDoneDelta,
+)
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.reasoning.formats import NativeFormat
+from thinkgate.reasoning.sealing import Sealer
+from thinkgate.reasoning.summary import summarize
+
+
+class UpstreamBudget:
+    """One request's reasoning over a native-reasoning backend; iterate `deltas()` once."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        request: CanonicalRequest,
+        plan: GenerationPlan,
+        sealer: Sealer,
+        thought_format: NativeFormat | None = None,
+    ) -> None:
+        self._backend = backend
+        self._request = request
+        self._plan = plan
+        self._sealer = sealer
+        self._format = thought_format or NativeFormat(open="<think>\n", close="\n</think>")
+        self._budget = plan.reasoning_budget
+        if plan.max_output_tokens is not None:
+            self._budget = min(self._budget, plan.max_output_tokens)
+
+    async def deltas(self) -> AsyncGenerator[Delta, None]:
+        meter = self._plan.meter
+        thought: list[str] = []
+        stream = self._backend.generate(self._request, self._plan)
+        forced = False
+        try:
+            async for delta in stream:
+                if isinstance(delta, ReasoningDelta):
+                    thought.append(delta.text)
+                    yield delta
+                    if meter.reasoning_tokens >= self._budget:
+                        forced = True
+                        break
+                elif isinstance(delta, ReasoningDoneDelta):
+                    yield self._filled(delta)
+                else:
+                    yield delta
+        finally:
+            await stream.aclose()  # at the budget: cancels the upstream request
+        if forced:
+            yield self._done("".join(thought))
+            async for delta in self._answer("".join(thought)):
+                yield delta
+
+    async def _answer(self, thought: str) -> AsyncGenerator[Delta, None]:
+        meter = self._plan.meter
+        spent = meter.reasoning_tokens
+        cap = self._plan.max_output_tokens
+        if cap is not None and cap - spent <= 0:
+            yield FinishDelta("length", output_tokens=spent, reasoning_tokens=spent)
+            return
+        request = dataclasses.replace(
+            self._request,
+            reasoning_effort="none",
+            assistant_prefix=self._format.answer_prefix(thought),
+        )
+        # Same meter (the channel that served is recorded on it): counts restart from here.
+        plan = GenerationPlan(max_output_tokens=None if cap is None else cap - spent, meter=meter)
+        meter.output_tokens = meter.reasoning_tokens = 0
+        try:
+            async for delta in self._backend.generate(request, plan):
+                if isinstance(delta, PromptDelta):
+                    continue  # the caller's prompt was reported by the first request
+                if isinstance(delta, ReasoningDelta | ReasoningDoneDelta):
+                    continue  # thinking again at effort none: counted, not shown
+                if isinstance(delta, FinishDelta):
+                    delta = FinishDelta(
+                        delta.reason,
+                        output_tokens=spent + delta.output_tokens,
+                        reasoning_tokens=spent + delta.reasoning_tokens,
+                    )
+                yield delta
+        finally:
+            meter.output_tokens += spent
+            meter.reasoning_tokens += spent
+
+    def _done(self, thought: str) -> ReasoningDoneDelta:
+        return self._filled(ReasoningDoneDelta(thought))
+
+    def _filled(self, done: ReasoningDoneDelta) -> ReasoningDoneDelta:
+        """Chat upstreams send no summary or sealed copy: made here from the thought."""
+        summary = done.summary
+        mode = self._request.reasoning_summary
+        if not summary and mode:
+            summary = summarize(done.text, mode)
+        sealed = done.encrypted_content
+        if sealed is None and "reasoning.encrypted_content" in self._request.include:
+            sealed = self._sealer.seal(done.text)
+        return dataclasses.replace(done, summary=summary, encrypted_content=sealed)
