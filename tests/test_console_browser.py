@@ -147,7 +147,7 @@ def test_playground_streams_with_reasoning_and_cost(browser: object, server: Ser
     page.goto(f"{server.base_url}/console/playground")
     page.select_option("#pg-model", "gpt-5.1")
     page.select_option("#pg-effort", "low")
-    page.fill("#pg-max", "48")
+    page.fill("#pg-max", "32")
     page.fill("#pg-input", "Name one colour of the sea.")
     page.click("#pg-run")
     finished = re.compile(r"^(completed|incomplete)$")

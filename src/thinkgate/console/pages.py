@@ -112,11 +112,13 @@ async def usage_page(
         limit=PAGE_SIZE + 1,
         offset=(query.page - 1) * PAGE_SIZE,
     )
+    keys = await console.services.admin.list_keys(session.user.id)
     context = {
         "rows": rows[:PAGE_SIZE],
         "has_next": len(rows) > PAGE_SIZE,
         "query": query,
-        "keys": await console.services.admin.list_keys(session.user.id),
+        "keys": keys,
+        "key_names": {key["id"]: key["name"] for key in keys},
         "models": _model_ids(console),
         "statuses": views.STATUSES,
         "everyone": everyone,
