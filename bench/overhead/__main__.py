@@ -10,13 +10,15 @@ For each mode (non-streaming, streaming) and connection count (1 and 32), each t
 loaded for `--seconds` after a warm-up; targets take turns so background noise is shared.
 Added latency = a proxy's p50 minus the direct p50 at the same setting.
 
-    .venv/bin/python -m bench.overhead [--seconds 10] [--skip-litellm]
+    .venv/bin/python -m bench.overhead [--seconds 10] [--skip-litellm] [--out FILE]
+
+Short comparison runs: `--seconds 3 --out /tmp/overhead.json` (the default file is the
+recorded result the README quotes).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import os
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 
 from bench.overhead.load import run_load
 from tests.server import free_port
@@ -82,10 +85,11 @@ def main() -> None:
     parser.add_argument("--connections", default="1,32")
     parser.add_argument("--litellm-version", default="1.110.2")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        results = asyncio.run(_run(Path(tmp), args, connections))
+        results = uvloop.run(_run(Path(tmp), args, connections))  # the load client's loop
     _report(results, args)
 
 
@@ -101,7 +105,9 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
         )
         standin = f"http://127.0.0.1:{standin_port}"
         _wait(f"{standin}/v1/models")
-        targets = {"direct": (f"{standin}/v1/chat/completions", {})}
+        targets: dict[str, tuple[str, dict[str, str]]] = {
+            "direct": (f"{standin}/v1/chat/completions", {})
+        }
         targets["thinkgate"] = _start_thinkgate(tmp, standin, processes)
         if not args.skip_litellm:
             targets["litellm"] = _start_litellm(tmp, standin, args.litellm_version, processes)
@@ -124,7 +130,7 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
                         connections=conns,
                         seconds=args.seconds,
                     )
-                    row = {"target": name, "stream": stream, "connections": conns}
+                    row: dict[str, Any] = {"target": name, "stream": stream, "connections": conns}
                     row |= result.summary()
                     print(json.dumps(row), flush=True)
                     runs.append(row)
@@ -240,7 +246,8 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"{row['target']:10} {mode:10} {row['connections']:>5} {row['rps']:>9.1f} "
             f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {added50:>10.2f} {added99:>10.2f}"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    out: Path = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -252,8 +259,8 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
         "litellm_version": None if args.skip_litellm else args.litellm_version,
         "runs": runs,
     }
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"\nwritten to {out}")
 
 
 if __name__ == "__main__":

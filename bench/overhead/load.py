@@ -1,6 +1,10 @@
 """The load generator: N keep-alive connections, each sending requests back to back.
 
-Latency is request sent → last byte of the body (streaming: after `[DONE]`).
+Latency is request sent → last byte of the body (streaming: the last chunk, after
+`[DONE]`). The client is a bare HTTP/1.1 one on asyncio streams (pre-built request bytes,
+Content-Length or chunked bodies): a full client library costs more per request than the
+stand-in upstream does, and would flatten every target toward its own speed. The
+`direct` row (the stand-in alone) shows what this client plus the stand-in can do.
 """
 
 from __future__ import annotations
@@ -9,8 +13,7 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass
-
-import httpx
+from urllib.parse import urlsplit
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,33 +53,78 @@ async def run_load(
     seconds: float,
     warmup: float = 1.0,
 ) -> LoadResult:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) as client:
-        started = time.perf_counter()
-        measure_from = started + warmup
-        stop_at = measure_from + seconds
-        latencies: list[float] = []
-        errors = 0
+    target = urlsplit(url)
+    host, port = target.hostname or "127.0.0.1", target.port or 80
+    request = _request_bytes(target.path, f"{host}:{port}", headers, body)
+    started = time.perf_counter()
+    measure_from = started + warmup
+    stop_at = measure_from + seconds
+    latencies: list[float] = []
+    errors = 0
 
-        async def worker() -> None:
-            nonlocal errors
-            while True:
-                sent = time.perf_counter()
-                if sent >= stop_at:
-                    return
-                try:
-                    async with client.stream("POST", url, headers=headers, content=body) as reply:
-                        async for _ in reply.aiter_raw():
-                            pass
-                        ok = reply.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                done = time.perf_counter()
-                if sent >= measure_from and done <= stop_at:
-                    if ok:
-                        latencies.append((done - sent) * 1000)
-                    else:
-                        errors += 1
+    async def worker() -> None:
+        nonlocal errors
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while True:
+            sent = time.perf_counter()
+            if sent >= stop_at:
+                break
+            try:
+                if connection is None:
+                    connection = await asyncio.open_connection(host, port)
+                    sent = time.perf_counter()
+                reader, writer = connection
+                writer.write(request)
+                status, keep_alive = await _read_reply(reader)
+                ok = status == 200
+                if not keep_alive:
+                    writer.close()
+                    connection = None
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                ok = False
+                if connection is not None:
+                    connection[1].close()
+                connection = None
+            done = time.perf_counter()
+            if sent >= measure_from and done <= stop_at:
+                if ok:
+                    latencies.append((done - sent) * 1000)
+                else:
+                    errors += 1
+        if connection is not None:
+            connection[1].close()
 
-        await asyncio.gather(*(worker() for _ in range(connections)))
+    await asyncio.gather(*(worker() for _ in range(connections)))
     return LoadResult(len(latencies), errors, seconds, latencies)
+
+
+def _request_bytes(path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _read_reply(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Reads one whole reply; (status, whether the connection stays open)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status = int(status_line.split(" ", 2)[1])
+    fields: dict[str, str] = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        if name:
+            fields[name.strip().lower()] = value.strip().lower()
+    if "content-length" in fields:
+        await reader.readexactly(int(fields["content-length"]))
+    elif fields.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":
+                    pass  # trailers, then the blank line
+                break
+            await reader.readexactly(size + 2)
+    else:
+        await reader.read()  # delimited by the connection closing
+        return status, False
+    return status, fields.get("connection") != "close"

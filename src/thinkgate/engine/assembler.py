@@ -12,7 +12,6 @@ A non-streaming request runs the same assembler and drops the events.
 from __future__ import annotations
 
 import random
-import string
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +35,6 @@ from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id
 
 Event = dict[str, Any]
-_OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(slots=True)
@@ -283,4 +281,6 @@ def _logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
 
 
 def _obfuscation() -> str:
-    return "".join(random.choices(_OBFUSCATION_ALPHABET, k=random.randint(1, 15)))
+    """1 to 15 characters of padding (its length is what hides the delta's size): hex
+    digits from one random draw, not one draw per character (this runs per delta)."""
+    return f"{random.getrandbits(60):015x}"[: random.randint(1, 15)]

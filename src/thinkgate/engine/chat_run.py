@@ -34,19 +34,21 @@ class ChatRun:
         call: ChatCall,
         first: ResponseRun,
         admission: Admission | None = None,
+        header: ChatHeader | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._admission = admission
         self._call = call
         self._first: ResponseRun | None = first
-        self._header = ChatHeader.for_request(call.request)
+        self._header = header or ChatHeader.for_request(call.request)
 
     @classmethod
     async def start(
         cls, pipeline: ResponsesPipeline, call: ChatCall, admission: Admission | None = None
     ) -> ChatRun:
+        header = ChatHeader.for_request(call.request)  # before the run may touch the request
         first = await pipeline.start(call.choice_request(0), admission)
-        return cls(pipeline, call, first, admission)
+        return cls(pipeline, call, first, admission, header)
 
     async def completion(self) -> dict[str, Any]:
         """The non-streaming answer; a failed choice raises (nothing was sent yet)."""

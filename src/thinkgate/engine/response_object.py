@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
+
 from thinkgate.engine.request import CanonicalRequest
 
 ResponseDict = dict[str, Any]
@@ -53,8 +55,16 @@ def new_response(request: CanonicalRequest, response_id: str, created_at: int) -
 
 
 def snapshot(response: ResponseDict) -> ResponseDict:
-    """A deep copy, so later mutation never changes an event already handed out."""
-    return copy.deepcopy(response)
+    """A deep copy, so later mutation never changes an event already handed out.
+
+    Through orjson: a response is plain JSON data, and the round trip is several times
+    faster than `copy.deepcopy` (four snapshots per response, on the hot path).
+    """
+    try:
+        copied: ResponseDict = orjson.loads(orjson.dumps(response))
+    except TypeError:  # something that is not JSON (never expected): copy it the slow way
+        return copy.deepcopy(response)
+    return copied
 
 
 def usage_object(
