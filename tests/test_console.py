@@ -178,6 +178,17 @@ def test_add_token_validates_and_shows_the_key_once(
     client: OpenAI = make_client(server.base_url, secret.group(1))
     assert client.responses.create(**ASK).status in {"completed", "incomplete"}
     assert secret.group(1) not in alice.page("/console/keys").text  # shown only once
+    key_id = re.search(
+        r'<tr data-key-id="([^"]+)">\s*<td><a [^>]*>limited<', alice.page("/console/keys").text
+    )
+    assert key_id is not None
+    detail = alice.page(f"/console/keys/{key_id.group(1)}").text
+    assert "<dt>Budget</dt><dd>2.5 total" in detail and "60 requests/min" in detail
+    assert detail.count("data-request-id=") == 1  # the call above, in its recent requests
+    huge = alice.post_form(
+        "/console/keys", {"name": "huge", "budget_usd": "1e30"}, from_page="/console/keys"
+    )
+    assert huge.status_code == 400 and "up to 1000000000" in huge.text
 
 
 def test_sign_out_ends_the_session(server: ServerProcess) -> None:

@@ -18,6 +18,7 @@ from thinkgate.gateway.admin import Admin, KeySpec
 from thinkgate.store.ledger import LedgerFilter
 
 CHART_DAYS = 30
+MAX_BUDGET_USD = Decimal(10**9)
 STATUSES = ("completed", "incomplete", "failed", "cancelled")
 
 
@@ -150,8 +151,11 @@ def _money(form: KeyForm, raw: str, label: str) -> Decimal | None:
         value = Decimal(raw.strip())
     except InvalidOperation:
         value = Decimal(-1)
-    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -6:  # type: ignore[operator]
-        form.errors.append(f"{label} must be an amount in USD (at most 6 decimals).")
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or not 0 <= value <= MAX_BUDGET_USD or int(exponent) < -6:
+        form.errors.append(
+            f"{label} must be an amount in USD up to {MAX_BUDGET_USD} (at most 6 decimals)."
+        )
         return None
     return value
 
