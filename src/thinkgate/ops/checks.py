@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ async def database_check(database: Database, within: float = 3.0) -> Check:
 
 async def migrations_check(database: Database, within: float = 3.0) -> Check:
     """The schema is at every head this build ships (a replica of another version is not)."""
-    expected = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+    expected = _expected_heads()
     try:
         async with asyncio.timeout(within), database.engine.connect() as connection:
             current = set(await connection.run_sync(_current_heads))
@@ -58,6 +59,12 @@ async def redis_check(url: str, within: float = 2.0) -> Check:
     finally:
         await client.aclose()
     return Check("redis", True, "ping ok")
+
+
+@functools.cache
+def _expected_heads() -> frozenset[str]:
+    """The heads this build ships: parsed from the migration scripts once per process."""
+    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 def _current_heads(connection: Connection) -> tuple[str, ...]:

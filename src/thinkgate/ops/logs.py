@@ -8,11 +8,12 @@ logged anywhere below a request (pipeline, backend, ledger) is tagged without pa
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 import time
 from typing import Any, Literal
+
+import orjson
 
 LogFormat = Literal["json", "plain"]
 
@@ -42,7 +43,7 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class PlainFormatter(logging.Formatter):
@@ -78,10 +79,15 @@ def configure_logging(fmt: LogFormat, level: str) -> None:
         named.propagate = True
     # uvicorn's own access log is replaced by ours (it has no request id, model or key).
     logging.getLogger("uvicorn.access").disabled = True
+    # Fields no formatter here prints, each a lookup per record on the request path.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+
+_second: list[Any] = [-1, ""]  # (whole second, its formatted prefix): one strftime a second
 
 
 def _timestamp(created: float) -> str:
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-        + f".{int(created % 1 * 1000):03d}Z"
-    )
+    whole = int(created)
+    if _second[0] != whole:
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
