@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests.console_support import (
     console_server,
     sign_in,
 )
+from tests.gateway_support import services, shared_env
 from tests.server import ServerProcess
 from thinkgate.cli import main
 from thinkgate.gateway.passwords import hash_password, needs_rehash, verify_password
@@ -309,3 +311,32 @@ def _user_id(server: ServerProcess, name: str) -> str:
     with admin_api(server) as api:
         users = api.get("/admin/v1/users").json()["data"]
     return str(next(user["id"] for user in users if user["name"] == name))
+
+
+def test_two_replicas_share_sessions_and_throttling(tmp_path: Path) -> None:
+    """On PostgreSQL + Redis: a session started on one replica is valid on the other, and
+    sign-in attempts count across both (skips where those services cannot run)."""
+    env = {**shared_env(services()), "THINKGATE_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    first = ServerProcess(tmp_path / "a", extra_env=env)
+    try:
+        second = ServerProcess(tmp_path / "b", extra_env=env)
+        try:
+            kim = f"kim-{secrets.token_hex(4)}"  # Redis outlives this test run
+            add_user(first, kim, "kim-password-12")
+            with httpx.Client(base_url=first.base_url) as on_first:
+                assert sign_in(on_first, kim, "kim-password-12").status_code == 303
+                cookie = str(on_first.cookies.get("tg_console"))
+            with httpx.Client(base_url=second.base_url) as on_second:
+                on_second.cookies.set("tg_console", cookie)
+                page = on_second.get("/console/keys")
+                assert page.status_code == 200 and f">{kim}<" in page.text
+            # every attempt counts (5 a minute): the one above, and four wrong ones on both
+            for replica in [second, first, second, first]:
+                with httpx.Client(base_url=replica.base_url) as http:
+                    assert sign_in(http, kim, "wrong-password").status_code == 401
+            with httpx.Client(base_url=second.base_url) as http:
+                assert sign_in(http, kim, "kim-password-12").status_code == 429
+        finally:
+            second.stop()
+    finally:
+        first.stop()
