@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exc as sa_exc
@@ -24,15 +24,26 @@ from thinkgate.protocol.parsing import param_path
 
 log = logging.getLogger(__name__)
 
+
 # The database cannot be reached (down, restarting, network, pool exhausted): a 503 the
 # client may retry, not a 500. A constraint violation or bad SQL is still a bug (500).
+def _asyncpg_connection_errors() -> tuple[type[Exception], ...]:
+    """asyncpg's own connect-time errors ("the database system is starting up"), which can
+    reach us unwrapped; looked up by name (asyncpg ships no type information)."""
+    try:
+        module = importlib.import_module("asyncpg")
+    except ImportError:
+        return ()
+    names = ("PostgresConnectionError", "CannotConnectNowError")
+    return tuple(getattr(module, name) for name in names if hasattr(module, name))
+
+
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
     ConnectionError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
+    *_asyncpg_connection_errors(),
 )
 
 
