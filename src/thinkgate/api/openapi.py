@@ -91,6 +91,14 @@ _ERROR_BODY: dict[str, Any] = {
     },
 }
 
+# One server-sent event (OpenAPI 3.1 has `schema` describe each event of a stream): its
+# payload is checked against the SDK's event types by the stream tests (tests/checks.py).
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string", "minLength": 1}},
+}
+
 _STATUS_WORDS = {
     "400": "Invalid request (OpenAI's invalid_request_error, with `param` and `code`)",
     "401": "Missing, unknown, expired or revoked API key",
@@ -170,7 +178,7 @@ def _complete_operation(
         ok = next((code for code in ("200", "201") if code in responses), "200")
         content: dict[str, Any] = {_JSON: {"schema": refs[model]}}
         if streams:
-            content[_SSE] = {"schema": {"type": "string"}}
+            content[_SSE] = {"schema": _SSE_EVENT}
         responses[ok] = {"description": "Success", "content": content}
     statuses: tuple[str, ...] = _CLIENT_ERRORS + _SERVER_ERRORS
     if key in _GENERATION:
