@@ -86,6 +86,9 @@ class ServerProcess(ManagedProcess):
         self.data_dir = data_dir
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
+        # Teardown should not wait out the production grace (30 s) for a request a test
+        # left hanging; tests of shutdown itself set their own.
+        env["THINKGATE_SHUTDOWN_GRACE_SECONDS"] = "5"
         if admin_key is not None:
             env["THINKGATE_ADMIN_KEY"] = admin_key
         env.update(extra_env or {})

@@ -23,7 +23,6 @@ from tests.upstreams import UpstreamProcess, start_standin
 
 CONFIG = """
 shutdown_drain_seconds = 3
-shutdown_grace_seconds = 10
 
 [[channels]]
 name = "standin"

@@ -21,7 +21,6 @@ from tests.upstreams import UpstreamProcess, start_standin
 CONFIG = """
 log_format = "json"
 shutdown_drain_seconds = 2
-shutdown_grace_seconds = 6
 
 [[channels]]
 name = "ticking"
@@ -85,7 +84,9 @@ def test_sigterm_drains_finishes_in_flight_and_flushes_the_ledger(
     root = tmp_path_factory.mktemp("shutdown")
     config = root / "thinkgate.toml"
     config.write_text(CONFIG.format(url=standin.base_url))
-    server = ServerProcess(root / "data", config=config)
+    server = ServerProcess(
+        root / "data", config=config, extra_env={"THINKGATE_SHUTDOWN_GRACE_SECONDS": "6"}
+    )
     try:
         with admin_http(server.base_url) as http:
             key_id, secret = Gateway(server.base_url, http).key(budget_usd="1")
