@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+REPLY_TIMEOUT_S = 30.0  # a reply slower than this is an error (and its connection dropped)
+
 
 @dataclass(slots=True, frozen=True)
 class LoadResult:
@@ -75,12 +77,13 @@ async def run_load(
                     sent = time.perf_counter()
                 reader, writer = connection
                 writer.write(request)
-                status, keep_alive = await _read_reply(reader)
+                async with asyncio.timeout(REPLY_TIMEOUT_S):
+                    status, keep_alive = await _read_reply(reader)
                 ok = status == 200
                 if not keep_alive:
                     writer.close()
                     connection = None
-            except (OSError, asyncio.IncompleteReadError, ValueError):
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
                 ok = False
                 if connection is not None:
                     connection[1].close()

@@ -136,14 +136,14 @@ class ResponseAssembler:
             logprobs=logprobs,
         )
         if self._obfuscate:
-            event["obfuscation"] = _obfuscation()
+            event["obfuscation"] = obfuscation_padding()
         events.append(event)
         return events
 
     def _on_reasoning(self, delta: ReasoningDelta) -> list[Event]:
         events: list[Event] = []
         if self._reasoning is None:
-            obfuscation = _obfuscation if self._obfuscate else None
+            obfuscation = obfuscation_padding if self._obfuscate else None
             index = len(self.response["output"])
             self._reasoning = ReasoningItem(
                 self._event, index, obfuscation=obfuscation, raw=delta.raw
@@ -172,7 +172,7 @@ class ResponseAssembler:
             events = self._close_reasoning(None) + self._close_tool(None)
             if self._message is not None:
                 events += self._close_message("completed")
-            obfuscation = _obfuscation if self._obfuscate else None
+            obfuscation = obfuscation_padding if self._obfuscate else None
             index = len(self.response["output"])
             self._tool = ToolCallItem(
                 self._event, index, delta.tool, delta.name, obfuscation=obfuscation
@@ -280,7 +280,7 @@ def _logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
     }
 
 
-def _obfuscation() -> str:
+def obfuscation_padding() -> str:
     """1 to 15 characters of padding (its length is what hides the delta's size): hex
     digits from one random draw, not one draw per character (this runs per delta)."""
     return f"{random.getrandbits(60):015x}"[: random.randint(1, 15)]

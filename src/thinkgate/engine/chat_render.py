@@ -12,14 +12,12 @@ A choice that fails ends the stream with one `{"error": {...}}` chunk.
 from __future__ import annotations
 
 import hashlib
-import random
-import string
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from thinkgate import __version__
-from thinkgate.engine.assembler import Event
+from thinkgate.engine.assembler import Event, obfuscation_padding
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict
 from thinkgate.ids import new_chat_id
@@ -27,7 +25,6 @@ from thinkgate.ids import new_chat_id
 Chunk = dict[str, Any]
 _FINISH = {"response.completed": "stop", "response.incomplete": "length"}
 _CALL_TYPES = ("function_call", "custom_tool_call")
-_OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(slots=True, frozen=True)
@@ -179,9 +176,7 @@ class ChunkRenderer:
         if self._include_usage:
             chunk["usage"] = usage  # null on every chunk but the last, as OpenAI sends
         if self._obfuscate:
-            chunk["obfuscation"] = "".join(
-                random.choices(_OBFUSCATION_ALPHABET, k=random.randint(1, 15))
-            )
+            chunk["obfuscation"] = obfuscation_padding()
         return chunk
 
 
