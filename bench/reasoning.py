@@ -58,17 +58,19 @@ def _row(model: str, suite: str, result: EffortResult) -> dict[str, object]:
     }
 
 
-def plan(efforts: list[str]) -> list[tuple[str, str, str]]:
+def plan(
+    efforts: list[str], suites: tuple[str, ...] = SUITES, targets: bool = True
+) -> list[tuple[str, str, str]]:
     """(suite, model, effort) runs: the targets' rows first, then the other efforts."""
-    first = [(suite, model, "high") for suite in SUITES for model in (ADAPTIVE, FIXED)]
-    rest = [(s, ADAPTIVE, e) for s in SUITES for e in efforts if e != "high"]
-    return first + rest
+    first = [(suite, model, "high") for suite in suites for model in (ADAPTIVE, FIXED)]
+    rest = [(s, ADAPTIVE, e) for s in suites for e in efforts if e != "high"]
+    return (first if targets else []) + rest
 
 
 Rows = list[dict[str, object]]
 
 
-def run(limit: int, efforts: list[str], save: Callable[[Rows], None]) -> Rows:
+def run(limit: int, runs: list[tuple[str, str, str]], save: Callable[[Rows], None]) -> Rows:
     rows: Rows = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "thinkgate.toml"
@@ -78,7 +80,7 @@ def run(limit: int, efforts: list[str], save: Callable[[Rows], None]) -> Rows:
             client = OpenAI(
                 base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0, timeout=900
             )
-            for suite, model, effort in plan(efforts):
+            for suite, model, effort in runs:
                 items = load_suite(suite)[:limit]
                 cap = budget_for(effort, CONTEXT) + ANSWER_ROOM
                 (result,) = run_suite(client, model, items, [effort], max_output_tokens=cap)
@@ -145,9 +147,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--limit", type=int, default=20, help="items per suite (first N)")
     parser.add_argument("--efforts", default=",".join(EFFORT_LADDER))
+    parser.add_argument("--suites", default=",".join(SUITES))
+    parser.add_argument("--no-targets", action="store_true", help="skip the high rows first")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--merge", type=Path, nargs="*", default=[], help="print the table of saved results"
+    )
     args = parser.parse_args()
+    if args.merge:  # several partial runs (e.g. one per suite) → one table and one file
+        merged = [row for path in args.merge for row in json.loads(path.read_text())["rows"]]
+        args.out.write_text(json.dumps({"merged": [str(p) for p in args.merge], "rows": merged}))
+        print(markdown(merged))
+        return
     efforts = [e.strip() for e in args.efforts.split(",") if e.strip()]
+    suites = [s.strip() for s in args.suites.split(",") if s.strip()]
     started = dt.datetime.now(dt.UTC)
 
     def save(rows: Rows) -> None:
@@ -155,7 +168,7 @@ def main() -> None:
         body = {"started": started.isoformat(), "limit": args.limit, "rows": rows}
         args.out.write_text(json.dumps(body, indent=1))
 
-    rows = run(args.limit, efforts, save)
+    rows = run(args.limit, plan(efforts, tuple(suites), not args.no_targets), save)
     print("\n" + markdown(rows))
 
 
