@@ -36,7 +36,17 @@ RESULTS = REPO / "bench" / "results" / "reasoning.json"
 ADAPTIVE, FIXED = "smollm2-135m-instruct", "smollm2-fixed"
 CONTEXT = 8192  # the default n_ctx: budgets are a share of it
 ANSWER_ROOM = 24  # max_output_tokens = the effort's cap + this
-CONFIG = f'[[local_models]]\nname = "{FIXED}"\nadaptive_reasoning = false\n'
+
+
+def config(threads: int | None) -> str:
+    """Both models over the same file; `threads` pinned for a shared machine (llama.cpp's
+    threads spin at their barriers: more threads than free cores is much slower)."""
+    pinned = "" if threads is None else f"threads = {threads}\n"
+    adaptive = f'[[local_models]]\nname = "{ADAPTIVE}"\n{pinned}'
+    fixed = f'[[local_models]]\nname = "{FIXED}"\nadaptive_reasoning = false\n{pinned}'
+    return adaptive + "\n" + fixed
+
+
 SUITES = ("easy", "hard")
 PRICE = Price()  # GPT-5.1 list price, USD per 1M tokens
 
@@ -70,12 +80,17 @@ def plan(
 Rows = list[dict[str, object]]
 
 
-def run(limit: int, runs: list[tuple[str, str, str]], save: Callable[[Rows], None]) -> Rows:
+def run(
+    limit: int,
+    runs: list[tuple[str, str, str]],
+    save: Callable[[Rows], None],
+    threads: int | None = None,
+) -> Rows:
     rows: Rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "thinkgate.toml"
-        config.write_text(CONFIG)
-        server = ServerProcess(Path(tmp) / "data", config=config)
+        path = Path(tmp) / "thinkgate.toml"
+        path.write_text(config(threads))
+        server = ServerProcess(Path(tmp) / "data", config=path)
         try:
             client = OpenAI(
                 base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0, timeout=900
@@ -150,6 +165,7 @@ def main() -> None:
     parser.add_argument("--suites", default=",".join(SUITES))
     parser.add_argument("--no-targets", action="store_true", help="skip the high rows first")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads per model")
     parser.add_argument(
         "--merge", type=Path, nargs="*", default=[], help="print the table of saved results"
     )
@@ -165,10 +181,12 @@ def main() -> None:
 
     def save(rows: Rows) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        body = {"started": started.isoformat(), "limit": args.limit, "rows": rows}
+        body = {"started": started.isoformat(), "limit": args.limit, "threads": args.threads}
+        body["rows"] = rows
         args.out.write_text(json.dumps(body, indent=1))
 
-    rows = run(args.limit, plan(efforts, tuple(suites), not args.no_targets), save)
+    runs = plan(efforts, tuple(suites), not args.no_targets)
+    rows = run(args.limit, runs, save, args.threads)
     print("\n" + markdown(rows))
 
 
