@@ -12,6 +12,8 @@ import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from thinkgate.api.sse_batch import coalesced
+
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DONE_FRAME = b"data: [DONE]\n\n"
 
@@ -47,12 +49,18 @@ async def framed_chat(chunks: AsyncGenerator[dict[str, Any], None]) -> AsyncIter
 
 
 class _SettlingStreamingResponse(StreamingResponse):
-    """Runs `on_close` however the response ends, even when the client left before the
-    body was first read: an unstarted generator's `finally` never runs, so the run it
-    would have settled (usage, bill, store) must be closed from here."""
+    """Frames ready together are written together (`sse_batch`), and `on_close` runs however
+    the response ends, even when the client left before the body was first read: an
+    unstarted generator's `finally` never runs, so the run it would have settled (usage,
+    bill, store) must be closed from here, after the frame producer has stopped."""
 
-    def __init__(self, body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]]):
-        super().__init__(body, media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS)
+    def __init__(
+        self, body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        self._frames = coalesced(body)
+        super().__init__(
+            self._frames, media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS
+        )
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,14 +68,12 @@ class _SettlingStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._on_close()
+                await self._frames.aclose()
+                if self._on_close is not None:
+                    await self._on_close()
 
 
 def sse_response(
     body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]] | None = None
 ) -> StreamingResponse:
-    if on_close is not None:
-        return _SettlingStreamingResponse(body, on_close)
-    return StreamingResponse(
-        body, media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS
-    )
+    return _SettlingStreamingResponse(body, on_close)
