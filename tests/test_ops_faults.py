@@ -167,6 +167,13 @@ def test_database_outage_is_a_clean_503_and_recovers(
                 server.base_url, secret, {"model": "ok", "input": "during", "store": False}
             )
             assert during.status_code in (200, 503), during.text
+            # the first answer to be stored finds the database gone (served and billed, its
+            # stored copy lost and logged); later `store: true` requests are refused up front
+            lost = _post(server.base_url, secret, {"model": "ok", "input": "lost"})
+            assert lost.status_code in (200, 503), lost.text
+            refused = _post(server.base_url, secret, {"model": "ok", "input": "refused"})
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "database_unavailable"
             ready = httpx.get(f"{server.base_url}/readyz")
             assert ready.status_code == 503 and not ready.json()["checks"]["database"]["ok"]
             assert httpx.get(f"{server.base_url}/healthz").status_code == 200
@@ -181,7 +188,7 @@ def test_database_outage_is_a_clean_503_and_recovers(
             assert httpx.get(f"{server.base_url}/readyz").status_code == 200
             after = _post(server.base_url, secret, {"model": "ok", "input": "after"})
             assert after.status_code == 200, after.text
-            served = 2 + (during.status_code == 200)
+            served = 2 + (during.status_code == 200) + (lost.status_code == 200)
             ledger = _books(gateway, key_id, rows=served)
             assert {row["status"] for row in ledger} == {"completed"}
         assert "unhandled error" not in server.log()  # no 500 from the outermost guard

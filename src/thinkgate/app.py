@@ -146,9 +146,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     return lifespan
 
 
-def _watch(
-    app: FastAPI, registry: ModelRegistry, jobs: BackgroundJobs, gateway: Gateway
-) -> None:
+def _watch(app: FastAPI, registry: ModelRegistry, jobs: BackgroundJobs, gateway: Gateway) -> None:
     """Point /metrics at what it reads at scrape time, and at each settled request."""
     metrics: Metrics = app.state.metrics
     gateway.ledger.observer = metrics.observe_entry

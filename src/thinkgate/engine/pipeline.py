@@ -50,6 +50,10 @@ class ResponseStore(Protocol):
         self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
     ) -> None: ...
 
+    async def ensure_writable(self) -> None:
+        """Raise (the database's error) when a `store: true` answer could not be kept."""
+        ...
+
     async def conversation(
         self, response_id: str, *, owner: str | None = None
     ) -> list[Item] | None: ...
@@ -111,6 +115,8 @@ class ResponsesPipeline:
         """Resolve the model's rules and the stored history (shared with token counting)."""
         info, _ = self._registry.resolve(request.model)
         apply_model_rules(request, info)
+        if request.store:
+            await self._store.ensure_writable()
         if request.previous_response_id is not None:
             history = await self._store.conversation(
                 request.previous_response_id, owner=request.owner

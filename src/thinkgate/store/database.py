@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +26,17 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writes_failing = False  # set by a failed write, cleared by the next good ping
+
+    async def ensure_writable(self) -> None:
+        """Refuse work that must be stored while the last write failed and the database is
+        still unreachable: the caller gets the connection error (a 503) before anything runs,
+        instead of an answer whose stored copy is silently lost. Free while writes succeed."""
+        if not self.writes_failing:
+            return
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        self.writes_failing = False
 
     def session(self) -> AsyncSession:
         return self.sessions()

@@ -27,6 +27,18 @@ class ResponseRepository:
         self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
     ) -> None:
         """Insert or replace the response with its items (items carry their own `id`)."""
+        try:
+            await self._save(response, input_items, owner=owner)
+        except Exception:
+            self._db.writes_failing = True
+            raise
+
+    async def ensure_writable(self) -> None:
+        await self._db.ensure_writable()
+
+    async def _save(
+        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None
+    ) -> None:
         async with self._db.session() as session, session.begin():
             await session.execute(
                 delete(ResponseItemRow).where(ResponseItemRow.response_id == response["id"])
