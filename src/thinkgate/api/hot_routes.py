@@ -14,22 +14,21 @@ FastAPI as before, so nothing is ever skipped.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from thinkgate.api import chat as chat_api
 from thinkgate.api import responses as responses_api
 from thinkgate.api.deps import Services, account_for, get_services, owner_of, require_key
-from thinkgate.api.errors import error_response
 from thinkgate.api.query import single_valued_query
-from thinkgate.errors import ThinkgateError
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +85,25 @@ class HotRoutes:
         request = Request(scope, receive, send)
         try:
             response = await handler(request, scope["app"].state.services)
-        except ThinkgateError as error:
-            response = error_response(error)
-        except ClientDisconnect:
-            log.info("client disconnected before its request body was read")
-            response = Response(status_code=499)
+        except Exception as error:  # answered by the app's own handler, as through FastAPI
+            response = await _handled(scope["app"], request, error)
         await response(scope, receive, send)
+
+
+async def _handled(app: FastAPI, request: Request, error: Exception) -> Response:
+    """The app's exception handler for `error` (nearest class first): a database outage is
+    its 503, a client gone its 499, our errors their bodies. The catch-all `Exception`
+    handler is not used here: like FastAPI's, it belongs to the outermost layer, so the
+    middlewares between (the body limit's own signal) still see what they raised."""
+    for cls in type(error).__mro__:
+        if cls is Exception:
+            break
+        handler = app.exception_handlers.get(cls)
+        if handler is not None:
+            answer = handler(request, error)
+            response: Response = await answer if inspect.isawaitable(answer) else answer
+            return response
+    raise error
 
 
 def _verified(app: FastAPI) -> dict[str, tuple[APIRoute, Handler]]:
