@@ -9,7 +9,7 @@ through the official `openai` SDK (`thinkgate.evals`), one request at a time, gr
 targets need (adaptive and fixed `high`, both suites) run first, then every other effort.
 Reported per model, suite and effort: exact-match accuracy, mean reasoning and output
 tokens per item (from `usage`), mean latency per item and the cost per 1,000 items at
-GPT-5.1's list price. Token counts do not depend on CPU load; latencies do. Results are
+thinkgate's default gpt-5.1 price. Token counts do not depend on CPU load; latencies do. Results are
 saved after every row to `bench/results/reasoning.json`.
 
     .venv/bin/python -m bench.reasoning [--limit 20] [--efforts none,minimal,low,medium,high,xhigh]
@@ -48,7 +48,7 @@ def config(threads: int | None) -> str:
 
 
 SUITES = ("easy", "hard")
-PRICE = Price()  # GPT-5.1 list price, USD per 1M tokens
+PRICE = Price()  # thinkgate's default gpt-5.1 price, USD per 1M tokens
 
 
 def _row(model: str, suite: str, result: EffortResult) -> dict[str, object]:

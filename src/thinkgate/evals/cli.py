@@ -25,8 +25,8 @@ from thinkgate.evals.suites import load_suite
 )
 @click.option("--limit", type=int, default=None, help="Only the first N items of each suite.")
 @click.option("--max-output-tokens", type=int, default=None)
-@click.option("--price-input", type=Decimal, default=Decimal("1.25"), show_default=True)
-@click.option("--price-output", type=Decimal, default=Decimal("10.00"), show_default=True)
+@click.option("--price-input", type=Decimal, default=Price().input, show_default=True)
+@click.option("--price-output", type=Decimal, default=Price().output, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 def eval_command(
     base_url: str,

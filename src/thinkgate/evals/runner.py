@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from thinkgate.config import DEFAULT_PRICE
 from thinkgate.evals.suites import EvalItem, grade
 
 INSTRUCTIONS = "Reply with only the final answer: a number, a word or a name. No explanation."
@@ -20,10 +21,10 @@ INSTRUCTIONS = "Reply with only the final answer: a number, a word or a name. No
 
 @dataclass(slots=True, frozen=True)
 class Price:
-    """USD per 1M tokens (default: GPT-5.1's list price)."""
+    """USD per 1M tokens (default: thinkgate's configured default for gpt-5.1)."""
 
-    input: Decimal = Decimal("1.25")
-    output: Decimal = Decimal("10.00")
+    input: Decimal = Decimal(DEFAULT_PRICE["input"])
+    output: Decimal = Decimal(DEFAULT_PRICE["output"])
 
     def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
         return (input_tokens * self.input + output_tokens * self.output) / Decimal(1_000_000)
