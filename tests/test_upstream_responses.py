@@ -19,6 +19,11 @@ from tests.server import ADMIN_KEY, ServerProcess
 
 SMALL = {"model": "gpt-5.1", "temperature": 0, "max_output_tokens": 16}
 KEY_ENV = "TEST_UPSTREAM_TG_KEY"  # ServerProcess drops THINKGATE_* variables
+BUDGETS = {"minimal": 2, "low": 4, "medium": 6, "high": 8, "xhigh": 10}  # the front's caps
+HARD = (
+    "A shop sells pens at 3 dollars and books at 7 dollars. Sam buys 4 pens and 2 books "
+    "and pays with 50 dollars. How much change does he get?"
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,9 @@ def front(
         'kind = "openai-responses"\n'
         f'base_url = "{upstream.base_url}/v1"\n'
         f'api_key_env = "{KEY_ENV}"\n'
-        'models = { "gpt-5.1" = "gpt-5.1", "ghost" = "no-such-model" }\n'
+        'models = { "gpt-5.1" = "gpt-5.1", "ghost" = "no-such-model", '
+        '"deep" = "smollm2-135m-instruct" }\n'
+        f"reasoning_budgets = {{ {', '.join(f'{k} = {v}' for k, v in BUDGETS.items())} }}\n"
     )
     os.environ[KEY_ENV] = ADMIN_KEY  # read by the front at boot, never written to its config
     try:
@@ -123,3 +130,25 @@ def test_upstream_unknown_model_is_a_502(api: OpenAI) -> None:
     body = caught.value.body
     assert isinstance(body, dict) and body["type"] == "server_error"
     assert "tg-up" in body["message"] and "no-such-model" in body["message"]
+
+
+def test_reasoning_is_cut_at_the_channel_budget(api: OpenAI, upstream: ServerProcess) -> None:
+    """A Responses upstream cannot be prefilled: at the front's budget its stream is cut,
+    the thought closed, and the answer asked for at effort none (enforcement by truncation)."""
+    effort = {"effort": "high"}
+    direct = make_client(upstream.base_url).responses.create(
+        model="smollm2-135m-instruct", input=HARD, reasoning=effort, max_output_tokens=200
+    )
+    assert direct.usage is not None
+    spent = direct.usage.output_tokens_details.reasoning_tokens
+    assert spent > BUDGETS["high"]  # the upstream alone thinks past the front's cap
+    with api.responses.create(
+        model="deep", input=HARD, reasoning=effort, max_output_tokens=64, stream=True
+    ) as stream:
+        events = [_dump(event) for event in stream]
+    check_stream_grammar(events)
+    final = events[-1]["response"]
+    assert final["usage"]["output_tokens_details"]["reasoning_tokens"] == BUDGETS["high"]
+    assert final["usage"]["output_tokens"] >= BUDGETS["high"]
+    kinds = [item["type"] for item in final["output"]]
+    assert kinds[0] == "reasoning" and "message" in kinds  # an answer after the cut thought
