@@ -242,11 +242,14 @@ def test_restart_keeps_responses(data_dir: Path) -> None:
         second.stop()
 
 
-def test_generated_admin_key_is_printed_once_and_works(data_dir: Path) -> None:
+def test_generated_admin_key_is_handed_over_once_and_works(data_dir: Path) -> None:
+    """Not on a terminal (as here): a 0600 file in the data dir, never the process output."""
     first = ServerProcess(data_dir, admin_key=None)
     try:
-        lines = [line.strip() for line in first.log().splitlines()]
-        [key] = [line for line in lines if line.startswith("sk-tg-")]
+        key_file = data_dir / "admin-key.txt"
+        key = key_file.read_text().strip()
+        assert key.startswith("sk-tg-") and key not in first.log()
+        assert str(key_file) in first.log() and key_file.stat().st_mode & 0o777 == 0o600
         assert make_client(first.base_url, key).models.list().data
     finally:
         first.stop()

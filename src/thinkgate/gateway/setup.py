@@ -3,6 +3,7 @@ ledger writer, and the bootstrap admin key."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,8 @@ from thinkgate.store.database import Database
 from thinkgate.store.keys import KeyRepository
 from thinkgate.store.ledger import LedgerRepository
 from thinkgate.store.users import UserRepository
+
+ADMIN_KEY_FILE = "admin-key.txt"
 
 
 def open_admin(settings: Settings, database: Database) -> tuple[Admin, KeyRing]:
@@ -61,7 +64,7 @@ async def _counters(settings: Settings, keys: KeyRing) -> Counters:
 
 async def bootstrap_admin_key(settings: Settings, admin: Admin, keys: KeyRing) -> None:
     """THINKGATE_ADMIN_KEY is stored (hashed); without it, the first start makes one and
-    prints it once, to the terminal only, never to the log."""
+    hands it over once (`_hand_over`), never through the log."""
     try:
         user_id = await admin.ensure_bootstrap_admin()
         if settings.admin_password is not None:  # the web console's admin sign-in
@@ -76,9 +79,23 @@ async def bootstrap_admin_key(settings: Settings, admin: Admin, keys: KeyRing) -
     except IntegrityError:  # another replica bootstrapped at the same moment
         await keys.refresh()
         return
+    _hand_over(settings, created["key"])
+
+
+def _hand_over(settings: Settings, secret: str) -> None:
+    """A terminal sees the key once. Anything else (systemd, docker, a file) keeps what a
+    process prints, so there the key goes to a 0600 file in the data dir instead."""
+    if sys.stderr.isatty():
+        shown = f"    {secret}"
+    else:
+        path = settings.data_dir / ADMIN_KEY_FILE
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secret + "\n")
+        shown = f"    in {path} (readable by this user only): read it, then delete the file"
     print(
         f"\nthinkgate: created the admin API key (shown only this once, stored hashed):\n\n"
-        f"    {created['key']}\n\nUse it as `Authorization: Bearer <key>`.\n",
+        f"{shown}\n\nUse it as `Authorization: Bearer <key>`.\n",
         file=sys.stderr,
         flush=True,
     )
