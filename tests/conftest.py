@@ -11,6 +11,7 @@ from openai import OpenAI
 
 from tests.key_hygiene import pytest_sessionfinish  # noqa: F401 - fails a run that logged a key
 from tests.server import ADMIN_KEY, ServerProcess
+from tests.upstreams import UpstreamProcess, start_standin
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,12 @@ def http(server: ServerProcess) -> Iterator[httpx.Client]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
+    """The misbehaving OpenAI-compatible stand-in upstream, one per test module (its
+    behaviours are chosen per request through the model name)."""
+    process = start_standin(tmp_path_factory.mktemp("standin"))
+    yield process
+    process.stop()

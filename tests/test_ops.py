@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.gateway_support import Gateway, admin_http
 from tests.server import ADMIN_KEY, ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.upstreams import UpstreamProcess
 
 CONFIG = """
 log_format = "json"
@@ -33,13 +33,6 @@ breaker_failures = 1
 breaker_cooldown = 600
 models = {{ "broken" = "fail500:ops" }}
 """
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    process = start_standin(tmp_path_factory.mktemp("ops-standin"))
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.server import free_port
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.upstreams import UpstreamProcess
 from thinkgate.store.database import Database
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    process = start_standin(tmp_path_factory.mktemp("doctor-standin"))
-    yield process
-    process.stop()
 
 
 def doctor(*args: str) -> subprocess.CompletedProcess[str]:

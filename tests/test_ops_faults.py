@@ -17,7 +17,7 @@ import pytest
 from tests.gateway_support import Gateway, admin_http
 from tests.private_pg import PrivatePostgres
 from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.upstreams import UpstreamProcess
 
 CHANNELS = """
 [[channels]]
@@ -42,13 +42,6 @@ base_url = "{url}/v1"
 priority = 2
 models = {{ "flaky" = "ok:s-flaky", "hangs" = "ok:s-hangs" }}
 """
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    process = start_standin(tmp_path_factory.mktemp("faults-standin"))
-    yield process
-    process.stop()
 
 
 def _config(root: Path, standin: UpstreamProcess, extra: str = "") -> Path:

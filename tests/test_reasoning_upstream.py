@@ -18,7 +18,7 @@ from openai import OpenAI
 from tests.checks import check_stream_grammar
 from tests.conftest import make_client
 from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.upstreams import UpstreamProcess
 
 BUDGETS = {"minimal": 4, "low": 8, "medium": 16, "high": 32, "xhigh": 48}
 ANSWER = "Hello from the stand-in."
@@ -31,13 +31,6 @@ base_url = "{url}/v1"
 models = {{ "deep" = "think:deep", "brief" = "think_short:brief", "gpt-5.1" = "think:gpt" }}
 reasoning_budgets = {{ minimal = 4, low = 8, medium = 16, high = 32, xhigh = 48 }}
 """
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    process = start_standin(tmp_path_factory.mktemp("standin"))
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from openai import OpenAI
 from tests.checks import check_stream_grammar
 from tests.conftest import make_client
 from tests.server import ADMIN_KEY, ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.upstreams import UpstreamProcess
 
 ANSWER = "Hello from the stand-in."
 
@@ -102,13 +102,6 @@ base_url = "{url}/v1"
 weight = 1
 models = {{ "spread" = "ok:w1" }}
 """
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    process = start_standin(tmp_path_factory.mktemp("standin"))
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

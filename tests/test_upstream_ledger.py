@@ -17,7 +17,7 @@ import pytest
 
 from tests.gateway_support import Gateway, admin_http, services, shared_env
 from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.upstreams import UpstreamProcess
 
 CONFIG = """
 [[channels]]
@@ -49,13 +49,6 @@ kind = "openai-chat"
 base_url = "{url}/v1"
 models = {{ "swamped" = "limit429:swamped" }}
 """
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    process = start_standin(tmp_path_factory.mktemp("standin"))
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
