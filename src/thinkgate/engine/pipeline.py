@@ -9,6 +9,7 @@ settled and stored exactly once, under a shielded scope.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -208,7 +209,7 @@ class ResponseRun:
         self._deltas = deltas
         self._meter = meter
         self._store = store
-        self._settled = False
+        self._settling: asyncio.Future[None] | None = None
         self.settlement: Settlement | None = None
         self.conversations: ConversationStore | None = None
 
@@ -279,15 +280,15 @@ class ResponseRun:
         )
 
     async def _settle(self) -> None:
-        """Store, extend the conversation, bill: shielded, so a client that leaves while the
-        response is being stored (a slower database) cannot cancel the ledger row away."""
-        if self._settled:
-            return
-        self._settled = True
-        with anyio.CancelScope(shield=True):
-            await self._settle_shielded()
+        """Store, extend the conversation, bill — once, in a task of its own, so nothing that
+        cancels the caller stops it halfway: not a client leaving mid-store, not a native
+        `Task.cancel()` of the task reading the events (the SSE batcher's producer, a
+        background job), which an anyio shield does not stop. `aclose` waits for it."""
+        if self._settling is None:
+            self._settling = asyncio.ensure_future(self._store_and_bill())
+        await asyncio.shield(self._settling)
 
-    async def _settle_shielded(self) -> None:
+    async def _store_and_bill(self) -> None:
         if self._request.store:
             try:
                 await self._store.save(
