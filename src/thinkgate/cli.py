@@ -9,7 +9,7 @@ import click
 from thinkgate import cli_gateway
 from thinkgate.cli_channels import channels_command
 from thinkgate.cli_doctor import doctor_command
-from thinkgate.config import ConfigError, load_settings
+from thinkgate.cli_options import config_option, data_dir_option, settings_from
 from thinkgate.evals.cli import eval_command
 
 
@@ -22,19 +22,8 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the database and caches live (env THINKGATE_DATA_DIR; default ./data).",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="TOML config file (env THINKGATE_CONFIG).",
-)
+@data_dir_option
+@config_option
 def serve(
     host: str | None, port: int | None, data_dir: Path | None, config_file: Path | None
 ) -> None:
@@ -45,13 +34,7 @@ def serve(
     from thinkgate.ops.drain import DrainingServer
     from thinkgate.ops.logs import configure_logging
 
-    try:
-        settings = load_settings(
-            config_file=config_file,
-            overrides={"host": host, "port": port, "data_dir": data_dir},
-        )
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = settings_from(config_file, host=host, port=port, data_dir=data_dir)
     configure_logging(settings.log_format, settings.log_level)
     app = create_app(settings)
     config = uvicorn.Config(

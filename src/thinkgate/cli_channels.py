@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from thinkgate.cli_options import config_option
 from thinkgate.config import ConfigError, load_settings
 
 
@@ -17,13 +18,7 @@ def channels_command() -> None:
 
 @channels_command.command(name="test")
 @click.argument("name")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="TOML config file (env THINKGATE_CONFIG).",
-)
+@config_option
 def test_channel(name: str, config_file: Path | None) -> None:
     """List the channel's models, run a tiny completion, and print a table with latency."""
     from rich.console import Console

@@ -8,33 +8,19 @@ from pathlib import Path
 
 import click
 
-from thinkgate.config import ConfigError, load_settings
+from thinkgate.cli_options import config_option, data_dir_option, settings_from
 from thinkgate.ops.checks import Check
 
 
 @click.command(name="doctor")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Data dir to check (env THINKGATE_DATA_DIR; default ./data).",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="TOML config file (env THINKGATE_CONFIG).",
-)
+@data_dir_option
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor_command(data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Check the engine, CPU flags, model files, database and schema, Redis and channels."""
     from thinkgate.ops.doctor import diagnose, python_check
 
-    try:
-        settings = load_settings(config_file=config_file, overrides={"data_dir": data_dir})
-    except ConfigError as exc:
-        raise click.ClickException(f"config: {exc}") from exc
+    settings = settings_from(config_file, data_dir=data_dir)
     checks = [python_check(), *asyncio.run(diagnose(settings))]
     if as_json:
         rows = [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks]

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from thinkgate.config import ConfigError, Settings, load_settings
+from thinkgate.cli_options import config_option, data_dir_option, settings_from
+from thinkgate.config import Settings
 from thinkgate.errors import NotFoundError
 from thinkgate.gateway.admin import BOOTSTRAP_USER, Admin, KeySpec
 from thinkgate.gateway.passwords import MAX_LENGTH, MIN_LENGTH
@@ -27,26 +28,9 @@ from thinkgate.store.database import Database
 
 T = TypeVar("T")
 
-_data_dir = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The server's data dir (env THINKGATE_DATA_DIR; default ./data).",
-)
-_config = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="TOML config file (env THINKGATE_CONFIG).",
-)
-
 
 def _settings(data_dir: Path | None, config_file: Path | None) -> Settings:
-    try:
-        return load_settings(config_file=config_file, overrides={"data_dir": data_dir})
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return settings_from(config_file, data_dir=data_dir)
 
 
 def _run(settings: Settings, action: Callable[[Admin], Awaitable[T]]) -> T:
@@ -76,8 +60,8 @@ def users() -> None:
 @users.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["admin", "member"]), default="member")
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def users_create(name: str, role: str, data_dir: Path | None, config_file: Path | None) -> None:
     _echo(_run(_settings(data_dir, config_file), lambda a: a.create_user(name, role, None)))
 
@@ -87,8 +71,8 @@ def users_create(name: str, role: str, data_dir: Path | None, config_file: Path 
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from stdin (else: prompt twice)."
 )
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def users_set_password(
     user_id: str, password_stdin: bool, data_dir: Path | None, config_file: Path | None
 ) -> None:
@@ -113,8 +97,8 @@ def users_set_password(
 
 
 @users.command("list")
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def users_list(data_dir: Path | None, config_file: Path | None) -> None:
     _echo(_run(_settings(data_dir, config_file), lambda a: a.list_users()))
 
@@ -134,8 +118,8 @@ def keys() -> None:
 @click.option("--tpm", type=click.IntRange(min=1), default=None)
 @click.option("--expires-at", type=int, default=None, help="Unix seconds.")
 @click.option("--ip", "ips", multiple=True, help="Allowed address or CIDR (repeat).")
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def keys_create(
     name: str,
     user_id: str | None,
@@ -170,24 +154,24 @@ def keys_create(
 
 @keys.command("list")
 @click.option("--user", "user_id", default=None)
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def keys_list(user_id: str | None, data_dir: Path | None, config_file: Path | None) -> None:
     _echo(_run(_settings(data_dir, config_file), lambda a: a.list_keys(user_id)))
 
 
 @keys.command("show")
 @click.argument("key_id")
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def keys_show(key_id: str, data_dir: Path | None, config_file: Path | None) -> None:
     _echo(_run(_settings(data_dir, config_file), lambda a: a.show_key(key_id)))
 
 
 @keys.command("revoke")
 @click.argument("key_id")
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def keys_revoke(key_id: str, data_dir: Path | None, config_file: Path | None) -> None:
     settings = _settings(data_dir, config_file)
 
@@ -212,8 +196,8 @@ def keys_revoke(key_id: str, data_dir: Path | None, config_file: Path | None) ->
 @click.command()
 @click.option("--group-by", type=click.Choice(["day", "model", "key"]), default="day")
 @click.option("--key", "key_id", default=None)
-@_data_dir
-@_config
+@data_dir_option
+@config_option
 def usage(
     group_by: str, key_id: str | None, data_dir: Path | None, config_file: Path | None
 ) -> None:
