@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import uvloop
 
-from bench.overhead.load import run_load
+from bench.overhead.load import chat_body, run_load
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,14 +113,7 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
             targets["litellm"] = _start_litellm(tmp, standin, args.litellm_version, processes)
         runs: list[dict[str, Any]] = []
         for stream in (False, True):
-            body = json.dumps(
-                {
-                    "model": "gpt-5.1",
-                    "messages": [{"role": "user", "content": "Say hello."}],
-                    "max_completion_tokens": 16,
-                    "stream": stream,
-                }
-            ).encode()
+            body = chat_body(stream)
             for conns in connections:
                 for name, (url, headers) in targets.items():
                     result = await run_load(

@@ -11,7 +11,6 @@ medians are printed. The older tree is any `src/` directory, for example:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any
 import uvloop
 
 from bench.overhead.__main__ import _spawn, _start_litellm, _start_thinkgate, _wait
-from bench.overhead.load import run_load
+from bench.overhead.load import chat_body, run_load
 from tests.server import free_port
 
 
@@ -66,14 +65,7 @@ async def _compare(args: argparse.Namespace) -> None:
             targets["litellm"] = _start_litellm(tmp, standin, args.litellm_version, processes)
         rows: dict[tuple[str, bool, int], list[dict[str, Any]]] = {}
         for stream in (False, True):
-            body = json.dumps(
-                {
-                    "model": "gpt-5.1",
-                    "messages": [{"role": "user", "content": "Say hello."}],
-                    "max_completion_tokens": 16,
-                    "stream": stream,
-                }
-            ).encode()
+            body = chat_body(stream)
             for conns in (int(c) for c in args.connections.split(",")):
                 for _ in range(args.rounds):
                     for name, (url, headers) in targets.items():

@@ -10,6 +10,7 @@ stand-in upstream does, and would flatten every target toward its own speed. The
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -44,6 +45,18 @@ class LoadResult:
             "p99_ms": round(self.percentile(99), 3),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 3) if self.latencies_ms else 0,
         }
+
+
+def chat_body(stream: bool) -> bytes:
+    """The one request every target gets: a short chat completion through gpt-5.1."""
+    return json.dumps(
+        {
+            "model": "gpt-5.1",
+            "messages": [{"role": "user", "content": "Say hello."}],
+            "max_completion_tokens": 16,
+            "stream": stream,
+        }
+    ).encode()
 
 
 async def run_load(
