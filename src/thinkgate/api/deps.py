@@ -88,7 +88,8 @@ ApiKeyDep = Annotated[str, Depends(require_api_key)]
 async def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account:
     """The caller's account for one generation request: the pipeline's `Admission`."""
     headers = gateway_headers(request.scope)
-    account = services.gateway.account(key, request.url.path.rsplit("/", 1)[-1], headers)
+    path: str = request.scope["path"]  # not `request.url`: it builds a whole URL object
+    account = services.gateway.account(key, path.rsplit("/", 1)[-1], headers)
     info = request_info(request.scope)
     if info is not None:
         info.account = account

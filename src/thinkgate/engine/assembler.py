@@ -124,7 +124,7 @@ class ResponseAssembler:
         events = self._open_message() if self._message is None else []
         message = self._message
         assert message is not None
-        logprobs = [_logprob_wire(lp) for lp in delta.logprobs]
+        logprobs = [logprob_wire(lp) for lp in delta.logprobs]
         message.text.append(delta.text)
         message.logprobs.extend(logprobs)
         event = self._event(
@@ -269,7 +269,7 @@ class ResponseAssembler:
         return event
 
 
-def _logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
+def logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
     return {
         "token": logprob.token,
         "bytes": logprob.bytes,

@@ -1,7 +1,6 @@
-"""The one assembly rendered as Chat Completions: `chat.completion` objects and chunks.
+"""Chat Completions from the pipeline's Deltas: `chat.completion` objects and chunks.
 
-Input is what the pipeline already produces (Responses events and settled Response
-dicts); this module changes only their shape. Chunk order per choice (reference §5.4):
+Chunk order per choice (reference §5.4):
 
     role chunk {role, content: ""} → content chunks (+ logprobs) → finish chunk {}
     … each choice in turn … → usage chunk (include_usage; choices: []) → [DONE] (api.sse)
@@ -13,18 +12,26 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from thinkgate import __version__
-from thinkgate.engine.assembler import Event, obfuscation_padding
+from thinkgate.engine.assembler import logprob_wire, obfuscation_padding
+from thinkgate.engine.deltas import (
+    Delta,
+    FinishDelta,
+    PromptDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDoneDelta,
+    ToolCallStartDelta,
+)
 from thinkgate.engine.request import CanonicalRequest
-from thinkgate.engine.response_object import ResponseDict
-from thinkgate.ids import new_chat_id
+from thinkgate.engine.response_object import ResponseDict, usage_object
+from thinkgate.errors import ThinkgateError
+from thinkgate.ids import new_call_id, new_chat_id
 
 Chunk = dict[str, Any]
-_FINISH = {"response.completed": "stop", "response.incomplete": "length"}
-_CALL_TYPES = ("function_call", "custom_tool_call")
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,30 +66,224 @@ class ChatHeader:
         }
 
 
-def completion_object(
-    header: ChatHeader, responses: list[ResponseDict], *, logprobs: bool
-) -> dict[str, Any]:
-    """`chat.completion`: one choice per settled response, usage summed over them."""
-    choices: list[dict[str, Any]] = [
-        {
-            "index": index,
-            "message": _message(response),
-            "logprobs": {"content": _logprobs(response), "refusal": None} if logprobs else None,
-            "finish_reason": _finish_reason(response),
+class ChatAssembler:
+    """One choice's Deltas → its `chat.completion.chunk`s (streaming) and its choice object.
+
+    The pipeline's assembler for chat requests (`ResponsesPipeline.start(assembler=…)`):
+    chat shows no reasoning, no item ids and no per-event envelopes, so the Responses
+    events a `ResponseAssembler` builds (and snapshots) would only be thrown away here.
+    `response` is the little the run settles with: id, status and usage.
+    """
+
+    def __init__(
+        self,
+        header: ChatHeader,
+        index: int,
+        *,
+        stream: bool,
+        logprobs: bool,
+        include_usage: bool,
+        obfuscate: bool,
+    ) -> None:
+        self.response: ResponseDict = {"id": header.id, "status": "in_progress", "output": []}
+        self.finished = False
+        self.error: dict[str, Any] | None = None  # the failure payload, once failed
+        self.input_tokens = self.cached_tokens = self.output_tokens = self.reasoning_tokens = 0
+        self._index = index
+        self._stream = stream
+        self._logprobs = logprobs
+        self._obfuscate = obfuscate
+        self._base = header.fields("chat.completion.chunk")
+        if include_usage:
+            self._base["usage"] = None  # null on every chunk but the last, as OpenAI sends
+        self._text: list[str] = []
+        self._token_logprobs: list[dict[str, Any]] = []
+        self._calls: list[_Call] = []
+        self._open: _Call | None = None
+
+    # --- the assembler's steps (engine.pipeline.ResponseRun drives them) ----------------
+
+    def start(self) -> list[Chunk]:
+        return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
+
+    def feed(self, delta: Delta) -> list[Chunk]:
+        if isinstance(delta, TextDelta):
+            return self._on_text(delta)
+        if isinstance(delta, PromptDelta):
+            self.input_tokens, self.cached_tokens = delta.input_tokens, delta.cached_tokens
+            return []
+        if isinstance(delta, FinishDelta):
+            return self._finish(delta)
+        if isinstance(delta, ToolCallStartDelta):
+            return self._close_call(None) + self._open_call(delta)
+        if isinstance(delta, ToolCallDelta):
+            return self._on_arguments(delta.text)
+        if isinstance(delta, ToolCallDoneDelta):
+            return self._close_call(delta.payload)
+        return []  # reasoning: chat shows none of it (its tokens come with the finish)
+
+    def fail(self, error: ThinkgateError) -> list[Chunk]:
+        """One `{"error": …}` chunk: the SDK raises on it, and the stream ends."""
+        chunks = self._close_call(None)
+        self.error = {**error.to_payload(), "code": error.code or error.error_type}
+        self.response["status"] = "failed"
+        self.finished = True
+        return [*chunks, {"error": self.error}] if self._stream else []
+
+    def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None:
+        """The client went away: what was produced is counted, the choice is cancelled."""
+        self.output_tokens, self.reasoning_tokens = output_tokens, reasoning_tokens
+        self._close_call(None)
+        self._settle("cancelled")
+
+    # --- what the chat run renders ------------------------------------------------------
+
+    def choice(self) -> dict[str, Any]:
+        """The settled choice of a `chat.completion`."""
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self._text),
+            "refusal": None,
+            "annotations": [],
         }
-        for index, response in enumerate(responses)
-    ]
-    return {**header.fields("chat.completion"), "choices": choices, "usage": chat_usage(responses)}
+        if self._calls:
+            message["tool_calls"] = [call.wire() for call in self._calls]
+            message["content"] = message["content"] or None
+        logprobs = {"content": self._token_logprobs, "refusal": None} if self._logprobs else None
+        return {
+            "index": self._index,
+            "message": message,
+            "logprobs": logprobs,
+            "finish_reason": self._finish_reason(),
+        }
+
+    def usage_chunk(self, usage: dict[str, Any]) -> Chunk:
+        return {**self._base, "choices": [], "usage": usage} | self._padding()
+
+    # --- steps --------------------------------------------------------------------------
+
+    def _on_text(self, delta: TextDelta) -> list[Chunk]:
+        self._text.append(delta.text)
+        logprobs = [logprob_wire(lp) for lp in delta.logprobs]
+        self._token_logprobs += logprobs
+        if not self._stream or (not delta.text and not logprobs):
+            return []
+        return [self._chunk({"content": delta.text}, logprobs if self._logprobs else None)]
+
+    def _open_call(self, delta: ToolCallStartDelta) -> list[Chunk]:
+        if delta.tool not in ("function", "custom"):
+            return []  # apply_patch and shell have no chat form (chat cannot offer them)
+        call = self._open = _Call(len(self._calls), delta.tool, delta.name, new_call_id())
+        self._calls.append(call)
+        if delta.tool != "function":
+            return []  # a custom call is sent whole, when complete
+        return self._tool_chunk({"index": call.index, **call.wire()})
+
+    def _on_arguments(self, text: str) -> list[Chunk]:
+        call = self._open
+        if call is None or not text:
+            return []
+        call.text.append(text)
+        if call.tool != "function":
+            return []
+        return self._tool_chunk({"index": call.index, "function": {"arguments": text}})
+
+    def _close_call(self, payload: str | dict[str, Any] | None) -> list[Chunk]:
+        """`payload` None: generation stopped mid-call; what arrived is kept."""
+        call, self._open = self._open, None
+        if call is None:
+            return []
+        if payload is not None:
+            call.text = [str(payload)]
+        if call.tool != "custom":
+            return []
+        return self._tool_chunk({"index": call.index, **call.wire()})
+
+    def _finish(self, delta: FinishDelta) -> list[Chunk]:
+        self.output_tokens, self.reasoning_tokens = delta.output_tokens, delta.reasoning_tokens
+        chunks = self._close_call(None)
+        self._settle("incomplete" if delta.reason == "length" else "completed")
+        if self._stream:
+            chunks.append(self._chunk({}, finish_reason=self._finish_reason()))
+        return chunks
+
+    def _settle(self, status: str) -> None:
+        self.finished = True
+        self.response["status"] = status
+        self.response["usage"] = usage_object(
+            self.input_tokens, self.cached_tokens, self.output_tokens, self.reasoning_tokens
+        )
+
+    def _finish_reason(self) -> str:
+        if self.response["status"] == "incomplete":
+            return "length"
+        return "tool_calls" if self._calls else "stop"
+
+    # --- chunks -------------------------------------------------------------------------
+
+    def _tool_chunk(self, call: dict[str, Any]) -> list[Chunk]:
+        return [self._chunk({"tool_calls": [call]})] if self._stream else []
+
+    def _chunk(
+        self,
+        delta: dict[str, Any],
+        logprobs: list[dict[str, Any]] | None = None,
+        finish_reason: str | None = None,
+    ) -> Chunk:
+        choice = {
+            "index": self._index,
+            "delta": delta,
+            "logprobs": None if logprobs is None else {"content": logprobs, "refusal": None},
+            "finish_reason": finish_reason,
+        }
+        return {**self._base, "choices": [choice]} | self._padding()
+
+    def _padding(self) -> dict[str, str]:
+        return {"obfuscation": obfuscation_padding()} if self._obfuscate else {}
 
 
-def chat_usage(responses: list[ResponseDict]) -> dict[str, Any]:
+@dataclass(slots=True)
+class _Call:
+    """A tool call of the choice: its place in `tool_calls`, and its text so far."""
+
+    index: int
+    tool: str
+    name: str
+    call_id: str
+    text: list[str] = field(default_factory=list)
+
+    def wire(self) -> dict[str, Any]:
+        """The `tool_calls` entry (a function's first chunk: arguments follow in pieces)."""
+        text = "".join(self.text)
+        if self.tool == "custom":
+            return {
+                "id": self.call_id,
+                "type": "custom",
+                "custom": {"name": self.name, "input": text},
+            }
+        return {
+            "id": self.call_id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": text},
+        }
+
+
+def completion_object(header: ChatHeader, choices: list[ChatAssembler]) -> dict[str, Any]:
+    """`chat.completion`: one choice per settled assembler, usage summed over them."""
+    return {
+        **header.fields("chat.completion"),
+        "choices": [choice.choice() for choice in choices],
+        "usage": chat_usage(choices),
+    }
+
+
+def chat_usage(choices: list[ChatAssembler]) -> dict[str, Any]:
     """The prompt is counted once (every choice read the same one), completions summed."""
-    usages = [response["usage"] for response in responses if response.get("usage")]
-    first = usages[0] if usages else None
-    prompt = first["input_tokens"] if first else 0
-    cached = first["input_tokens_details"]["cached_tokens"] if first else 0
-    completion = sum(usage["output_tokens"] for usage in usages)
-    reasoning = sum(usage["output_tokens_details"]["reasoning_tokens"] for usage in usages)
+    first = choices[0] if choices else None
+    prompt = first.input_tokens if first else 0
+    cached = first.cached_tokens if first else 0
+    completion = sum(choice.output_tokens for choice in choices)
+    reasoning = sum(choice.reasoning_tokens for choice in choices)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -95,146 +296,6 @@ def chat_usage(responses: list[ResponseDict]) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
-
-
-class ChunkRenderer:
-    """Responses events of choice `index` → `chat.completion.chunk`s."""
-
-    def __init__(
-        self, header: ChatHeader, *, logprobs: bool, include_usage: bool, obfuscate: bool
-    ) -> None:
-        self._header = header
-        self._logprobs = logprobs
-        self._include_usage = include_usage
-        self._obfuscate = obfuscate
-        self.failed = False
-        self._calls: dict[int, dict[str, int]] = {}  # choice → call item id → tool_calls index
-
-    def _call_chunk(self, index: int, event: Event) -> list[Chunk]:
-        """A call's first chunk carries its id and name (a custom call: its whole input,
-        at done); function arguments follow as fragments."""
-        item = event["item"]
-        if item["type"] not in _CALL_TYPES:
-            return []
-        added = event["type"] == "response.output_item.added"
-        if added != (item["type"] == "function_call"):
-            return []
-        calls = self._calls.setdefault(index, {})
-        calls[item["id"]] = len(calls)
-        call = {"index": calls[item["id"]], **call_wire(item)}
-        return [self._choice(index, {"tool_calls": [call]})]
-
-    def render(self, index: int, event: Event) -> list[Chunk]:
-        kind = event["type"]
-        if kind == "response.created":
-            return [self._choice(index, {"role": "assistant", "content": "", "refusal": None})]
-        if kind == "response.output_text.delta":
-            if not event["delta"] and not event["logprobs"]:
-                return []
-            logprobs = event["logprobs"] if self._logprobs else None
-            return [self._choice(index, {"content": event["delta"]}, logprobs)]
-        if kind in _FINISH:
-            reason = _FINISH[kind]
-            if reason == "stop" and index in self._calls:
-                reason = "tool_calls"
-            return [self._choice(index, {}, finish_reason=reason)]
-        if kind in ("response.output_item.added", "response.output_item.done"):
-            return self._call_chunk(index, event)
-        if kind == "response.function_call_arguments.delta":
-            number = self._calls[index][event["item_id"]]
-            call = {"index": number, "function": {"arguments": event["delta"]}}
-            return [self._choice(index, {"tool_calls": [call]})]
-        if kind == "error":
-            return [self.error(event["error"])]
-        return []
-
-    def error(self, payload: dict[str, Any]) -> Chunk:
-        """The SDK raises on any `data` object with a top-level `error`: the stream ends."""
-        self.failed = True
-        return {"error": payload}
-
-    def usage_chunk(self, usage: dict[str, Any]) -> Chunk:
-        return self._chunk([], usage)
-
-    def _choice(
-        self,
-        index: int,
-        delta: dict[str, Any],
-        logprobs: list[dict[str, Any]] | None = None,
-        finish_reason: str | None = None,
-    ) -> Chunk:
-        choice = {
-            "index": index,
-            "delta": delta,
-            "logprobs": None if logprobs is None else {"content": logprobs, "refusal": None},
-            "finish_reason": finish_reason,
-        }
-        return self._chunk([choice], None)
-
-    def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None) -> Chunk:
-        chunk = {**self._header.fields("chat.completion.chunk"), "choices": choices}
-        if self._include_usage:
-            chunk["usage"] = usage  # null on every chunk but the last, as OpenAI sends
-        if self._obfuscate:
-            chunk["obfuscation"] = obfuscation_padding()
-        return chunk
-
-
-def _message(response: ResponseDict) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": _text(response),
-        "refusal": None,
-        "annotations": [],
-    }
-    calls = [call_wire(item) for item in response["output"] if item["type"] in _CALL_TYPES]
-    if calls:
-        message["tool_calls"] = calls
-        message["content"] = message["content"] or None
-    return message
-
-
-def _finish_reason(response: ResponseDict) -> str:
-    if response["status"] == "incomplete":
-        return "length"
-    calls = any(item["type"] in _CALL_TYPES for item in response["output"])
-    return "tool_calls" if calls else "stop"
-
-
-def call_wire(item: dict[str, Any]) -> dict[str, Any]:
-    """A function_call / custom_tool_call item as a chat `tool_calls` entry."""
-    if item["type"] == "custom_tool_call":
-        return {
-            "id": item["call_id"],
-            "type": "custom",
-            "custom": {"name": item["name"], "input": item["input"]},
-        }
-    return {
-        "id": item["call_id"],
-        "type": "function",
-        "function": {"name": item["name"], "arguments": item["arguments"]},
-    }
-
-
-def _text(response: ResponseDict) -> str:
-    return "".join(
-        part["text"]
-        for item in response["output"]
-        if item.get("type") == "message"
-        for part in item["content"]
-        if part.get("type") == "output_text"
-    )
-
-
-def _logprobs(response: ResponseDict) -> list[dict[str, Any]]:
-    return [
-        logprob
-        for item in response["output"]
-        if item.get("type") == "message"
-        for part in item["content"]
-        if part.get("type") == "output_text"
-        for logprob in part.get("logprobs", [])
-    ]
 
 
 def _fingerprint(model: str) -> str:

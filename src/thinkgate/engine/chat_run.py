@@ -13,15 +13,15 @@ from contextlib import aclosing
 from typing import Any
 
 from thinkgate.engine.chat_render import (
+    ChatAssembler,
     ChatHeader,
     Chunk,
-    ChunkRenderer,
     chat_usage,
     completion_object,
 )
 from thinkgate.engine.chat_request import ChatCall
 from thinkgate.engine.pipeline import Admission, ResponseRun, ResponsesPipeline
-from thinkgate.engine.response_object import ResponseDict
+from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import ClientError, InvalidRequestError, ServerError, ThinkgateError
 
 
@@ -32,63 +32,50 @@ class ChatRun:
         self,
         pipeline: ResponsesPipeline,
         call: ChatCall,
-        first: ResponseRun,
+        header: ChatHeader,
         admission: Admission | None = None,
-        header: ChatHeader | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._admission = admission
         self._call = call
-        self._first: ResponseRun | None = first
-        self._header = header or ChatHeader.for_request(call.request)
+        self._header = header
+        self._first: ResponseRun | None = None
+        self._choices: list[ChatAssembler] = []  # one per choice started, in order
 
     @classmethod
     async def start(
         cls, pipeline: ResponsesPipeline, call: ChatCall, admission: Admission | None = None
     ) -> ChatRun:
         header = ChatHeader.for_request(call.request)  # before the run may touch the request
-        first = await pipeline.start(call.choice_request(0), admission)
-        return cls(pipeline, call, first, admission, header)
+        run = cls(pipeline, call, header, admission)
+        run._first = await run._start(0)
+        return run
 
     async def completion(self) -> dict[str, Any]:
         """The non-streaming answer; a failed choice raises (nothing was sent yet)."""
-        responses: list[ResponseDict] = []
         for index in range(self._call.n):
             run = await self._run(index)
-            failure: dict[str, Any] | None = None
-            async with aclosing(run.events()) as events:
-                async for event in events:
-                    if event["type"] == "error":
-                        failure = event["error"]
+            await run.collect()
+            failure = self._choices[index].error
             if failure is not None:
                 raise _error_from_payload(failure)
-            responses.append(run.response)
-        return completion_object(self._header, responses, logprobs=self._call.logprobs)
+        return completion_object(self._header, self._choices)
 
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
         """Every chunk in order; closing this generator cancels the choice in progress."""
-        renderer = ChunkRenderer(
-            self._header,
-            logprobs=self._call.logprobs,
-            include_usage=self._call.include_usage,
-            obfuscate=self._call.request.include_obfuscation,
-        )
-        responses: list[ResponseDict] = []
         for index in range(self._call.n):
             try:
                 run = await self._run(index)
             except ThinkgateError as error:
-                yield renderer.error(error.to_payload())
+                yield {"error": error.to_payload()}  # the SDK raises on it: the stream ends
                 return
             async with aclosing(run.events()) as events:
-                async for event in events:
-                    for chunk in renderer.render(index, event):
-                        yield chunk
-            if renderer.failed:
+                async for chunk in events:
+                    yield chunk
+            if self._choices[index].error is not None:
                 return
-            responses.append(run.response)
         if self._call.include_usage:
-            yield renderer.usage_chunk(chat_usage(responses))
+            yield self._choices[-1].usage_chunk(chat_usage(self._choices))
 
     async def aclose(self) -> None:
         """Settle the first choice if it was started but never streamed (client gone)."""
@@ -100,7 +87,27 @@ class ChatRun:
         if index == 0 and self._first is not None:
             first, self._first = self._first, None
             return first
-        return await self._pipeline.start(self._call.choice_request(index), self._admission)
+        return await self._start(index)
+
+    async def _start(self, index: int) -> ResponseRun:
+        def assembler_for(request: CanonicalRequest, response_id: str) -> ChatAssembler:
+            assembler = ChatAssembler(
+                self._header,
+                index,
+                stream=self._call.stream,
+                logprobs=self._call.logprobs,
+                include_usage=self._call.include_usage,
+                obfuscate=self._call.request.include_obfuscation,
+            )
+            self._choices.append(assembler)
+            return assembler
+
+        return await self._pipeline.start(
+            self._call.choice_request(index),
+            self._admission,
+            response_id=self._header.id,
+            assembler_for=assembler_for,
+        )
 
 
 def _error_from_payload(payload: dict[str, Any]) -> ThinkgateError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Protocol
 
 import anyio
@@ -99,6 +99,35 @@ class Admission(Protocol):
         ...
 
 
+class Assembler(Protocol):
+    """Deltas → what the client is sent (`ResponseAssembler`: Responses events; chat's
+    `ChatAssembler`: chunks), and the settled `response` (id, status, usage) the run
+    stores and bills."""
+
+    response: ResponseDict
+    finished: bool
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+
+    def start(self) -> list[Event]: ...
+
+    def feed(self, delta: Delta) -> list[Event]: ...
+
+    def fail(self, error: ThinkgateError) -> list[Event]: ...
+
+    def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None: ...
+
+
+AssemblerFactory = Callable[[CanonicalRequest, str], Assembler]
+
+
+def responses_assembler(request: CanonicalRequest, response_id: str) -> Assembler:
+    response = new_response(request, response_id, int(time.time()))
+    return ResponseAssembler(response, obfuscate=request.include_obfuscation)
+
+
 class ResponsesPipeline:
     def __init__(
         self,
@@ -163,13 +192,14 @@ class ResponsesPipeline:
         admission: Admission | None = None,
         *,
         response_id: str | None = None,
+        assembler_for: AssemblerFactory = responses_assembler,
     ) -> ResponseRun:
-        """`response_id`: the id a background job already handed out (queued)."""
+        """`response_id`: the id a background job already handed out (queued), or the chat
+        completion's. `assembler_for`: what the Deltas become (Responses events by default)."""
         await self.prepare(request)
         _, backend = self._registry.resolve(request.model)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
-        response = new_response(request, response_id or new_id("resp"), int(time.time()))
-        assembler = ResponseAssembler(response, obfuscate=request.include_obfuscation)
+        assembler = assembler_for(request, response_id or new_id("resp"))
         deltas = self._reasoning.generate(backend, request, plan)
         settlement: Settlement | None = None
         try:
@@ -179,7 +209,7 @@ class ResponsesPipeline:
                 upstream = plan.meter.channel is not None or isinstance(error, ServerError)
                 if admission is not None and upstream:  # not a prompt refused as too long
                     admission.failed_early(
-                        request, response["id"], error, channel=plan.meter.channel
+                        request, assembler.response["id"], error, channel=plan.meter.channel
                     )
                 raise
             if admission is not None:
@@ -199,7 +229,7 @@ class ResponseRun:
     def __init__(
         self,
         request: CanonicalRequest,
-        assembler: ResponseAssembler,
+        assembler: Assembler,
         deltas: AsyncGenerator[Delta, None],
         meter: UsageMeter,
         store: ResponseStore,
@@ -219,6 +249,7 @@ class ResponseRun:
 
     async def events(self) -> AsyncGenerator[Event, None]:
         """Every stream event in order; the response is stored before its terminal event."""
+        drained = False
         try:
             for event in self._assembler.start():
                 yield event
@@ -228,6 +259,7 @@ class ResponseRun:
                     await self._settle()
                 for event in batch:
                     yield event
+            drained = True
         except ThinkgateError as error:
             async for event in self._fail(error):
                 yield event
@@ -236,8 +268,13 @@ class ResponseRun:
             async for event in self._fail(ServerError(_SERVER_ERROR_MESSAGE)):
                 yield event
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._close()
+            if not (drained and self._settled):  # else nothing is left to wait for or shield
+                with anyio.CancelScope(shield=True):
+                    await self._close()
+
+    @property
+    def _settled(self) -> bool:
+        return self._assembler.finished and self._settling is not None and self._settling.done()
 
     async def collect(self) -> ResponseDict:
         """The non-streaming path: the same events, drained."""

@@ -51,6 +51,15 @@ class PlainFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """The default's text, with one `strftime` a second (the access log calls this on
+        every request)."""
+        whole = int(record.created)
+        if self._second[0] != whole:
+            self._second = (whole, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(whole)))
+        return f"{self._second[1]},{int(record.msecs):03d}"
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

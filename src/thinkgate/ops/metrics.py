@@ -82,17 +82,34 @@ class Metrics:
             registry=r,
         )
         self.registry.register(_ScrapeCollector(lambda: self.sources))
+        # (model, channel, status) → its series: one dict lookup per settled request instead
+        # of six `labels()` calls (each takes a lock and builds a key)
+        self._entry_series: dict[tuple[str, str, str], tuple[Any, ...]] = {}
 
     def observe_entry(self, entry: LedgerEntry) -> None:
         """Called by the ledger writer for each settled request (the usage is final there)."""
-        model = entry.model
-        self.generations.labels(model, entry.channel, entry.status).inc()
+        key = (entry.model, entry.channel, entry.status)
+        series = self._entry_series.get(key)
+        if series is None:
+            series = self._entry_series[key] = self._new_entry_series(*key)
+        generations, input_tokens, cached, output, reasoning, cost = series
+        generations.inc()
+        input_tokens.inc(entry.input_tokens)
+        cached.inc(entry.cached_tokens)
+        output.inc(entry.output_tokens)
+        reasoning.inc(entry.reasoning_tokens)
+        cost.inc(entry.cost_pico / _PICO)
+
+    def _new_entry_series(self, model: str, channel: str, status: str) -> tuple[Any, ...]:
         tokens = self.tokens
-        tokens.labels(model, "input").inc(entry.input_tokens)
-        tokens.labels(model, "cached").inc(entry.cached_tokens)
-        tokens.labels(model, "output").inc(entry.output_tokens)
-        tokens.labels(model, "reasoning").inc(entry.reasoning_tokens)
-        self.cost.labels(model).inc(entry.cost_pico / _PICO)
+        return (
+            self.generations.labels(model, channel, status),
+            tokens.labels(model, "input"),
+            tokens.labels(model, "cached"),
+            tokens.labels(model, "output"),
+            tokens.labels(model, "reasoning"),
+            self.cost.labels(model),
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -81,8 +81,9 @@ class UpstreamBackend:
             finished = True
             route.channel.breaker.success()
         finally:
-            with anyio.CancelScope(shield=True):
-                await stream.aclose(drain=finished)
+            if not (finished and stream.close_if_read()):  # else: there is a wait to shield
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose(drain=finished)
 
     async def _open(
         self, request: CanonicalRequest, plan: GenerationPlan
