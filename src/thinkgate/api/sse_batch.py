@@ -5,7 +5,8 @@ from a cache); framed one by one, each became its own ASGI message, trip through
 middleware and socket write, and each woke the client up. Here the frames are produced by
 a task into a small bounded queue, and the sender joins whatever has queued up since its
 last write. Frames never wait for company: a lone frame goes out at once. The bound keeps
-backpressure: a slow client still slows the reading of the upstream.
+backpressure: a slow client still slows the reading of the upstream. A batch that ends
+the stream says so, so that it leaves with the body's end in one write.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ class _End:
         self.error = error
 
 
-async def coalesced(frames: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
-    """Close it (`aclose()`) before touching what `frames` reads: that stops the producer."""
+async def coalesced(frames: AsyncIterator[bytes]) -> AsyncGenerator[tuple[bytes, bool], None]:
+    """(frames joined, whether they are the last); close it (`aclose()`) before touching
+    what `frames` reads: that stops the producer."""
     queue: asyncio.Queue[bytes | _End] = asyncio.Queue(_QUEUE_FRAMES)
 
     async def produce() -> None:
@@ -51,8 +53,9 @@ async def coalesced(frames: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]
                 if queue.empty():
                     break
                 item = queue.get_nowait()
-            if batch:
-                yield b"".join(batch)
+            last = isinstance(item, _End) and item.error is None
+            if batch or last:
+                yield b"".join(batch), last
             if isinstance(item, _End):
                 if item.error is not None:
                     raise item.error

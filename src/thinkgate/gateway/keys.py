@@ -8,7 +8,6 @@ lives outside the database, so a leaked table alone cannot even confirm a guesse
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -28,7 +27,7 @@ def generate_key() -> str:
 
 
 def hash_key(key: str, pepper: bytes) -> str:
-    return hmac.new(pepper, key.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, key.encode("utf-8"), "sha256").hex()  # one C call, per request
 
 
 def load_pepper(configured: str | None, data_dir: Path) -> bytes:

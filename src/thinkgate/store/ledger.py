@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,9 @@ class LedgerFilter:
 _ENTRY_FIELDS = tuple(field.name for field in fields(LedgerEntry))
 
 
+_LEDGER: Table = LedgerRow.__table__  # type: ignore[assignment]  # declared as a Table
+
+
 def _row(entry: LedgerEntry) -> dict[str, Any]:
     """The entry as a row: its fields read directly (`asdict` deep-copies each value, and
     this runs for every billed request)."""
@@ -74,7 +77,8 @@ class LedgerRepository:
         if not entries:
             return
         async with self._db.session() as session, session.begin():
-            await session.execute(insert(LedgerRow), [_row(entry) for entry in entries])
+            # a Core insert on the table: the ORM bulk path costs ~3x per row (per request)
+            await session.execute(insert(_LEDGER), [_row(entry) for entry in entries])
             await self._roll_up(session, entries)
 
     async def _roll_up(self, session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
