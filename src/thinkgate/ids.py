@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
-import string
-
-_ALNUM = string.ascii_letters + string.digits
 
 
 def new_id(prefix: str) -> str:
@@ -22,12 +21,10 @@ def new_chat_id() -> str:
 
 
 def _alnum(length: int) -> str:
-    """`length` random letters and digits from one read of the system's randomness (not
-    one per character: this is on every chat request). Drawing 8 spare bytes keeps the
-    modulo bias below 2^-64."""
-    value = int.from_bytes(secrets.token_bytes(length + 8), "big")
-    chars = []
-    for _ in range(length):
-        value, index = divmod(value, len(_ALNUM))
-        chars.append(_ALNUM[index])
-    return "".join(chars)
+    """`length` random letters and digits, uniform: base64 of system randomness with its two
+    symbols that are not alphanumeric dropped (each character stays uniform over the other
+    62). A few C calls, not a loop of divisions in Python: this is on every chat request."""
+    while True:
+        text = base64.b64encode(os.urandom(length * 3 // 4 + 8)).translate(None, b"+/=")
+        if len(text) >= length:  # short only when very many symbols were dropped
+            return text[:length].decode()

@@ -11,13 +11,13 @@ as failed, with what was generated counted through the meter. Closing the genera
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import anyio
+import orjson
 
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.upstream.channel import Channel, UpstreamStream
@@ -57,7 +57,9 @@ class UpstreamBackend:
     async def count_tokens(self, request: CanonicalRequest) -> int:
         """An estimate (about four characters a token): the upstream's tokenizer is remote.
         The upstream's own count replaces it when the generation's usage arrives."""
-        text = json.dumps([request.instructions, request.all_items, request.tools])
+        text = orjson.dumps(
+            [request.instructions, request.all_items, request.tools], default=str
+        )  # bytes: a character count for ASCII, a little more for the rest
         return max(1, len(text) // 4)
 
     async def generate(

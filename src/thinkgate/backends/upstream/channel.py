@@ -31,7 +31,6 @@ Event = dict[str, Any]
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_RETRY_AFTER = 60.0
 _DRAIN_SECONDS = 1.0
-_JSON = {"Content-Type": "application/json"}
 
 
 class Channel:
@@ -85,8 +84,8 @@ class Channel:
         try:
             try:
                 async with asyncio.timeout(timeouts.first_byte):  # anyio's costs 3x as much
-                    response = await self._client().post(
-                        self._base + path, data=orjson.dumps(body), headers=_JSON
+                    response = await self._client().post(  # JSON: the session's headers say so
+                        self._base + path, data=orjson.dumps(body)
                     )
                     if response.status >= 400:
                         raise self._status_failure(response, await _read_capped(response))
@@ -221,7 +220,7 @@ def _read_key(config: ChannelConfig) -> str | None:
 
 
 def _default_headers(key: str | None) -> dict[str, str]:
-    headers = {"Accept": "application/json, text/event-stream"}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
     return headers

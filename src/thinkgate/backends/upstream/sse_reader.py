@@ -35,8 +35,12 @@ class SSEDecoder:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *lines, self._buffer = buffer.split(b"\n")
         events: list[ServerSentEvent] = []
+        line_event = self._line
         for line in lines:
-            event = self._line(line)
+            if line[:6] == b"data: ":  # the common line, without the general parse
+                self._data.append(line[6:])
+                continue
+            event = line_event(line)
             if event is not None:
                 events.append(event)
         return events
