@@ -46,6 +46,8 @@ class _OpenMessage:
 
 
 class ResponseAssembler:
+    shows_reasoning = True
+
     def __init__(self, response: ResponseDict, *, obfuscate: bool = True) -> None:
         self.response = response
         self._obfuscate = obfuscate

@@ -75,6 +75,8 @@ class ChatAssembler:
     `response` is the little the run settles with: id, status and usage.
     """
 
+    shows_reasoning = False
+
     def __init__(
         self,
         header: ChatHeader,

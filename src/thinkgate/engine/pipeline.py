@@ -106,6 +106,7 @@ class Assembler(Protocol):
 
     response: ResponseDict
     finished: bool
+    shows_reasoning: bool  # False: reasoning Deltas are only counted
     input_tokens: int
     cached_tokens: int
     output_tokens: int
@@ -200,7 +201,7 @@ class ResponsesPipeline:
         _, backend = self._registry.resolve(request.model)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
         assembler = assembler_for(request, response_id or new_id("resp"))
-        deltas = self._reasoning.generate(backend, request, plan)
+        deltas = self._reasoning.generate(backend, request, plan, shown=assembler.shows_reasoning)
         settlement: Settlement | None = None
         try:
             try:

@@ -55,10 +55,17 @@ class ReasoningPlanner:
         return GenerationPlan(max_output_tokens=request.max_output_tokens, reasoning_budget=budget)
 
     def generate(
-        self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan
+        self,
+        backend: Backend,
+        request: CanonicalRequest,
+        plan: GenerationPlan,
+        *,
+        shown: bool = True,
     ) -> AsyncGenerator[Delta, None]:
+        """`shown`: whether the reasoning reaches the client at all (chat shows none of it,
+        so there is nothing to hide and no layer to pay for per delta)."""
         deltas = self._generate(backend, request, plan)
-        return deltas if request.raw_reasoning else hide_raw_reasoning(deltas)
+        return deltas if request.raw_reasoning or not shown else hide_raw_reasoning(deltas)
 
     def _generate(
         self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan

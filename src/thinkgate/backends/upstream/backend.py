@@ -117,24 +117,26 @@ class UpstreamBackend:
         name = route.channel.name
         if route.channel.config.kind == "openai-chat":
             chat = ChatStreamTranslator(plan.meter)
-            async for chunk in stream.events():
-                if isinstance(chunk.get("error"), dict):
-                    raise UpstreamFailure(name, "failed", _message(chunk["error"]))
-                for delta in chat.feed(chunk):
-                    yield delta
+            async for chunks in stream.batches():
+                for chunk in chunks:
+                    if isinstance(chunk.get("error"), dict):
+                        raise UpstreamFailure(name, "failed", _message(chunk["error"]))
+                    for delta in chat.feed(chunk):
+                        yield delta
             if chat.finish_reason is None:
                 raise UpstreamFailure(name, "cut", "the stream ended before the answer did")
             for delta in chat.finish():
                 yield delta
             return
         native = ResponsesStreamTranslator(plan.meter)
-        async for event in stream.events():
-            for delta in native.feed(event):
-                yield delta
-            if native.failure is not None:
-                raise UpstreamFailure(name, "failed", _message(native.failure))
-            if native.terminal is not None:
-                return
+        async for events in stream.batches():
+            for event in events:
+                for delta in native.feed(event):
+                    yield delta
+                if native.failure is not None:
+                    raise UpstreamFailure(name, "failed", _message(native.failure))
+                if native.terminal is not None:
+                    return
         raise UpstreamFailure(name, "cut", "the stream ended before the response did")
 
     async def aclose(self) -> None:

@@ -24,7 +24,7 @@ import orjson
 
 from thinkgate.backends.upstream.breaker import CircuitBreaker
 from thinkgate.backends.upstream.failure import UpstreamFailure
-from thinkgate.backends.upstream.sse_reader import aiter_sse
+from thinkgate.backends.upstream.sse_reader import ServerSentEvent, SSEDecoder
 from thinkgate.config import ChannelConfig, ConfigError
 
 Event = dict[str, Any]
@@ -89,8 +89,13 @@ class Channel:
                     )
                     if response.status >= 400:
                         raise self._status_failure(response, await _read_capped(response))
+                    if not _is_event_stream(response):
+                        kind = response.headers.get("content-type", "no content type")
+                        raise UpstreamFailure(
+                            self.name, "malformed", f"not an event stream: {kind}"
+                        )
                     stream = UpstreamStream(self, response, started + timeouts.total)
-                    stream.first = await stream.next_event()
+                    await stream.read_first()
                 return stream
             except TimeoutError as exc:
                 raise UpstreamFailure(
@@ -121,37 +126,80 @@ class Channel:
 
 
 class UpstreamStream:
-    """The SSE events of one upstream reply; `aclose()` closes the connection (cancels)."""
+    """The SSE events of one upstream reply, a batch per network read (an engine often
+    sends many events in one write: each then costs no trip through the event loop of its
+    own); `aclose()` closes the connection (cancels)."""
 
     def __init__(self, channel: Channel, response: aiohttp.ClientResponse, deadline: float) -> None:
         self.channel = channel
-        self.first: Event | None = None
         self._response = response
         self._deadline = deadline
-        self._events = aiter_sse(response.content.iter_any())
+        self._chunks = response.content.iter_any()
+        self._decoder = SSEDecoder()
+        self._held: list[Event] | None = None  # the first batch, read before committing
+        self._ended = False  # `[DONE]` or the end of the body
+        self._failure: UpstreamFailure | None = None  # met after good events of one read
         self._closed = False
 
-    async def next_event(self) -> Event | None:
-        """The next JSON event, or None at `[DONE]` / a clean end of the body.
+    async def read_first(self) -> None:
+        """Read up to the first event (the first byte that counts), held for `batches`."""
+        self._held = await self._next_batch()
 
-        The total limit is checked between events (a cancel scope per event costs more
-        than the rest of the parsing); a stall inside one read is bounded by the client's
-        read timeout, which is also the total limit.
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """Lists of JSON events, in order, until `[DONE]` or a clean end of the body.
+
+        The total limit is checked between reads (a cancel scope per read costs more than
+        the parsing); a stall inside one read is bounded by the client's read timeout,
+        which is also the total limit.
         """
+        held, self._held = self._held, None
+        if held:
+            yield held
+        while (batch := await self._next_batch()) is not None:
+            yield batch
+
+    async def _next_batch(self) -> list[Event] | None:
         name = self.channel.name
-        if time.monotonic() > self._deadline:
-            raise UpstreamFailure(name, "timeout", "the total time limit ran out")
-        if self.first is None and not _is_event_stream(self._response):
-            kind = self._response.headers.get("content-type", "no content type")
-            raise UpstreamFailure(name, "malformed", f"not an event stream: {kind}")
-        try:
-            sse = await anext(self._events, None)
-        except TimeoutError as exc:
-            raise UpstreamFailure(name, "timeout", "the upstream stalled mid-stream") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure(name, "cut", f"the stream broke ({type(exc).__name__})") from exc
-        if sse is None or sse.data.strip() == b"[DONE]":
-            return None
+        if self._failure is not None:
+            raise self._failure
+        while not self._ended:
+            if time.monotonic() > self._deadline:
+                raise UpstreamFailure(name, "timeout", "the total time limit ran out")
+            try:
+                chunk = await anext(self._chunks, None)
+            except TimeoutError as exc:
+                raise UpstreamFailure(name, "timeout", "the upstream stalled mid-stream") from exc
+            except aiohttp.ClientError as exc:
+                raise UpstreamFailure(
+                    name, "cut", f"the stream broke ({type(exc).__name__})"
+                ) from exc
+            if chunk is None:
+                self._ended = True
+                break
+            events = self._parse(self._decoder.feed(chunk))
+            if events:
+                return events
+        return None
+
+    def _parse(self, sse_events: list[ServerSentEvent]) -> list[Event]:
+        """The read's events; a malformed one after good ones is raised on the next read, so
+        what came before it is delivered (and counts as the first byte) as if read alone."""
+        events: list[Event] = []
+        for sse in sse_events:
+            if sse.data.strip() == b"[DONE]":
+                self._ended = True
+                break
+            try:
+                events.append(self._event(sse))
+            except UpstreamFailure as failure:
+                if not events:
+                    raise
+                self._failure = failure
+                break
+        return events
+
+    def _event(self, sse: ServerSentEvent) -> Event:
+        name = self.channel.name
         try:
             event = orjson.loads(sse.data)
         except orjson.JSONDecodeError as exc:
@@ -161,13 +209,6 @@ class UpstreamStream:
         if sse.event != "message" and "type" not in event:
             event["type"] = sse.event
         return event
-
-    async def events(self) -> AsyncIterator[Event]:
-        """The first event, then the rest until the end of the stream."""
-        if self.first is not None:
-            yield self.first
-        while (event := await self.next_event()) is not None:
-            yield event
 
     def close_if_read(self) -> bool:
         """Hand the connection back to the pool at once if the reply was read to its end
@@ -190,7 +231,7 @@ class UpstreamStream:
         try:
             if drain and not self._response.content.at_eof():
                 with anyio.move_on_after(_DRAIN_SECONDS):
-                    async for _ in self._events:
+                    async for _ in self._chunks:
                         pass
             if drain and self._response.content.at_eof():
                 self._response.release()  # read to the end: the connection is reused

@@ -7,7 +7,6 @@ line starting with `:` is a comment. An event still open when the body ends is d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
 
@@ -64,10 +63,3 @@ class SSEDecoder:
         elif name == b"id":
             self._id = value.decode("utf-8", "replace")
         return None  # `retry` and unknown fields are ignored, as the format says
-
-
-async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
