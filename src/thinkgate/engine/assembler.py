@@ -47,6 +47,7 @@ class _OpenMessage:
 
 class ResponseAssembler:
     shows_reasoning = True
+    awaits_settling = True
 
     def __init__(self, response: ResponseDict, *, obfuscate: bool = True) -> None:
         self.response = response

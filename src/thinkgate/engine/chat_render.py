@@ -76,6 +76,7 @@ class ChatAssembler:
     """
 
     shows_reasoning = False
+    awaits_settling = False  # nothing is stored; `ChatRun` awaits every run's `aclose()`
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ class ChatRun:
         self._header = header
         self._first: ResponseRun | None = None
         self._choices: list[ChatAssembler] = []  # one per choice started, in order
+        self._runs: list[ResponseRun] = []
 
     @classmethod
     async def start(
@@ -78,10 +79,10 @@ class ChatRun:
             yield self._choices[-1].usage_chunk(chat_usage(self._choices))
 
     async def aclose(self) -> None:
-        """Settle the first choice if it was started but never streamed (client gone)."""
-        if self._first is not None:
-            first, self._first = self._first, None
-            await first.aclose()
+        """Settle every choice started, streamed or not (the client may be gone): chunks
+        go out without waiting for the bill, which is awaited here."""
+        for run in self._runs:
+            await run.aclose()
 
     async def _run(self, index: int) -> ResponseRun:
         if index == 0 and self._first is not None:
@@ -102,12 +103,14 @@ class ChatRun:
             self._choices.append(assembler)
             return assembler
 
-        return await self._pipeline.start(
+        run = await self._pipeline.start(
             self._call.choice_request(index),
             self._admission,
             response_id=self._header.id,
             assembler_for=assembler_for,
         )
+        self._runs.append(run)
+        return run
 
 
 def _error_from_payload(payload: dict[str, Any]) -> ThinkgateError:

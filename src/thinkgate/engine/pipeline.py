@@ -107,6 +107,9 @@ class Assembler(Protocol):
     response: ResponseDict
     finished: bool
     shows_reasoning: bool  # False: reasoning Deltas are only counted
+    # True: the terminal event waits until the run is stored and billed (a stored response
+    # can be read once its client sees it end); False: the run's owner awaits `aclose()`
+    awaits_settling: bool
     input_tokens: int
     cached_tokens: int
     output_tokens: int
@@ -257,7 +260,10 @@ class ResponseRun:
             async for delta in self._deltas:
                 batch = self._assembler.feed(delta)
                 if self._assembler.finished:
-                    await self._settle()
+                    if self._assembler.awaits_settling:
+                        await self._settle()
+                    else:
+                        self._begin_settling()
                 for event in batch:
                     yield event
             drained = True
@@ -269,7 +275,9 @@ class ResponseRun:
             async for event in self._fail(ServerError(_SERVER_ERROR_MESSAGE)):
                 yield event
         finally:
-            if not (drained and self._settled):  # else nothing is left to wait for or shield
+            # drained and settled (or settling, left to the owner's `aclose`): nothing is
+            # left here to wait for, or to shield
+            if not (drained and (self._settled or not self._assembler.awaits_settling)):
                 with anyio.CancelScope(shield=True):
                     await self._close()
 
@@ -278,9 +286,11 @@ class ResponseRun:
         return self._assembler.finished and self._settling is not None and self._settling.done()
 
     async def collect(self) -> ResponseDict:
-        """The non-streaming path: the same events, drained."""
+        """The non-streaming path: the same events, drained, and the run settled."""
         async for _ in self.events():
             pass
+        if not self._settled:
+            await self.aclose()
         return self._assembler.response
 
     async def _fail(self, error: ThinkgateError) -> AsyncIterator[Event]:
@@ -322,9 +332,12 @@ class ResponseRun:
         cancels the caller stops it halfway: not a client leaving mid-store, not a native
         `Task.cancel()` of the task reading the events (the SSE batcher's producer, a
         background job), which an anyio shield does not stop. `aclose` waits for it."""
+        await asyncio.shield(self._begin_settling())
+
+    def _begin_settling(self) -> asyncio.Future[None]:
         if self._settling is None:
             self._settling = asyncio.ensure_future(self._store_and_bill())
-        await asyncio.shield(self._settling)
+        return self._settling
 
     async def _store_and_bill(self) -> None:
         if self._request.store:
