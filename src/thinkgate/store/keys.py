@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from thinkgate.store.database import Database
 from thinkgate.store.tables import ApiKeyRow, UserRow
+
+_API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]  # declared as a Table
 
 
 @dataclass(slots=True, frozen=True)
@@ -92,11 +94,15 @@ class KeyRepository:
         """Record when keys were last used (batched by the ledger writer)."""
         if not last_used:
             return
+        table = _API_KEYS
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("key"))
+            .values(last_used_at=bindparam("when"))
+        )
+        params = [{"key": key_id, "when": when} for key_id, when in last_used.items()]
         async with self._db.session() as session, session.begin():
-            for key_id, when in last_used.items():
-                await session.execute(
-                    update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=when)
-                )
+            await session.execute(statement, params)  # one executemany, compiled once
 
     async def has_admin(self) -> bool:
         async with self._db.session() as session:

@@ -61,6 +61,7 @@ _ENTRY_FIELDS = tuple(field.name for field in fields(LedgerEntry))
 
 
 _LEDGER: Table = LedgerRow.__table__  # type: ignore[assignment]  # declared as a Table
+_USAGE_DAILY: Table = UsageDailyRow.__table__  # type: ignore[assignment]
 
 
 def _row(entry: LedgerEntry) -> dict[str, Any]:
@@ -97,17 +98,17 @@ class LedgerRepository:
         ]
         dialect = self._db.engine.dialect.name
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = UsageDailyRow.__table__
-        for start in range(0, len(rows), 1000):  # under SQLite's bound-parameter limit
-            statement = upsert(UsageDailyRow).values(rows[start : start + 1000])
-            statement = statement.on_conflict_do_update(
-                index_elements=["day", "key_id", "model"],
-                set_={
-                    name: table.c[name] + statement.excluded[name]
-                    for name in ("requests", *_COUNTERS)
-                },
-            )
-            await session.execute(statement)
+        table = _USAGE_DAILY
+        statement = upsert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["day", "key_id", "model"],
+            set_={
+                name: table.c[name] + statement.excluded[name] for name in ("requests", *_COUNTERS)
+            },
+        )
+        # one statement, one row of parameters per (day, key, model): compiled once and
+        # cached, where a VALUES list of varying length was compiled on every flush
+        await session.execute(statement, rows)
 
     async def requests(self, *, key_id: str | None, limit: int) -> list[LedgerEntry]:
         """Newest first."""

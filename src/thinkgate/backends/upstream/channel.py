@@ -5,9 +5,9 @@ checks the status and reads the first SSE event within the first-byte deadline, 
 way an upstream can fail before producing anything is an `UpstreamFailure` the router may
 move past.
 
-The client is aiohttp, chosen by the overhead benchmark (bench/overhead): on the same
-proxy path it costs a fraction of httpx's per-request time. Its session is made on first
-use, inside the running event loop.
+The client is `http1.Pool`, a lean keep-alive HTTP/1.1 client chosen by the overhead
+benchmark (bench/overhead): aiohttp cost 3.5x its CPU per proxied request, httpx more.
+The pool is made on first use, inside the running event loop.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import anyio
 import orjson
 
 from thinkgate.backends.upstream.breaker import CircuitBreaker
 from thinkgate.backends.upstream.failure import UpstreamFailure
+from thinkgate.backends.upstream.http1 import HTTPClientError, Pool, Reply
 from thinkgate.backends.upstream.sse_reader import ServerSentEvent, SSEDecoder
 from thinkgate.config import ChannelConfig, ConfigError
 
@@ -40,9 +40,8 @@ class Channel:
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._cool_until = 0.0
-        self._base = config.base_url.rstrip("/") + "/"
         self._headers = _default_headers(_read_key(config))
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
 
     @property
     def full(self) -> bool:
@@ -53,23 +52,33 @@ class Channel:
         """The upstream asked us to back off (429 with Retry-After) and the time is not up."""
         return time.monotonic() < self._cool_until
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = _new_session(self.config, self._headers)
-        return self._session
+    def _client(self) -> Pool:
+        if self._pool is None:
+            timeouts = self.config.timeouts  # every read bounded by the total limit
+            self._pool = Pool(
+                self.config.base_url,
+                self._headers,
+                connect_timeout=timeouts.connect,
+                read_timeout=timeouts.total,
+                keep_idle=self.config.max_concurrency,
+            )
+        return self._pool
 
     async def get_json(self, path: str) -> Any:
         """A plain GET (the models list for `channels test`)."""
-        timeout = aiohttp.ClientTimeout(total=self.config.timeouts.first_byte)
         try:
-            async with self._client().get(self._base + path, timeout=timeout) as reply:
-                raw = await reply.read()
+            async with asyncio.timeout(self.config.timeouts.first_byte):
+                reply = await self._client().request("GET", path)
+                try:
+                    raw = await reply.read_all(_MAX_ERROR_BODY * 16)
+                finally:
+                    reply.release()
                 if reply.status >= 400:
                     raise _status_failure(self.name, reply, raw)
         except TimeoutError as exc:
             raise UpstreamFailure(self.name, "timeout", f"timed out: {exc!r}") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure(self.name, "connect", f"could not connect: {exc!r}") from exc
+        except HTTPClientError as exc:
+            raise UpstreamFailure(self.name, "connect", f"could not connect: {exc}") from exc
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -80,15 +89,15 @@ class Channel:
         timeouts = self.config.timeouts
         started = time.monotonic()
         await self._slots.acquire()
-        response: aiohttp.ClientResponse | None = None
+        response: Reply | None = None
         try:
             try:
                 async with asyncio.timeout(timeouts.first_byte):  # anyio's costs 3x as much
-                    response = await self._client().post(  # JSON: the session's headers say so
-                        self._base + path, data=orjson.dumps(body)
-                    )
+                    response = await self._client().request("POST", path, orjson.dumps(body))
                     if response.status >= 400:
-                        raise self._status_failure(response, await _read_capped(response))
+                        raise self._status_failure(
+                            response, await response.read_all(_MAX_ERROR_BODY)
+                        )
                     if not _is_event_stream(response):
                         kind = response.headers.get("content-type", "no content type")
                         raise UpstreamFailure(
@@ -101,17 +110,15 @@ class Channel:
                 raise UpstreamFailure(
                     self.name, "timeout", f"no first byte within {timeouts.first_byte:g}s"
                 ) from exc
-            except aiohttp.ClientError as exc:
-                raise UpstreamFailure(
-                    self.name, "connect", f"could not connect ({type(exc).__name__}: {exc})"
-                ) from exc
+            except HTTPClientError as exc:
+                raise UpstreamFailure(self.name, "connect", f"could not connect ({exc})") from exc
         except BaseException:
             if response is not None:
                 response.close()
             self._slots.release()
             raise
 
-    def _status_failure(self, response: aiohttp.ClientResponse, raw: bytes) -> UpstreamFailure:
+    def _status_failure(self, response: Reply, raw: bytes) -> UpstreamFailure:
         failure = _status_failure(self.name, response, raw)
         if failure.status == 429 and failure.retry_after:
             self._cool_until = time.monotonic() + failure.retry_after
@@ -121,8 +128,8 @@ class Channel:
         self._slots.release()
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 class UpstreamStream:
@@ -130,11 +137,10 @@ class UpstreamStream:
     sends many events in one write: each then costs no trip through the event loop of its
     own); `aclose()` closes the connection (cancels)."""
 
-    def __init__(self, channel: Channel, response: aiohttp.ClientResponse, deadline: float) -> None:
+    def __init__(self, channel: Channel, response: Reply, deadline: float) -> None:
         self.channel = channel
         self._response = response
         self._deadline = deadline
-        self._chunks = response.content.iter_any()
         self._decoder = SSEDecoder()
         self._held: list[Event] | None = None  # the first batch, read before committing
         self._ended = False  # `[DONE]` or the end of the body
@@ -166,13 +172,11 @@ class UpstreamStream:
             if time.monotonic() > self._deadline:
                 raise UpstreamFailure(name, "timeout", "the total time limit ran out")
             try:
-                chunk = await anext(self._chunks, None)
+                chunk = await self._response.read()
             except TimeoutError as exc:
                 raise UpstreamFailure(name, "timeout", "the upstream stalled mid-stream") from exc
-            except aiohttp.ClientError as exc:
-                raise UpstreamFailure(
-                    name, "cut", f"the stream broke ({type(exc).__name__})"
-                ) from exc
+            except HTTPClientError as exc:
+                raise UpstreamFailure(name, "cut", f"the stream broke ({exc})") from exc
             if chunk is None:
                 self._ended = True
                 break
@@ -213,7 +217,7 @@ class UpstreamStream:
     def close_if_read(self) -> bool:
         """Hand the connection back to the pool at once if the reply was read to its end
         (the usual case: nothing to wait for, so no cancel shield to pay for)."""
-        if self._closed or not self._response.content.at_eof():
+        if self._closed or not self._response.at_eof():
             return self._closed
         self._closed = True
         try:
@@ -229,21 +233,21 @@ class UpstreamStream:
             return
         self._closed = True
         try:
-            if drain and not self._response.content.at_eof():
+            if drain and not self._response.at_eof():
                 with anyio.move_on_after(_DRAIN_SECONDS):
-                    async for _ in self._chunks:
+                    while await self._response.read() is not None:
                         pass
-            if drain and self._response.content.at_eof():
+            if drain and self._response.at_eof():
                 self._response.release()  # read to the end: the connection is reused
             else:
                 self._response.close()  # the upstream sees the disconnect and stops
-        except aiohttp.ClientError:
+        except (HTTPClientError, TimeoutError):
             self._response.close()  # the connection is dropped either way
         finally:
             self.channel.release()
 
 
-def _is_event_stream(response: aiohttp.ClientResponse) -> bool:
+def _is_event_stream(response: Reply) -> bool:
     return response.headers.get("content-type", "").partition(";")[0].strip() == (
         "text/event-stream"
     )
@@ -267,32 +271,7 @@ def _default_headers(key: str | None) -> dict[str, str]:
     return headers
 
 
-def _new_session(config: ChannelConfig, headers: dict[str, str]) -> aiohttp.ClientSession:
-    """A keep-alive pool as large as the channel's concurrency; every read bounded by the
-    total limit, the connect by its own."""
-    timeouts = config.timeouts
-    return aiohttp.ClientSession(
-        headers=headers,
-        connector=aiohttp.TCPConnector(limit=config.max_concurrency, limit_per_host=0),
-        timeout=aiohttp.ClientTimeout(
-            total=None, connect=timeouts.connect, sock_read=timeouts.total
-        ),
-        trust_env=False,
-    )
-
-
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= _MAX_ERROR_BODY:
-            break
-    return b"".join(chunks)[:_MAX_ERROR_BODY]
-
-
-def _status_failure(channel: str, response: aiohttp.ClientResponse, raw: bytes) -> UpstreamFailure:
+def _status_failure(channel: str, response: Reply, raw: bytes) -> UpstreamFailure:
     error: dict[str, Any] | None = None
     detail = response.reason or "error"
     try:
