@@ -286,4 +286,5 @@ def logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
 def obfuscation_padding() -> str:
     """1 to 15 characters of padding (its length is what hides the delta's size): hex
     digits from one random draw, not one draw per character (this runs per delta)."""
-    return f"{random.getrandbits(60):015x}"[: random.randint(1, 15)]
+    bits = random.getrandbits(64)  # 60 for the digits, 4 for the length (1 to 15)
+    return f"{bits & (1 << 60) - 1:015x}"[: 1 + (bits >> 60) * 15 // 16]

@@ -10,6 +10,7 @@ A choice that fails ends the stream with one `{"error": {...}}` chunk.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -301,6 +302,7 @@ def chat_usage(choices: list[ChatAssembler]) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=256)
 def _fingerprint(model: str) -> str:
     """Changes when the serving configuration does, which is what a seed user needs."""
     return "fp_" + hashlib.sha256(f"thinkgate/{__version__}/{model}".encode()).hexdigest()[:10]

@@ -23,6 +23,8 @@ class Route:
 
 def draw_order(routes: Sequence[Route], rng: random.Random | None = None) -> list[Route]:
     """Priority groups in order; inside each, a weighted shuffle (Efraimidis–Spirakis)."""
+    if len(routes) == 1:  # the usual case: nothing to draw
+        return list(routes)
     rng = rng or random.Random()
     ordered: list[Route] = []
     by_priority = sorted(routes, key=lambda route: route.channel.config.priority)
