@@ -7,10 +7,11 @@ Three targets answer the same Chat Completions request:
   litellm   `litellm --num_workers 1` (installed into its own venv under
             ~/.cache/thinkgate-bench, LITELLM_LOCAL_MODEL_COST_MAP=True, master key on).
 For each mode (non-streaming, streaming) and connection count (1 and 32), each target is
-loaded for `--seconds` after a warm-up; targets take turns so background noise is shared.
+loaded for `--seconds` in all, in `--rounds` turns (each after a warm-up) taken in rotation
+with the other targets, so background noise on this shared VM falls on all of them alike.
 Added latency = a proxy's p50 minus the direct p50 at the same setting.
 
-    .venv/bin/python -m bench.overhead [--seconds 10] [--skip-litellm] [--out FILE]
+    .venv/bin/python -m bench.overhead [--seconds 10] [--rounds 3] [--skip-litellm] [--out FILE]
 
 Short comparison runs: `--seconds 3 --out /tmp/overhead.json` (the default file is the
 recorded result the README quotes).
@@ -33,7 +34,7 @@ from typing import Any
 import httpx
 import uvloop
 
-from bench.overhead.load import chat_body, run_load
+from bench.overhead.load import LoadResult, chat_body, run_load
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +84,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", default="1,32")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="turns per cell, `--seconds` split among them"
+    )
     parser.add_argument("--litellm-version", default="1.110.2")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -115,16 +119,21 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
         for stream in (False, True):
             body = chat_body(stream)
             for conns in connections:
-                for name, (url, headers) in targets.items():
-                    result = await run_load(
-                        url,
-                        {**headers, "content-type": "application/json"},
-                        body,
-                        connections=conns,
-                        seconds=args.seconds,
-                    )
+                parts: dict[str, list[LoadResult]] = {name: [] for name in targets}
+                for _ in range(args.rounds):  # targets take turns: noise falls on all alike
+                    for name, (url, headers) in targets.items():
+                        parts[name].append(
+                            await run_load(
+                                url,
+                                {**headers, "content-type": "application/json"},
+                                body,
+                                connections=conns,
+                                seconds=args.seconds / args.rounds,
+                            )
+                        )
+                for name in targets:
                     row: dict[str, Any] = {"target": name, "stream": stream, "connections": conns}
-                    row |= result.summary()
+                    row |= LoadResult.combined(parts[name]).summary()
                     print(json.dumps(row), flush=True)
                     runs.append(row)
         return {"runs": runs}
@@ -249,6 +258,7 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
             "loadavg_after": os.getloadavg(),
         },
         "seconds_per_run": args.seconds,
+        "rounds": args.rounds,
         "litellm_version": None if args.skip_litellm else args.litellm_version,
         "runs": runs,
     }

@@ -26,6 +26,17 @@ class LoadResult:
     seconds: float
     latencies_ms: list[float]
 
+    @classmethod
+    def combined(cls, parts: list[LoadResult]) -> LoadResult:
+        """Several runs of one target as one: requests, errors and time summed, every
+        latency kept (the rounds of `bench.overhead`)."""
+        return cls(
+            sum(part.requests for part in parts),
+            sum(part.errors for part in parts),
+            sum(part.seconds for part in parts),
+            [latency for part in parts for latency in part.latencies_ms],
+        )
+
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
