@@ -30,6 +30,7 @@ def serve(
     """Serve the API (embedded model and SQLite unless configured otherwise)."""
     import uvicorn
 
+    from thinkgate.api.http_protocol import HeadersWithBodyProtocol
     from thinkgate.app import create_app
     from thinkgate.ops.drain import DrainingServer
     from thinkgate.ops.logs import configure_logging
@@ -44,9 +45,10 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        # the fast parser and loop, named so a missing one fails loudly instead of falling
-        # back; uvicorn's own access log is off (a log record per request on the hot path)
-        http="httptools",
+        # the fast parser (httptools, a reply's headers written with its body) and loop,
+        # named so a missing one fails loudly instead of falling back; uvicorn's own access
+        # log is off (a log record per request on the hot path)
+        http=HeadersWithBodyProtocol,
         loop="uvloop",
         access_log=False,
     )

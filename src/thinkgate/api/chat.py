@@ -26,5 +26,5 @@ async def create_chat_completion(
     await check_item_urls(request, call.request.input_items, "messages")
     run = await ChatRun.start(services.pipeline, call, account)
     if call.stream:
-        return sse_response(framed_chat(run.chunks()), on_close=run.aclose)
+        return sse_response(framed_chat(run.chunks()), on_close=run.aclose, with_first_batch=True)
     return JSONResponse(await run.completion())

@@ -36,7 +36,7 @@ async def create_response(
         return JSONResponse(queued)
     run = await services.pipeline.start(canonical, account)
     if body.stream:
-        return sse_response(framed(run.events()), on_close=run.aclose)
+        return sse_response(framed(run.events()), on_close=run.aclose, with_first_batch=True)
     response = await run.collect()
     status = 500 if response["status"] == "failed" else 200
     return JSONResponse(response, status_code=status)

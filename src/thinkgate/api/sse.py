@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import orjson
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from thinkgate.api.sse_batch import coalesced
 
@@ -61,10 +61,14 @@ class _SettlingStreamingResponse(Response):
     request's cost on the proxy path, bench/overhead)."""
 
     def __init__(
-        self, body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]] | None
+        self,
+        body: AsyncIterator[bytes],
+        on_close: Callable[[], Awaitable[None]] | None,
+        with_first_batch: bool,
     ) -> None:
         self._frames = coalesced(body)
         self._on_close = on_close
+        self._with_first_batch = with_first_batch
         self.status_code = 200
         self.background = None
         self.media_type = "text/event-stream; charset=utf-8"
@@ -85,9 +89,14 @@ class _SettlingStreamingResponse(Response):
         watcher = asyncio.ensure_future(_disconnect(receive))
         watcher.add_done_callback(on_disconnect)
         try:
-            start = {"type": "http.response.start", "status": self.status_code}
-            await send({**start, "headers": self.raw_headers})
+            started = False
+            if not self._with_first_batch:
+                started = True
+                await send(self._start())
             async for batch, last in self._frames:
+                if not started:  # the headers leave with the first batch (api.http_protocol)
+                    started = True
+                    await send(self._start())
                 sending = not last  # a disconnect once the end is out is no news
                 await send({"type": "http.response.body", "body": batch, "more_body": not last})
         except asyncio.CancelledError:
@@ -102,6 +111,13 @@ class _SettlingStreamingResponse(Response):
                 if self._on_close is not None:
                     await self._on_close()
 
+    def _start(self) -> Message:
+        return {
+            "type": "http.response.start",
+            "status": self.status_code,
+            "headers": self.raw_headers,
+        }
+
 
 async def _disconnect(receive: Receive) -> None:
     """Returns when the client has gone (the request body was read before streaming)."""
@@ -110,6 +126,12 @@ async def _disconnect(receive: Receive) -> None:
 
 
 def sse_response(
-    body: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]] | None = None
+    body: AsyncIterator[bytes],
+    on_close: Callable[[], Awaitable[None]] | None = None,
+    *,
+    with_first_batch: bool = False,
 ) -> Response:
-    return _SettlingStreamingResponse(body, on_close)
+    """`with_first_batch`: the headers wait for the first frames and leave with them (one
+    write) — for a live generation, whose first frames exist at once; a stream that may
+    wait long for its first event (following a background job) sends its headers first."""
+    return _SettlingStreamingResponse(body, on_close, with_first_batch)
