@@ -76,6 +76,21 @@ async def serving(
         yield server
 
 
+def answering_once(
+    raw: bytes,
+) -> Callable[[Server, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A server that reads one request, writes `raw` and closes the connection."""
+
+    async def handler(
+        server: Server, reader: asyncio.StreamReader, w: asyncio.StreamWriter
+    ) -> None:
+        await server.request(reader)
+        w.write(raw)
+        await w.drain()
+
+    return handler
+
+
 def _reply(body: bytes, *, extra: bytes = b"") -> bytes:
     return (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -145,14 +160,8 @@ async def test_chunked_body_arrives_in_pieces_and_ends() -> None:
 
 
 async def test_an_idle_connection_the_server_closed_is_replaced_not_failed() -> None:
-    async def handler(
-        server: Server, reader: asyncio.StreamReader, w: asyncio.StreamWriter
-    ) -> None:
-        await server.request(reader)
-        w.write(_reply(b"data: ok\n\n"))  # keep-alive said, then the server drops it anyway
-        await w.drain()
-
-    async with serving(handler) as server:
+    # keep-alive said (HTTP/1.1), then the server drops the connection anyway
+    async with serving(answering_once(_reply(b"data: ok\n\n"))) as server:
         pool = _pool(server.port)
         first = await _read_all(pool)
         await asyncio.sleep(0.1)  # the server has closed the idle connection by now
@@ -163,14 +172,8 @@ async def test_an_idle_connection_the_server_closed_is_replaced_not_failed() -> 
 
 
 async def test_a_body_cut_short_is_an_error_not_an_end() -> None:
-    async def handler(
-        server: Server, reader: asyncio.StreamReader, w: asyncio.StreamWriter
-    ) -> None:
-        await server.request(reader)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ndata: half")
-        await w.drain()
-
-    async with serving(handler) as server:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ndata: half"
+    async with serving(answering_once(cut)) as server:
         pool = _pool(server.port)
         reply = await pool.request("POST", "chat/completions", b"{}")
         assert await reply.read() == b"data: half"
@@ -181,14 +184,8 @@ async def test_a_body_cut_short_is_an_error_not_an_end() -> None:
 
 
 async def test_a_body_delimited_by_the_close_ends_cleanly() -> None:
-    async def handler(
-        server: Server, reader: asyncio.StreamReader, w: asyncio.StreamWriter
-    ) -> None:
-        await server.request(reader)
-        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\ndata: all\n\n")
-        await w.drain()
-
-    async with serving(handler) as server:
+    until_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\ndata: all\n\n"
+    async with serving(answering_once(until_close)) as server:
         pool = _pool(server.port)
         assert await _read_all(pool) == (200, b"data: all\n\n")
         await pool.aclose()
