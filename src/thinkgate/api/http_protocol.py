@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, with a response's header block written with its body.
+"""uvicorn's httptools protocol: a reply's header block written with its body, and a
+disconnect told to whoever asked.
 
 uvicorn writes the status line and headers the moment `http.response.start` is sent and
 the body with the next message: two socket writes, each waking the client, for a reply
@@ -8,6 +9,11 @@ for the rest of the current event-loop tick: a body sent in the same tick (every
 reply; an SSE reply's first batch, `api.sse`) leaves with it in one write, and a body that
 is not ready yet does not hold the headers back longer than the tick.
 
+A streaming reply must notice a client that leaves (to stop the upstream); through plain
+ASGI that takes a task blocked in `receive()` per stream. This protocol also puts a
+`DisconnectSignal` in the scope's extensions (`DISCONNECT_EXTENSION`), called back when
+the connection is lost mid-reply; `api.sse` uses it when present, the task otherwise.
+
 Everything else is uvicorn's own; if its internals ever stop matching what this relies on
 (the cycle's `transport` attribute), responses simply go out as before.
 """
@@ -15,11 +21,36 @@ Everything else is uvicorn's own; if its internals ever stop matching what this 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 _STATUS_LINES = (b"HTTP/1.1 ", b"HTTP/1.0 ")
+DISCONNECT_EXTENSION = "thinkgate.disconnect"
+
+
+class DisconnectSignal:
+    """Callbacks for the loss of one request's connection before its reply was complete."""
+
+    __slots__ = ("_callbacks", "fired")
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], None]] = []
+        self.fired = False
+
+    def add(self, callback: Callable[[], None]) -> None:
+        """`callback` runs when the client goes (soon, if it has gone already)."""
+        if self.fired:
+            asyncio.get_running_loop().call_soon(callback)
+        else:
+            self._callbacks.append(callback)
+
+    def fire(self) -> None:
+        self.fired = True
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 class _HeadersWithBody:
@@ -58,10 +89,20 @@ class _HeadersWithBody:
 
 
 class HeadersWithBodyProtocol(HttpToolsProtocol):
-    """`uvicorn.Config(http=HeadersWithBodyProtocol)`: httptools, one write per reply."""
+    """`uvicorn.Config(http=HeadersWithBodyProtocol)`: httptools, one write per reply, and
+    the disconnect signal."""
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         cycle = getattr(self, "cycle", None)
         if cycle is not None and getattr(cycle, "transport", None) is self.transport:
             cycle.transport = _HeadersWithBody(self.transport, self.loop)
+            cycle.scope.setdefault("extensions", {})[DISCONNECT_EXTENSION] = DisconnectSignal()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        cycle = getattr(self, "cycle", None)
+        super().connection_lost(exc)
+        if cycle is not None and getattr(cycle, "disconnected", False):  # gone mid-reply
+            signal = cycle.scope.get("extensions", {}).get(DISCONNECT_EXTENSION)
+            if isinstance(signal, DisconnectSignal):
+                signal.fire()
