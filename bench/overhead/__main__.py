@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import uvloop
 
-from bench.overhead.load import LoadResult, chat_body, run_load
+from bench.overhead.load import LoadResult, chat_body, in_turns
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,18 +119,13 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
         for stream in (False, True):
             body = chat_body(stream)
             for conns in connections:
-                parts: dict[str, list[LoadResult]] = {name: [] for name in targets}
-                for _ in range(args.rounds):  # targets take turns: noise falls on all alike
-                    for name, (url, headers) in targets.items():
-                        parts[name].append(
-                            await run_load(
-                                url,
-                                {**headers, "content-type": "application/json"},
-                                body,
-                                connections=conns,
-                                seconds=args.seconds / args.rounds,
-                            )
-                        )
+                parts = await in_turns(
+                    targets,
+                    body,
+                    connections=conns,
+                    rounds=args.rounds,
+                    seconds=args.seconds / args.rounds,
+                )
                 for name in targets:
                     row: dict[str, Any] = {"target": name, "stream": stream, "connections": conns}
                     row |= LoadResult.combined(parts[name]).summary()

@@ -22,7 +22,7 @@ from typing import Any
 import uvloop
 
 from bench.overhead.__main__ import _spawn, _start_litellm, _start_thinkgate, _wait
-from bench.overhead.load import chat_body, run_load
+from bench.overhead.load import chat_body, in_turns
 from tests.server import free_port
 
 
@@ -67,16 +67,11 @@ async def _compare(args: argparse.Namespace) -> None:
         for stream in (False, True):
             body = chat_body(stream)
             for conns in (int(c) for c in args.connections.split(",")):
-                for _ in range(args.rounds):
-                    for name, (url, headers) in targets.items():
-                        result = await run_load(
-                            url,
-                            {**headers, "content-type": "application/json"},
-                            body,
-                            connections=conns,
-                            seconds=args.seconds,
-                        )
-                        rows.setdefault((name, stream, conns), []).append(result.summary())
+                parts = await in_turns(
+                    targets, body, connections=conns, rounds=args.rounds, seconds=args.seconds
+                )
+                for name, results in parts.items():
+                    rows[(name, stream, conns)] = [result.summary() for result in results]
         _print(rows)
     finally:
         for process in processes:

@@ -125,6 +125,29 @@ async def run_load(
     return LoadResult(len(latencies), errors, seconds, latencies)
 
 
+Target = tuple[str, dict[str, str]]  # (URL, headers)
+
+
+async def in_turns(
+    targets: dict[str, Target], body: bytes, *, connections: int, rounds: int, seconds: float
+) -> dict[str, list[LoadResult]]:
+    """Each target loaded `rounds` times for `seconds`, the targets taking turns, so a noisy
+    spell on a shared machine falls on all of them alike."""
+    results: dict[str, list[LoadResult]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            results[name].append(
+                await run_load(
+                    url,
+                    {**headers, "content-type": "application/json"},
+                    body,
+                    connections=connections,
+                    seconds=seconds,
+                )
+            )
+    return results
+
+
 def _request_bytes(path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]

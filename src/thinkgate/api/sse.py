@@ -100,9 +100,8 @@ class _SettlingStreamingResponse(Response):
             watcher = asyncio.ensure_future(_disconnect(receive))
             watcher.add_done_callback(on_watcher_done)
         try:
-            started = False
-            if not self._with_first_batch:
-                started = True
+            started = not self._with_first_batch
+            if started:
                 await send(self._start())
             async for batch, last in self._frames:
                 if not started:  # the headers leave with the first batch (api.http_protocol)

@@ -89,7 +89,7 @@ class ChatAssembler:
         include_usage: bool,
         obfuscate: bool,
     ) -> None:
-        self.response: ResponseDict = {"id": header.id, "status": "in_progress", "output": []}
+        self.response: ResponseDict = {"id": header.id, "status": "in_progress"}
         self.finished = False
         self.error: dict[str, Any] | None = None  # the failure payload, once failed
         self.input_tokens = self.cached_tokens = self.output_tokens = self.reasoning_tokens = 0

@@ -21,7 +21,6 @@ from thinkgate.engine.chat_render import (
 )
 from thinkgate.engine.chat_request import ChatCall
 from thinkgate.engine.pipeline import Admission, ResponseRun, ResponsesPipeline
-from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import ClientError, InvalidRequestError, ServerError, ThinkgateError
 
 
@@ -39,9 +38,7 @@ class ChatRun:
         self._admission = admission
         self._call = call
         self._header = header
-        self._first: ResponseRun | None = None
-        self._choices: list[ChatAssembler] = []  # one per choice started, in order
-        self._runs: list[ResponseRun] = []
+        self._started: list[tuple[ResponseRun, ChatAssembler]] = []  # the choices, in order
 
     @classmethod
     async def start(
@@ -49,68 +46,64 @@ class ChatRun:
     ) -> ChatRun:
         header = ChatHeader.for_request(call.request)  # before the run may touch the request
         run = cls(pipeline, call, header, admission)
-        run._first = await run._start(0)
+        await run._run(0)
         return run
 
     async def completion(self) -> dict[str, Any]:
         """The non-streaming answer; a failed choice raises (nothing was sent yet)."""
         for index in range(self._call.n):
-            run = await self._run(index)
+            run, choice = await self._run(index)
             await run.collect()
-            failure = self._choices[index].error
-            if failure is not None:
-                raise _error_from_payload(failure)
-        return completion_object(self._header, self._choices)
+            if choice.error is not None:
+                raise _error_from_payload(choice.error)
+        return completion_object(self._header, self._assemblers)
 
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
         """Every chunk in order; closing this generator cancels the choice in progress."""
         for index in range(self._call.n):
             try:
-                run = await self._run(index)
+                run, choice = await self._run(index)
             except ThinkgateError as error:
                 yield {"error": error.to_payload()}  # the SDK raises on it: the stream ends
                 return
             async with aclosing(run.events()) as events:
                 async for chunk in events:
                     yield chunk
-            if self._choices[index].error is not None:
+            if choice.error is not None:
                 return
         if self._call.include_usage:
-            yield self._choices[-1].usage_chunk(chat_usage(self._choices))
+            yield choice.usage_chunk(chat_usage(self._assemblers))
 
     async def aclose(self) -> None:
         """Settle every choice started, streamed or not (the client may be gone): chunks
         go out without waiting for the bill, which is awaited here."""
-        for run in self._runs:
+        for run, _ in self._started:
             await run.aclose()
 
-    async def _run(self, index: int) -> ResponseRun:
-        if index == 0 and self._first is not None:
-            first, self._first = self._first, None
-            return first
-        return await self._start(index)
+    @property
+    def _assemblers(self) -> list[ChatAssembler]:
+        return [choice for _, choice in self._started]
 
-    async def _start(self, index: int) -> ResponseRun:
-        def assembler_for(request: CanonicalRequest, response_id: str) -> ChatAssembler:
-            assembler = ChatAssembler(
-                self._header,
-                index,
-                stream=self._call.stream,
-                logprobs=self._call.logprobs,
-                include_usage=self._call.include_usage,
-                obfuscate=self._call.request.include_obfuscation,
-            )
-            self._choices.append(assembler)
-            return assembler
-
+    async def _run(self, index: int) -> tuple[ResponseRun, ChatAssembler]:
+        """Choice `index`: started already (choice 0, by `start`) or started now."""
+        if index < len(self._started):
+            return self._started[index]
+        choice = ChatAssembler(
+            self._header,
+            index,
+            stream=self._call.stream,
+            logprobs=self._call.logprobs,
+            include_usage=self._call.include_usage,
+            obfuscate=self._call.request.include_obfuscation,
+        )
         run = await self._pipeline.start(
             self._call.choice_request(index),
             self._admission,
-            response_id=self._header.id,
-            assembler_for=assembler_for,
+            response_id=self._header.id,  # the completion's id, shared by its choices
+            assembler_for=lambda request, response_id: choice,
         )
-        self._runs.append(run)
-        return run
+        self._started.append((run, choice))
+        return run, choice
 
 
 def _error_from_payload(payload: dict[str, Any]) -> ThinkgateError:

@@ -283,7 +283,7 @@ class ResponseRun:
 
     @property
     def _settled(self) -> bool:
-        return self._assembler.finished and self._settling is not None and self._settling.done()
+        return self._settling is not None and self._settling.done()  # begun only once finished
 
     async def collect(self) -> ResponseDict:
         """The non-streaming path: the same events, drained, and the run settled."""

@@ -294,29 +294,29 @@ class Pool:
             data += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         else:
             data += b"\r\n"
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.closed:
-                continue
+        while True:
+            connection = self._take_idle()
+            reused = connection is not None
+            if connection is None:
+                connection = await self._connect()
             reply = connection.send(data, self._read_timeout)
             try:
                 await reply.headers_done
                 return reply
             except HTTPClientError:
                 reply.close()
-                if reply.started:  # the server did answer: not a stale connection
+                if not reused or reply.started:  # not a stale keep-alive connection
                     raise
             except BaseException:
                 reply.close()
                 raise
-        connection = await self._connect()
-        reply = connection.send(data, self._read_timeout)
-        try:
-            await reply.headers_done
-        except BaseException:
-            reply.close()
-            raise
-        return reply
+
+    def _take_idle(self) -> _Connection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+        return None
 
     def _request_line(self, method: str, path: str) -> bytes:
         key = (method, path)
