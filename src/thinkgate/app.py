@@ -164,6 +164,7 @@ def _watch(app: FastAPI, registry: ModelRegistry, jobs: BackgroundJobs, gateway:
     """Point /metrics at what it reads at scrape time, and at each settled request."""
     metrics: Metrics = app.state.metrics
     gateway.ledger.observer = metrics.observe_entry
+    metrics.catch_up = gateway.ledger.observe_pending
     locals_ = [b for b in registry.backends() if hasattr(b, "waiting")]
     metrics.sources = ScrapeSources(
         cache=registry.prompt_cache.snapshot,

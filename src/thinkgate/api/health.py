@@ -48,7 +48,9 @@ async def readyz(request: Request, services: ServicesDep) -> Response:
 async def metrics(request: Request, services: ServicesDep) -> Response:
     if services.settings.metrics_auth == "admin":
         await _require_admin(request, services)
-    body = await asyncio.to_thread(request.app.state.metrics.render)
+    exporter = request.app.state.metrics
+    exporter.catch_up()  # on the event loop: the ledger's rows settled since its last pass
+    body = await asyncio.to_thread(exporter.render)
     return Response(body, media_type=CONTENT_TYPE)
 
 

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from thinkgate.api.errors import error_response
 from thinkgate.errors import ServiceUnavailableError
 from thinkgate.ops.drain import Drain
-from thinkgate.ops.logs import ACCESS_LOGGER, request_id_var
+from thinkgate.ops.logs import ACCESS_LOGGER, request_id_var, write_line
 from thinkgate.ops.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -134,16 +134,14 @@ class Observe:
             ttfb.observe(first_byte - started)
         level = logging.DEBUG if scope["path"] in _QUIET else logging.INFO
         if self.access_log and log.isEnabledFor(level):
-            # A record built directly: `log.info` would walk the stack to find its caller,
-            # the costliest part of a log call, for a field no formatter here prints.
-            record = logging.LogRecord(
-                ACCESS_LOGGER, level, __file__, 0, "%s %s %d",
-                (scope["method"], scope["path"], status), None,
-            )  # fmt: skip
-            record.__dict__.update(
-                _access(scope, info, status, ended - started, first_byte, started)
-            )
-            log.handle(record)
+            fields = _access(scope, info, status, ended - started, first_byte, started)
+            message = f"{scope['method']} {scope['path']} {status}"
+            if not write_line(log, level, message, fields):
+                # A record built directly: `log.info` would walk the stack to find its
+                # caller, the costliest part of a log call, for a field nothing prints.
+                record = logging.LogRecord(ACCESS_LOGGER, level, __file__, 0, message, (), None)
+                record.__dict__.update(fields)
+                log.handle(record)
 
 
 def _access(

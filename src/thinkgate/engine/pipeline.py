@@ -75,6 +75,12 @@ class Settlement(Protocol):
         self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
     ) -> None: ...
 
+    def settle_now(
+        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
+    ) -> bool:
+        """`settle` at once where nothing needs waiting for; False: not settled."""
+        ...
+
 
 class Admission(Protocol):
     """The gateway's hook (keys, budgets, limits): it may refuse a prompt before generation.
@@ -336,8 +342,27 @@ class ResponseRun:
 
     def _begin_settling(self) -> asyncio.Future[None]:
         if self._settling is None:
-            self._settling = asyncio.ensure_future(self._store_and_bill())
+            if self._settled_now():
+                self._settling = asyncio.get_running_loop().create_future()
+                self._settling.set_result(None)
+            else:
+                self._settling = asyncio.ensure_future(self._store_and_bill())
         return self._settling
+
+    def _settled_now(self) -> bool:
+        """Settle on the spot when nothing is to be stored or appended and the bill needs no
+        waiting (most chat requests): no task, no trips through the event loop for them."""
+        if self._request.store or self._request.conversation_id is not None:
+            return False
+        if self.settlement is None:
+            return True
+        try:
+            return self.settlement.settle_now(
+                self._assembler.response, self._final_usage(), channel=self._meter.channel
+            )
+        except Exception:
+            log.exception("could not bill response %s", self._assembler.response["id"])
+            return True  # as in `_store_and_bill`: logged, never tried twice
 
     async def _store_and_bill(self) -> None:
         if self._request.store:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict
@@ -119,20 +119,44 @@ class Bill:
         self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
     ) -> None:
         """`channel`: the upstream channel that served (after failover), if one did."""
-        gateway, key = self.account.gateway, self.account.key
+        priced = self._priced(usage)
+        counters = self.account.gateway.counters
+        if self.budgets:
+            await counters.adjust(self.budgets, priced.cost - self.reserved)
+        if priced.refund:
+            await counters.refund_tokens(self.account.key.id, priced.refund)
+        self._record(response, priced, channel)
+
+    def settle_now(
+        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
+    ) -> bool:
+        """`settle` without waiting, where the counters allow (one replica's memory, or
+        nothing to count): no task, no trip through the event loop. False: not settled."""
+        priced = self._priced(usage)
+        if self.budgets or priced.refund:
+            counters = self.account.gateway.counters
+            delta = priced.cost - self.reserved
+            if not counters.settle_now(self.budgets, delta, self.account.key.id, priced.refund):
+                return False
+        self._record(response, priced, channel)
+        return True
+
+    def _priced(self, usage: dict[str, Any]) -> _Priced:
         input_tokens = int(usage.get("input_tokens") or 0)
         cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
         output = int(usage.get("output_tokens") or 0)
         reasoning = int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0)
-        cost = gateway.prices.cost(
+        cost = self.account.gateway.prices.cost(
             self.model, input_tokens=input_tokens, cached_tokens=cached, output_tokens=output
         )
-        if self.budgets:
-            await gateway.counters.adjust(self.budgets, cost - self.reserved)
-        unused = max(0, self.max_output_tokens - output)
-        if unused and key.tpm is not None:
-            await gateway.counters.refund_tokens(key.id, unused)
-        self.account.cost_pico += cost
+        unused = max(0, self.max_output_tokens - output)  # reserved in the token window
+        refund = unused if self.account.key.tpm is not None else 0
+        return _Priced(input_tokens, cached, output, reasoning, cost, refund)
+
+    def _record(self, response: ResponseDict, priced: _Priced, channel: str | None) -> None:
+        """The cost header and the ledger row, once the counters are settled."""
+        gateway, key = self.account.gateway, self.account.key
+        self.account.cost_pico += priced.cost
         self.account.headers[COST_HEADER] = usd(self.account.cost_pico)
         gateway.ledger.add(
             LedgerEntry(
@@ -142,16 +166,25 @@ class Bill:
                 model=self.model,
                 channel=channel or gateway.channel(self.model),
                 endpoint=self.account.endpoint,
-                input_tokens=input_tokens,
-                cached_tokens=cached,
-                output_tokens=output,
-                reasoning_tokens=reasoning,
-                cost_pico=cost,
+                input_tokens=priced.input_tokens,
+                cached_tokens=priced.cached_tokens,
+                output_tokens=priced.output_tokens,
+                reasoning_tokens=priced.reasoning_tokens,
+                cost_pico=priced.cost,
                 status=str(response.get("status") or "failed"),
                 latency_ms=int((time.monotonic() - self.account.started) * 1000),
                 created_at=int(time.time()),
             )
         )
+
+
+class _Priced(NamedTuple):
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost: int  # picodollars
+    refund: int  # reserved output tokens not used, back to the key's token window
 
 
 def _duration(seconds: float) -> str:

@@ -49,6 +49,11 @@ class Counters(Protocol):
 
     async def refund_tokens(self, key_id: str, tokens: int) -> None: ...
 
+    def settle_now(self, counters: Sequence[str], delta: int, key_id: str, refund: int) -> bool:
+        """`adjust(counters, delta)` and `refund_tokens(key_id, refund)` at once, where this
+        store can without waiting (one replica's memory); False: nothing done, await both."""
+        ...
+
     async def publish_revoked(self, key_id: str) -> None:
         """Tell every other replica to drop this key from its cache."""
         ...
@@ -75,9 +80,7 @@ class MemoryCounters:
         return True
 
     async def adjust(self, counters: Sequence[str], delta: int) -> None:
-        for name in counters:
-            if name in self._budget:
-                self._budget[name] += delta
+        self._adjust(counters, delta)
 
     async def hit(self, key_id: str, rpm: int | None, tpm: int | None, tokens: int) -> RateState:
         now = time.time()
@@ -94,9 +97,23 @@ class MemoryCounters:
         return state
 
     async def refund_tokens(self, key_id: str, tokens: int) -> None:
-        slot = (key_id, "t", int(time.time() // WINDOW_S))
-        if slot in self._windows:
-            self._windows[slot] = max(0, self._windows[slot] - tokens)
+        self._refund(key_id, tokens)
+
+    def settle_now(self, counters: Sequence[str], delta: int, key_id: str, refund: int) -> bool:
+        self._adjust(counters, delta)
+        self._refund(key_id, refund)
+        return True
+
+    def _adjust(self, counters: Sequence[str], delta: int) -> None:
+        for name in counters:
+            if name in self._budget:
+                self._budget[name] += delta
+
+    def _refund(self, key_id: str, tokens: int) -> None:
+        if tokens:
+            slot = (key_id, "t", int(time.time() // WINDOW_S))
+            if slot in self._windows:
+                self._windows[slot] = max(0, self._windows[slot] - tokens)
 
     async def publish_revoked(self, key_id: str) -> None:
         return None  # one replica alone: the revoking ring has already forgotten the key

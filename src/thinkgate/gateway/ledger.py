@@ -1,7 +1,9 @@
 """Ledger writes off the request path: buffered, flushed in batches, drained on shutdown.
 
 A settled request only appends to a list; one task writes the batch (ledger rows, daily
-roll-up, keys' last use) every `interval` seconds or sooner when the batch is large.
+roll-up, keys' last use) every `interval` seconds or sooner when the batch is large. The
+observer (/metrics' token and cost counters) is told of new rows by the same task, or
+sooner by `observe_pending()` (a scrape): not on the request path either.
 `aclose()` writes whatever is left, so a clean stop loses nothing.
 """
 
@@ -32,6 +34,7 @@ class LedgerWriter:
         self._interval = interval
         self._batch = batch
         self._entries: list[LedgerEntry] = []
+        self._unobserved: list[LedgerEntry] = []
         self._last_used: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -49,16 +52,23 @@ class LedgerWriter:
 
     def add(self, entry: LedgerEntry) -> None:
         self._entries.append(entry)
-        if self.observer is not None:
-            self.observer(entry)
+        self._unobserved.append(entry)
         if len(self._entries) >= self._batch:
             self._wake.set()
+
+    def observe_pending(self) -> None:
+        """Tell the observer of every row added since the last call."""
+        entries, self._unobserved = self._unobserved, []
+        if self.observer is not None:
+            for entry in entries:
+                self.observer(entry)
 
     def touch(self, key_id: str, when: int) -> None:
         self._last_used[key_id] = when
 
     async def flush(self) -> None:
         """Write everything buffered so far (also called before reading the ledger)."""
+        self.observe_pending()
         async with self._lock:
             entries, self._entries = self._entries, []
             last_used, self._last_used = self._last_used, {}
@@ -91,6 +101,7 @@ class LedgerWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
+            self.observe_pending()
             if self._entries or self._last_used:
                 with contextlib.suppress(Exception):
                     await self.flush()

@@ -95,6 +95,9 @@ class RedisCounters:
             result = int(await self._reserve(keys=keys, args=[amount, *limits, *seeds]))
         return result == 1
 
+    def settle_now(self, counters: Sequence[str], delta: int, key_id: str, refund: int) -> bool:
+        return False  # shared counters are a round trip away
+
     async def adjust(self, counters: Sequence[str], delta: int) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             for name in counters:

@@ -1,8 +1,8 @@
 """Prometheus metrics: one registry per app (two apps can share a process).
 
-Hot path cost is a few counter/histogram updates per request (the ASGI middleware) and
-per settled request (the ledger writer's observer); every gauge — cache, breakers,
-queues, ledger backlog — is read only when `/metrics` is scraped.
+Hot path cost is a few counter/histogram updates per request (the ASGI middleware); the
+token and cost counters are updated by the ledger writer, off the request path; every
+gauge — cache, breakers, queues, ledger backlog — is read only when `/metrics` is scraped.
 """
 
 from __future__ import annotations
@@ -85,9 +85,11 @@ class Metrics:
         # (model, channel, status) → its series: one dict lookup per settled request instead
         # of six `labels()` calls (each takes a lock and builds a key)
         self._entry_series: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self.catch_up: Callable[[], None] = lambda: None  # before a scrape: observe what's due
 
     def observe_entry(self, entry: LedgerEntry) -> None:
-        """Called by the ledger writer for each settled request (the usage is final there)."""
+        """Called by the ledger writer for each settled request (the usage is final there),
+        soon after it settled (each `interval`, and at a scrape through `catch_up`)."""
         key = (entry.model, entry.channel, entry.status)
         series = self._entry_series.get(key)
         if series is None:
