@@ -35,7 +35,10 @@ async def coalesced(frames: AsyncIterator[bytes]) -> AsyncGenerator[tuple[bytes,
     async def produce() -> None:
         try:
             async for frame in frames:
-                await queue.put(frame)
+                if queue.full():  # backpressure: wait for the sender
+                    await queue.put(frame)
+                else:
+                    queue.put_nowait(frame)
         except asyncio.CancelledError:
             raise  # the sender is gone (client disconnected): nobody reads the queue
         except BaseException as error:  # handed to the sender, which raises it as before
@@ -61,8 +64,8 @@ async def coalesced(frames: AsyncIterator[bytes]) -> AsyncGenerator[tuple[bytes,
                     raise item.error
                 return
     finally:
-        with anyio.CancelScope(shield=True):  # the producer has stopped when this returns
-            if not producer.done():
+        if not producer.done():  # else it ended by itself (its error, if any, was raised)
+            with anyio.CancelScope(shield=True):  # the producer has stopped on return
                 producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await producer
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer

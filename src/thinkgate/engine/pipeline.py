@@ -250,6 +250,7 @@ class ResponseRun:
         self._meter = meter
         self._store = store
         self._settling: asyncio.Future[None] | None = None
+        self._drained = False  # every Delta read: the backend has finished by itself
         self.settlement: Settlement | None = None
         self.conversations: ConversationStore | None = None
 
@@ -272,7 +273,7 @@ class ResponseRun:
                         self._begin_settling()
                 for event in batch:
                     yield event
-            drained = True
+            drained = self._drained = True
         except ThinkgateError as error:
             async for event in self._fail(error):
                 yield event
@@ -308,6 +309,8 @@ class ResponseRun:
     async def aclose(self) -> None:
         """Settle a run whatever became of its events (never read: the client left before
         the first byte). Idempotent: a run already settled is left as it is."""
+        if self._drained and self._settled:
+            return  # read to its end and settled: nothing to wait for, or to shield
         with anyio.CancelScope(shield=True):
             await self._close()
 
