@@ -260,7 +260,6 @@ class ResponseRun:
 
     async def events(self) -> AsyncGenerator[Event, None]:
         """Every stream event in order; the response is stored before its terminal event."""
-        drained = False
         try:
             for event in self._assembler.start():
                 yield event
@@ -273,7 +272,7 @@ class ResponseRun:
                         self._begin_settling()
                 for event in batch:
                     yield event
-            drained = self._drained = True
+            self._drained = True
         except ThinkgateError as error:
             async for event in self._fail(error):
                 yield event
@@ -284,7 +283,7 @@ class ResponseRun:
         finally:
             # drained and settled (or settling, left to the owner's `aclose`): nothing is
             # left here to wait for, or to shield
-            if not (drained and (self._settled or not self._assembler.awaits_settling)):
+            if not (self._drained and (self._settled or not self._assembler.awaits_settling)):
                 with anyio.CancelScope(shield=True):
                     await self._close()
 

@@ -2,8 +2,8 @@
 
 A settled request only appends to a list; one task writes the batch (ledger rows, daily
 roll-up, keys' last use) every `interval` seconds or sooner when the batch is large. The
-observer (/metrics' token and cost counters) is told of new rows by the same task, or
-sooner by `observe_pending()` (a scrape): not on the request path either.
+observer (/metrics' token and cost counters) is told of new rows at each flush, or sooner
+by `observe_pending()` (a scrape): not on the request path either.
 `aclose()` writes whatever is left, so a clean stop loses nothing.
 """
 
@@ -57,11 +57,16 @@ class LedgerWriter:
             self._wake.set()
 
     def observe_pending(self) -> None:
-        """Tell the observer of every row added since the last call."""
+        """Tell the observer of every row added since the last call. A failing observer
+        costs its counts, never the write that follows."""
         entries, self._unobserved = self._unobserved, []
-        if self.observer is not None:
+        if self.observer is None:
+            return
+        try:
             for entry in entries:
                 self.observer(entry)
+        except Exception:
+            log.exception("the ledger's observer failed; %d rows not counted", len(entries))
 
     def touch(self, key_id: str, when: int) -> None:
         self._last_used[key_id] = when
@@ -101,7 +106,6 @@ class LedgerWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
-            self.observe_pending()
             if self._entries or self._last_used:
                 with contextlib.suppress(Exception):
                     await self.flush()

@@ -36,30 +36,39 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        entry = self._entry(record.created, record.levelname, record.name, record.getMessage())
-        request_id = extras.pop("request_id", None) or request_id_var.get()
-        if request_id is not None:
-            entry["request_id"] = request_id
-        for name, value in extras.items():
-            entry.setdefault(name, value)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        exc = self.formatException(record.exc_info) if record.exc_info else None
+        return self._render(
+            record.created, record.levelname, record.name, record.getMessage(), extras, exc
+        )
 
     def line(self, level: int, name: str, message: str, fields: dict[str, Any]) -> str:
-        """What `format` makes of a plain record (no exception) carrying `fields`."""
-        entry = self._entry(time.time(), logging.getLevelName(level), name, message)
-        entry |= fields
-        return orjson.dumps(entry, default=str).decode()
+        """What `format` makes of a record (no exception) carrying `fields` as extras."""
+        levelname = logging.getLevelName(level)
+        return self._render(time.time(), levelname, name, message, dict(fields), None)
 
     @staticmethod
-    def _entry(created: float, levelname: str, name: str, message: str) -> dict[str, Any]:
-        return {
+    def _render(
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        extras: dict[str, Any],
+        exc: str | None,
+    ) -> str:
+        entry: dict[str, Any] = {
             "ts": _timestamp(created),
             "level": levelname.lower(),
             "logger": name,
             "msg": message,
         }
+        request_id = extras.pop("request_id", None) or request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in extras.items():
+            entry.setdefault(key, value)
+        if exc is not None:
+            entry["exc"] = exc
+        return orjson.dumps(entry, default=str).decode()
 
 
 class PlainFormatter(logging.Formatter):
@@ -80,36 +89,29 @@ class PlainFormatter(logging.Formatter):
             self._second = (whole, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(whole)))
         return f"{self._second[1]},{int((created - whole) * 1000):03d}"
 
-    def line(self, level: int, name: str, message: str, fields: dict[str, Any]) -> str:
-        """What `format` makes of a plain record (no exception) carrying `fields`."""
-        request_id = fields.get("request_id") or request_id_var.get()
-        prefix = f"[{request_id}] " if request_id else ""
-        asctime, levelname = self._asctime(time.time()), logging.getLevelName(level)
-        head = f"{prefix}{asctime} {levelname} {name} {message}"
-        extras = [f"{k}={v}" for k, v in fields.items() if k != "request_id"]
-        return head + (" " + " ".join(extras) if extras else "")
-
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        request_id = getattr(record, "request_id", None) or request_id_var.get()
-        extras = [
-            f"{k}={v}"
-            for k, v in record.__dict__.items()
-            if k not in _STANDARD and k != "request_id"
-        ]
-        prefix = f"[{request_id}] " if request_id else ""
-        head, _, tail = line.partition("\n")  # keep a traceback below the first line
-        text = f"{prefix}{head}" + (" " + " ".join(extras) if extras else "")
+        head, _, tail = super().format(record).partition("\n")  # a traceback stays below
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        text = _with_extras(head, extras)
         return text + (f"\n{tail}" if tail else "")
+
+    def line(self, level: int, name: str, message: str, fields: dict[str, Any]) -> str:
+        """What `format` makes of a record (no exception) carrying `fields` as extras."""
+        levelname = logging.getLevelName(level)
+        head = f"{self._asctime(time.time())} {levelname} {name} {message}"
+        return _with_extras(head, dict(fields))
+
+
+def _with_extras(head: str, extras: dict[str, Any]) -> str:
+    """`[request id] head key=value...` (the id from the extras or the context)."""
+    request_id = extras.pop("request_id", None) or request_id_var.get()
+    prefix = f"[{request_id}] " if request_id else ""
+    pairs = " ".join(f"{k}={v}" for k, v in extras.items())
+    return f"{prefix}{head} {pairs}" if pairs else f"{prefix}{head}"
 
 
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The stderr handler, which also takes ready lines (`write_line`)."""
-
-    def __init__(self, formatter: JsonFormatter | PlainFormatter) -> None:
-        super().__init__(sys.stderr)
-        self.setFormatter(formatter)
-        self.line_formatter = formatter
 
     def write(self, line: str) -> None:
         with self.lock:  # type: ignore[union-attr]  # made in Handler.__init__
@@ -135,8 +137,11 @@ def write_line(logger: logging.Logger, level: int, message: str, fields: dict[st
         node = node.parent
     if node is None or node.handlers != [handler] or node.filters:
         return False
+    formatter = handler.formatter
+    if not isinstance(formatter, JsonFormatter | PlainFormatter):
+        return False  # someone set another formatter: only it knows its lines
     try:
-        handler.write(handler.line_formatter.line(level, logger.name, message, fields))
+        handler.write(formatter.line(level, logger.name, message, fields))
     except Exception:
         return False  # the ordinary path reports it
     return True
@@ -145,7 +150,8 @@ def write_line(logger: logging.Logger, level: int, message: str, fields: dict[st
 def configure_logging(fmt: LogFormat, level: str) -> None:
     """Route thinkgate's and uvicorn's loggers through one stderr handler in `fmt`."""
     global _line_handler
-    handler = _line_handler = LineHandler(JsonFormatter() if fmt == "json" else PlainFormatter())
+    handler = _line_handler = LineHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
