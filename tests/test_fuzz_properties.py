@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
-from thinkgate.api.sse import DONE_FRAME, frame, framed_chat
+from thinkgate.api.sse import DONE_FRAME, ChatFraming, frame
+from thinkgate.api.sse_batch import coalesced
 from thinkgate.backends.upstream.chat_wire import chat_messages
 from thinkgate.engine.chat_request import chat_call_from_body
 from thinkgate.engine.responses_request import canonical_from_responses
@@ -91,7 +92,8 @@ def test_chat_stream_is_chunks_then_done_or_an_error_last(
             for chunk in sent:
                 yield chunk
 
-        return b"".join([part async for part in framed_chat(source())])
+        framing = ChatFraming()
+        return b"".join([part async for part, _ in coalesced(source(), framing.frame, framing.end)])
 
     body = anyio.run(collect)
     events = _decode(body)

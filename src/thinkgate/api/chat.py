@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from thinkgate.api.deps import AccountDep, ServicesDep
 from thinkgate.api.json import JSONResponse
-from thinkgate.api.sse import framed_chat, sse_response
+from thinkgate.api.sse import ChatFraming, sse_response
 from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.chat_request import chat_call_from_body
 from thinkgate.engine.chat_run import ChatRun
@@ -26,5 +26,7 @@ async def create_chat_completion(
     await check_item_urls(request, call.request.input_items, "messages")
     run = await ChatRun.start(services.pipeline, call, account)
     if call.stream:
-        return sse_response(framed_chat(run.chunks()), on_close=run.aclose, with_first_batch=True)
+        return sse_response(
+            run.chunks(), on_close=run.aclose, framing=ChatFraming(), with_first_batch=True
+        )
     return JSONResponse(await run.completion())

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.json import JSONResponse
-from thinkgate.api.sse import framed, sse_response
+from thinkgate.api.sse import EventFraming, sse_response
 from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.replay import replay_events
 from thinkgate.engine.responses_request import canonical_from_responses, canonical_from_token_count
@@ -32,11 +32,13 @@ async def create_response(
     if canonical.background:
         queued = await services.jobs.submit(canonical, account)
         if body.stream:
-            return sse_response(framed(_live_or_stored(services, queued, -1)))
+            return sse_response(_live_or_stored(services, queued, -1), framing=EventFraming())
         return JSONResponse(queued)
     run = await services.pipeline.start(canonical, account)
     if body.stream:
-        return sse_response(framed(run.events()), on_close=run.aclose, with_first_batch=True)
+        return sse_response(
+            run.events(), on_close=run.aclose, framing=EventFraming(), with_first_batch=True
+        )
     response = await run.collect()
     status = 500 if response["status"] == "failed" else 200
     return JSONResponse(response, status_code=status)
@@ -64,7 +66,7 @@ async def retrieve_response(
     response = await _stored(services, response_id, owner)
     if stream:
         after = -1 if starting_after is None else starting_after
-        return sse_response(framed(_live_or_stored(services, response, after)))
+        return sse_response(_live_or_stored(services, response, after), framing=EventFraming())
     return JSONResponse(response)
 
 

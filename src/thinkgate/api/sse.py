@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -30,32 +29,47 @@ def frame(event: dict[str, Any], *, named: bool = True) -> bytes:
     return b"data: " + data + b"\n\n"
 
 
-async def framed(
-    events: AsyncIterator[dict[str, Any]], *, named: bool = True
-) -> AsyncIterator[bytes]:
-    async for event in events:
-        yield frame(event, named=named)
+class Framing:
+    """How a stream's items become SSE bytes: `frame` each, then `end` once the items run
+    out. This one passes ready-made frames through."""
+
+    def frame(self, item: Any) -> bytes:
+        return bytes(item)
+
+    def end(self) -> bytes:
+        return b""
 
 
-async def framed_chat(chunks: AsyncGenerator[dict[str, Any], None]) -> AsyncIterator[bytes]:
-    """Chat chunks as `data:` lines, then `[DONE]`; an error chunk is the stream's last word.
+class EventFraming(Framing):
+    """Responses events: `event:` + `data:` lines each."""
 
-    Closing this body (client gone) closes `chunks` at once, which cancels generation.
-    """
-    async with aclosing(chunks):
-        async for chunk in chunks:
-            yield frame(chunk, named=False)
-            if "error" in chunk:
-                return
-    yield DONE_FRAME
+    def frame(self, item: Any) -> bytes:
+        return frame(item)
+
+
+class ChatFraming(Framing):
+    """Chat chunks as `data:` lines, then `[DONE]`; an error chunk is the stream's last
+    word (nothing after it is sent, and no `[DONE]`). One per stream: it remembers."""
+
+    def __init__(self) -> None:
+        self._failed = False
+
+    def frame(self, item: Any) -> bytes:
+        if self._failed:
+            return b""
+        self._failed = "error" in item
+        return frame(item, named=False)
+
+    def end(self) -> bytes:
+        return b"" if self._failed else DONE_FRAME
 
 
 class _SettlingStreamingResponse(Response):
     """Frames ready together are written together (`sse_batch`, the last batch with the
     body's end), and `on_close` runs however the response ends, even when the client left
     before the body was first read: an unstarted generator's `finally` never runs, so the
-    run it would have settled (usage, bill, store) must be closed from here, after the
-    frame producer has stopped.
+    run it would have settled (usage, bill, store) must be closed from here, after its
+    items are.
 
     A client that disconnects stops the stream, as with Starlette's own streaming response,
     but told by the server protocol's callback (`api.http_protocol`), or watched by one
@@ -64,11 +78,12 @@ class _SettlingStreamingResponse(Response):
 
     def __init__(
         self,
-        body: AsyncIterator[bytes],
+        items: AsyncIterator[Any],
+        framing: Framing,
         on_close: Callable[[], Awaitable[None]] | None,
         with_first_batch: bool,
     ) -> None:
-        self._frames = coalesced(body)
+        self._frames = coalesced(items, framing.frame, framing.end)
         self._on_close = on_close
         self._with_first_batch = with_first_batch
         self.status_code = 200
@@ -99,6 +114,7 @@ class _SettlingStreamingResponse(Response):
         else:  # any ASGI server: a task waits for `http.disconnect`
             watcher = asyncio.ensure_future(_disconnect(receive))
             watcher.add_done_callback(on_watcher_done)
+        ended = False
         try:
             started = not self._with_first_batch
             if started:
@@ -109,6 +125,7 @@ class _SettlingStreamingResponse(Response):
                     await send(self._start())
                 sending = not last  # a disconnect once the end is out is no news
                 await send({"type": "http.response.body", "body": batch, "more_body": not last})
+            ended = True
         except asyncio.CancelledError:
             if not gone:
                 raise
@@ -117,10 +134,14 @@ class _SettlingStreamingResponse(Response):
             sending = False
             if watcher is not None:
                 watcher.cancel()
-            with anyio.CancelScope(shield=True):
-                await self._frames.aclose()
+            if ended:  # the frames ran out: nothing is left to close, on_close shields itself
                 if self._on_close is not None:
                     await self._on_close()
+            else:
+                with anyio.CancelScope(shield=True):
+                    await self._frames.aclose()
+                    if self._on_close is not None:
+                        await self._on_close()
 
     def _start(self) -> Message:
         return {
@@ -137,12 +158,16 @@ async def _disconnect(receive: Receive) -> None:
 
 
 def sse_response(
-    body: AsyncIterator[bytes],
+    items: AsyncIterator[Any],
     on_close: Callable[[], Awaitable[None]] | None = None,
     *,
+    framing: Framing | None = None,
     with_first_batch: bool = False,
 ) -> Response:
-    """`with_first_batch`: the headers wait for the first frames and leave with them (one
+    """`items` framed by `framing` (default: they are frames already). Closing the body
+    (client gone) closes `items`, which cancels a generation behind them.
+
+    `with_first_batch`: the headers wait for the first frames and leave with them (one
     write) — for a live generation, whose first frames exist at once; a stream that may
     wait long for its first event (following a background job) sends its headers first."""
-    return _SettlingStreamingResponse(body, on_close, with_first_batch)
+    return _SettlingStreamingResponse(items, framing or Framing(), on_close, with_first_batch)

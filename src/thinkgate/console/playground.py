@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from thinkgate.api.gateway_headers import gateway_headers
-from thinkgate.api.sse import framed, sse_response
+from thinkgate.api.sse import EventFraming, sse_response
 from thinkgate.console.deps import ConsoleDep, HeaderCheckedDep, SessionDep
 from thinkgate.console.templating import render
 from thinkgate.engine.responses_request import canonical_from_responses
@@ -77,7 +77,7 @@ async def playground_stream(
     key = await services.admin.service_key(session.user.id, PLAYGROUND_KEY)
     account = services.gateway.account(key, "responses", gateway_headers(request.scope))
     run = await services.pipeline.start(canonical, account)
-    return sse_response(framed(run.events()), on_close=run.aclose)
+    return sse_response(run.events(), on_close=run.aclose, framing=EventFraming())
 
 
 def _responses_body(asked: PlaygroundRequest) -> dict[str, Any]:

@@ -58,8 +58,14 @@ class ChatRun:
                 raise _error_from_payload(choice.error)
         return completion_object(self._header, self._assemblers)
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    def chunks(self) -> AsyncGenerator[Chunk, None]:
         """Every chunk in order; closing this generator cancels the choice in progress."""
+        if self._call.n == 1 and not self._call.include_usage:
+            run, _ = self._started[0]
+            return run.events()  # one choice and nothing after it: its events are the chunks
+        return self._every_chunk()
+
+    async def _every_chunk(self) -> AsyncGenerator[Chunk, None]:
         for index in range(self._call.n):
             try:
                 run, choice = await self._run(index)

@@ -2,7 +2,7 @@
 
     generate ─► for each candidate channel (priority, weight, breaker, back-off):
                   open the stream ─ fails before the first event? ─► next channel
-              ─► committed: PromptDelta, then the dialect's Deltas, then FinishDelta
+              ─► committed: PromptDelta, then each read's Deltas (`dialects`), FinishDelta
 
 Nothing is retried once the first Delta is out: a failure after it ends the response
 as failed, with what was generated counted through the meter. Closing the generator
@@ -21,10 +21,10 @@ import orjson
 
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.upstream.channel import Channel, UpstreamStream
-from thinkgate.backends.upstream.chat_stream import ChatStreamTranslator
 from thinkgate.backends.upstream.chat_wire import chat_body
+from thinkgate.backends.upstream.dialects import dialect_for
 from thinkgate.backends.upstream.failure import UpstreamFailure, exhausted
-from thinkgate.backends.upstream.responses_wire import ResponsesStreamTranslator, responses_body
+from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, candidates
 from thinkgate.config import ChannelConfig
 from thinkgate.engine.deltas import Delta, PromptDelta
@@ -68,9 +68,17 @@ class UpstreamBackend:
         route, stream = await self._open(request, plan)
         estimate = await self.count_tokens(request)
         finished = False
+        dialect = dialect_for(route.channel.config.kind, route.channel.name, plan.meter)
         try:
             yield PromptDelta(input_tokens=estimate)
-            async for delta in self._deltas(route, stream, plan):
+            async for events in stream.batches():
+                for delta in dialect.feed(events):
+                    yield delta
+                if dialect.failure is not None:
+                    raise dialect.failure
+                if dialect.done:
+                    break
+            for delta in dialect.end():
                 yield delta
         except UpstreamFailure as failure:
             route.channel.breaker.failure()
@@ -111,34 +119,6 @@ class UpstreamBackend:
                 raise
         raise exhausted(self.model, failures)
 
-    async def _deltas(
-        self, route: Route, stream: UpstreamStream, plan: GenerationPlan
-    ) -> AsyncGenerator[Delta, None]:
-        name = route.channel.name
-        if route.channel.config.kind == "openai-chat":
-            chat = ChatStreamTranslator(plan.meter)
-            async for chunks in stream.batches():
-                for chunk in chunks:
-                    if isinstance(chunk.get("error"), dict):
-                        raise UpstreamFailure(name, "failed", _message(chunk["error"]))
-                    for delta in chat.feed(chunk):
-                        yield delta
-            if chat.finish_reason is None:
-                raise UpstreamFailure(name, "cut", "the stream ended before the answer did")
-            for delta in chat.finish():
-                yield delta
-            return
-        native = ResponsesStreamTranslator(plan.meter)
-        async for events in stream.batches():
-            for event in events:
-                for delta in native.feed(event):
-                    yield delta
-                if native.failure is not None:
-                    raise UpstreamFailure(name, "failed", _message(native.failure))
-                if native.terminal is not None:
-                    return
-        raise UpstreamFailure(name, "cut", "the stream ended before the response did")
-
     async def aclose(self) -> None:
         for route in self.routes:
             await route.channel.aclose()
@@ -152,10 +132,6 @@ def _request_for(
         body = chat_body(request, route.upstream_model, plan.max_output_tokens, config.compat)
         return "chat/completions", body
     return "responses", responses_body(request, route.upstream_model, plan.max_output_tokens)
-
-
-def _message(error: dict[str, Any]) -> str:
-    return str(error.get("message") or error.get("code") or "the upstream reported an error")
 
 
 def upstream_backends(configs: Sequence[ChannelConfig]) -> list[UpstreamBackend]:
