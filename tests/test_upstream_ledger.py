@@ -1,6 +1,8 @@
 """Every outcome of an upstream request lands in the ledger: the channel that served
 (after failover), and a row for requests that failed before their first byte (upstreams
 exhausted, an upstream's 4xx, the client gone while the upstream was still silent).
+A request the gateway refuses (rate limit, budget) never reaches the upstream, and one that
+fails there gives back what its admission reserved.
 
 Run on SQLite and on PostgreSQL + Redis, against the misbehaving stand-in upstream.
 """
@@ -33,6 +35,8 @@ timeouts = {{ first_byte = 1.0 }}
 "stuck" = "hang:stuck"
 "rejects" = "fail400:rejects"
 "waits" = "hang:waits"
+"limited" = "ok:limited"
+"thrifty" = "ok:thrifty"
 
 [[channels]]
 name = "second"
@@ -139,3 +143,40 @@ def test_client_gone_before_the_first_byte_still_lands(gateway: Gateway) -> None
     row = _only_row(gateway, key_id)
     assert row["channel"] == "second"
     assert row["status"] in ("cancelled", "completed", "incomplete")
+
+
+def _hits(standin: UpstreamProcess, model: str) -> int:
+    return int(httpx.get(f"{standin.base_url}/stats").json()["hits"].get(model, 0))
+
+
+def test_a_request_refused_by_the_gateway_never_reaches_the_upstream(
+    gateway: Gateway, standin: UpstreamProcess
+) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    _, limited = gateway.key(rpm=1)
+    before = _hits(standin, "ok:limited")
+    gateway.sdk(limited).chat.completions.create(model="limited", messages=hi)
+    with pytest.raises(openai.RateLimitError, match="Rate limit"):
+        gateway.sdk(limited).chat.completions.create(model="limited", messages=hi)
+    assert _hits(standin, "ok:limited") == before + 1  # the refused one was never sent
+
+    _, broke = gateway.key(budget_usd="0.0001")  # below the worst case of 16 output tokens
+    before = _hits(standin, "ok:thrifty")
+    with pytest.raises(openai.RateLimitError) as caught:
+        gateway.sdk(broke).responses.create(model="thrifty", input="hi", max_output_tokens=16)
+    assert caught.value.code == "insufficient_quota"
+    assert _hits(standin, "ok:thrifty") == before
+
+
+def test_a_request_failing_upstream_gives_its_reservation_back(gateway: Gateway) -> None:
+    """The budget covers one request's worst case, not two: a reservation kept by the
+    failed request would refuse the next one."""
+    key_id, secret = gateway.key(budget_usd="0.0002", tpm=200)  # worst case: ~$0.00014
+    ask = {"input": "hi", "max_output_tokens": 16}
+    with pytest.raises(openai.InternalServerError):
+        gateway.sdk(secret).responses.create(model="doomed", **ask)
+    served = gateway.sdk(secret).responses.create(model="thrifty", **ask)
+    assert served.status == "completed"
+    rows = gateway.ledger(key_id, wait_for=2)
+    assert sorted(row["status"] for row in rows) == ["completed", "failed_502"]
+    assert [row["cost_usd"] for row in rows if row["status"] == "failed_502"] == ["0"]

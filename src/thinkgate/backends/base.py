@@ -22,6 +22,10 @@ class Capabilities:
     # The backend reasons by itself (an upstream given `reasoning_effort`): the reasoning
     # layer passes the request straight through instead of scaffolding a thinking pass.
     native_reasoning: bool = False
+    # The first `PromptDelta` is an estimate made before anything is sent (an upstream);
+    # a second one follows once the upstream has answered. Admission (limits, budget) is
+    # decided between the two, so a refused request never reaches the upstream.
+    confirms_prompt: bool = False
 
 
 @dataclass(slots=True)
@@ -59,7 +63,8 @@ class Backend(Protocol):
     def generate(
         self, request: CanonicalRequest, plan: GenerationPlan
     ) -> AsyncGenerator[Delta, None]:
-        """Yield `PromptDelta` first (or raise a client error), then text, then `FinishDelta`.
+        """Yield `PromptDelta` first (or raise a client error), then text, then `FinishDelta`
+        (`Capabilities.confirms_prompt`: a second `PromptDelta` once the request is sent).
 
         Closing the iterator cancels the generation.
         """

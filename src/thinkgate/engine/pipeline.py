@@ -81,6 +81,18 @@ class Settlement(Protocol):
         """`settle` at once where nothing needs waiting for; False: not settled."""
         ...
 
+    async def withdraw(
+        self,
+        response_id: str,
+        error: ThinkgateError | None,
+        *,
+        channel: str | None,
+    ) -> None:
+        """Admitted, then the backend failed before generating (every upstream channel
+        failed, or one refused the request; `error` None: the request was cancelled):
+        nothing is billed, what was reserved goes back, and the attempt is recorded."""
+        ...
+
 
 class Admission(Protocol):
     """The gateway's hook (keys, budgets, limits): it may refuse a prompt before generation.
@@ -211,6 +223,7 @@ class ResponsesPipeline:
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
         assembler = assembler_for(request, response_id or new_id("resp"))
         deltas = self._reasoning.generate(backend, request, plan, shown=assembler.shows_reasoning)
+        capabilities = backend.capabilities()
         settlement: Settlement | None = None
         try:
             try:
@@ -223,9 +236,21 @@ class ResponsesPipeline:
                     )
                 raise
             if admission is not None:
-                room = backend.capabilities().context_window - assembler.input_tokens
+                room = capabilities.context_window - assembler.input_tokens
                 worst = min(plan.max_output_tokens or room, max(room, 0))
                 settlement = await admission.admit(request, assembler.input_tokens, worst)
+            if capabilities.confirms_prompt:  # admitted: now the request is sent
+                try:
+                    assembler.feed(await anext(deltas))
+                except BaseException as failure:
+                    if settlement is not None:
+                        with anyio.CancelScope(shield=True):
+                            await settlement.withdraw(
+                                assembler.response["id"],
+                                _early_error(failure),
+                                channel=plan.meter.channel,
+                            )
+                    raise
         except BaseException:
             await deltas.aclose()
             raise
@@ -233,6 +258,13 @@ class ResponsesPipeline:
         run.conversations = self._conversations
         run.settlement = settlement
         return run
+
+
+def _early_error(failure: BaseException) -> ThinkgateError | None:
+    """What a failure before the first Delta is recorded as; None: cancelled."""
+    if isinstance(failure, ThinkgateError):
+        return failure
+    return ServerError(_SERVER_ERROR_MESSAGE) if isinstance(failure, Exception) else None
 
 
 class ResponseRun:

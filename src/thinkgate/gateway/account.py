@@ -77,20 +77,24 @@ class Account:
     ) -> None:
         """A request that failed before its first byte (upstreams exhausted: 502/503/504;
         an upstream's 4xx): a ledger row with nothing billed, its status `failed_<HTTP>`."""
+        self.unbilled(request.model, response_id, f"failed_{error.status_code}", channel=channel)
+
+    def unbilled(self, model: str, response_id: str, status: str, *, channel: str | None) -> None:
+        """The ledger row of an attempt that generated nothing."""
         self.gateway.ledger.add(
             LedgerEntry(
                 request_id=response_id,
                 key_id=self.key.id,
                 user_id=self.key.user_id,
-                model=request.model,
-                channel=channel or self.gateway.channel(request.model),
+                model=model,
+                channel=channel or self.gateway.channel(model),
                 endpoint=self.endpoint,
                 input_tokens=0,
                 cached_tokens=0,
                 output_tokens=0,
                 reasoning_tokens=0,
                 cost_pico=0,
-                status=f"failed_{error.status_code}",
+                status=status,
                 latency_ms=int((time.monotonic() - self.started) * 1000),
                 created_at=int(time.time()),
             )
@@ -140,6 +144,23 @@ class Bill:
                 return False
         self._record(response, priced, channel)
         return True
+
+    async def withdraw(
+        self,
+        response_id: str,
+        error: ThinkgateError | None,
+        *,
+        channel: str | None,
+    ) -> None:
+        """Nothing was generated (the upstream failed before answering, or the request was
+        cancelled while it was silent): the reservations go back, nothing is billed."""
+        counters = self.account.gateway.counters
+        if self.budgets:
+            await counters.adjust(self.budgets, -self.reserved)
+        if self.account.key.tpm is not None:  # the output reserved in the token window
+            await counters.refund_tokens(self.account.key.id, self.max_output_tokens)
+        status = "cancelled" if error is None else f"failed_{error.status_code}"
+        self.account.unbilled(self.model, response_id, status, channel=channel)
 
     def _priced(self, usage: dict[str, Any]) -> _Priced:
         input_tokens = int(usage.get("input_tokens") or 0)

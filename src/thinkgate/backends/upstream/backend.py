@@ -1,8 +1,9 @@
 """`UpstreamBackend`: one public model served by upstream channels, with failover.
 
-    generate ─► for each candidate channel (priority, weight, breaker, back-off):
+    generate ─► PromptDelta (an estimate: the gateway admits the request on it)
+             ─► for each candidate channel (priority, weight, breaker, back-off):
                   open the stream ─ fails before the first event? ─► next channel
-              ─► committed: PromptDelta, then each read's Deltas (`dialects`), FinishDelta
+             ─► committed: PromptDelta again, each read's Deltas (`dialects`), FinishDelta
 
 Nothing is retried once the first Delta is out: a failure after it ends the response
 as failed, with what was generated counted through the meter. Closing the generator
@@ -44,15 +45,16 @@ class UpstreamBackend:
         self.model = model
         self.routes = list(routes)
         self._rng = rng or random.Random()
-
-    def capabilities(self) -> Capabilities:
-        window = max(route.channel.config.context_window for route in self.routes)
-        return Capabilities(
-            context_window=window,
+        self._capabilities = Capabilities(
+            context_window=max(route.channel.config.context_window for route in self.routes),
             reasoning_efforts=ALL_EFFORTS,
             owned_by="system",
             native_reasoning=True,  # the upstream thinks itself: no scaffold around it
+            confirms_prompt=True,  # admitted on the estimate, before the request is sent
         )
+
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     async def count_tokens(self, request: CanonicalRequest) -> int:
         """An estimate (about four characters a token): the upstream's tokenizer is remote.
@@ -65,12 +67,13 @@ class UpstreamBackend:
     async def generate(
         self, request: CanonicalRequest, plan: GenerationPlan
     ) -> AsyncGenerator[Delta, None]:
+        estimate = PromptDelta(input_tokens=await self.count_tokens(request))
+        yield estimate  # nothing is sent before the gateway admits the request
         route, stream = await self._open(request, plan)
-        estimate = await self.count_tokens(request)
         finished = False
         dialect = dialect_for(route.channel.config.kind, route.channel.name, plan.meter)
         try:
-            yield PromptDelta(input_tokens=estimate)
+            yield estimate  # the upstream answered: the request is committed
             async for events in stream.batches():
                 for delta in dialect.feed(events):
                     yield delta

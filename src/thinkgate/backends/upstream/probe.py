@@ -64,12 +64,14 @@ async def _completion_step(channel: Channel, public: str, upstream: str) -> Prob
     started = time.perf_counter()
     first_byte: float | None = None
     text: list[str] = []
-    tokens = 0
+    tokens = prompts = 0
     deltas = backend.generate(request, GenerationPlan(max_output_tokens=PROBE_TOKENS))
     try:
         async for delta in deltas:
-            if isinstance(delta, PromptDelta) and first_byte is None:
-                first_byte = _ms(started)
+            if isinstance(delta, PromptDelta):
+                prompts += 1
+                if prompts == 2:  # the first is the estimate; the second, the upstream answered
+                    first_byte = _ms(started)
             elif isinstance(delta, TextDelta):
                 text.append(delta.text)
             elif isinstance(delta, FinishDelta):
