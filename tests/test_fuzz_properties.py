@@ -6,6 +6,7 @@ typed errors (a ThinkgateError is a 4xx/5xx body; anything else would be a bare 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from openai._streaming import SSEDecoder
 from thinkgate.api.sse import DONE_FRAME, ChatFraming, frame
 from thinkgate.api.sse_batch import coalesced
 from thinkgate.backends.upstream.chat_wire import chat_messages
+from thinkgate.backends.upstream.sse_reader import SSEDecoder as UpstreamSSEDecoder
 from thinkgate.engine.chat_request import chat_call_from_body
 from thinkgate.engine.responses_request import canonical_from_responses
 from thinkgate.errors import ThinkgateError
@@ -104,6 +106,37 @@ def test_chat_stream_is_chunks_then_done_or_an_error_last(
     else:
         assert body.endswith(DONE_FRAME)
         assert [e.json() for e in events[:-1]] == sent and events[-1].data == "[DONE]"
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([None, "delta", "done"]), st.lists(JSON, min_size=1, max_size=3)),
+        max_size=5,
+    ),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+    st.sampled_from([b"\n", b"\r\n", b"\r"]),
+)
+def test_the_upstream_sse_reader_reads_as_the_sdk_does(
+    events: list[tuple[str | None, list[Any]]], cuts: list[int], newline: bytes
+) -> None:
+    """Our reader of upstream streams (one-line and multi-line `data`, named events,
+    comments, any line ending, cut at any byte) finds the events the SDK's decoder finds."""
+    lines: list[bytes] = [b": a comment"]
+    for name, parts in events:
+        if name is not None:
+            lines.append(b"event: " + name.encode())
+        lines += [b"data: " + json.dumps(part).encode() for part in parts]
+        lines.append(b"")
+    stream = newline.join(lines) + newline
+    reader, found = UpstreamSSEDecoder(), []
+    for start, end in itertools.pairwise([0, *sorted(set(cuts)), len(stream)]):
+        found += reader.feed(stream[start:end])
+    found += reader.close()
+    expected = _decode(stream)
+    assert [(e.event, e.data.decode()) for e in found] == [
+        (e.event or "message", e.data) for e in expected
+    ]
 
 
 # --- V4A -----------------------------------------------------------------------------------

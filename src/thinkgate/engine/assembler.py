@@ -283,8 +283,16 @@ def logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
     }
 
 
+def _paddings() -> tuple[str, ...]:
+    digits = f"{random.getrandbits(64):016x}"
+    return tuple(digits[:length] for length in range(1, 17))
+
+
+_PADDINGS = _paddings()
+
+
 def obfuscation_padding() -> str:
-    """1 to 15 characters of padding (its length is what hides the delta's size): hex
-    digits from one random draw, not one draw per character (this runs per delta)."""
-    bits = random.getrandbits(64)  # 60 for the digits, 4 for the length (1 to 15)
-    return f"{bits & (1 << 60) - 1:015x}"[: 1 + (bits >> 60) * 15 // 16]
+    """1 to 16 characters of padding, the length drawn per delta: the length is what hides
+    the delta's size (the characters hide nothing, so they are drawn once; this runs per
+    delta)."""
+    return _PADDINGS[random.getrandbits(4)]

@@ -240,7 +240,11 @@ class ChatAssembler:
             "logprobs": None if logprobs is None else {"content": logprobs, "refusal": None},
             "finish_reason": finish_reason,
         }
-        return {**self._base, "choices": [choice]} | self._padding()
+        chunk = self._base.copy()
+        chunk["choices"] = [choice]
+        if self._obfuscate:
+            chunk["obfuscation"] = obfuscation_padding()
+        return chunk
 
     def _padding(self) -> dict[str, str]:
         return {"obfuscation": obfuscation_padding()} if self._obfuscate else {}

@@ -179,7 +179,7 @@ class UpstreamStream:
                 raise UpstreamFailure(name, "cut", f"the stream broke ({exc})") from exc
             if chunk is None:
                 self._ended = True
-                break
+                return self._parse(self._decoder.close()) or None
             events = self._parse(self._decoder.feed(chunk))
             if events:
                 return events

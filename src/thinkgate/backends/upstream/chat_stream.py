@@ -42,13 +42,19 @@ class ChatStreamTranslator:
         self._usage: dict[str, Any] | None = None
 
     def feed(self, chunk: dict[str, Any]) -> list[Delta]:
-        if isinstance(chunk.get("usage"), dict):
-            self._usage = chunk["usage"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self._usage = usage
+        choices = chunk.get("choices")
+        if not choices:
+            return []
         deltas: list[Delta] = []
-        for choice in chunk.get("choices") or []:
+        for choice in choices:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            deltas += self._on_delta(choice.get("delta") or {})
+            delta = choice.get("delta")
+            if delta:
+                deltas += self._on_delta(delta)
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         return deltas
@@ -72,6 +78,18 @@ class ChatStreamTranslator:
     # --- one chunk's delta ---------------------------------------------------------------
 
     def _on_delta(self, delta: dict[str, Any]) -> list[Delta]:
+        content = delta.get("content")
+        if (  # the common chunk: a piece of the answer, nothing open before it
+            content.__class__ is str
+            and content
+            and self._reasoning is None
+            and self._call is None
+            and "tool_calls" not in delta
+            and not delta.get("reasoning_content")
+            and not delta.get("reasoning")
+        ):
+            self._meter.output_tokens += 1
+            return [TextDelta(content)]
         deltas: list[Delta] = []
         thought = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(thought, str) and thought:

@@ -32,8 +32,25 @@ class SSEDecoder:
                 self._buffer = buffer
                 return []
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        *lines, self._buffer = buffer.split(b"\n")
         events: list[ServerSentEvent] = []
+        if self._data or self._event is not None or self._id is not None:
+            return self._lines(buffer, events)  # an event is open: its lines come first
+        *blocks, rest = buffer.split(b"\n\n")
+        for block in blocks:  # whole events; nearly always one `data:` line each
+            if block[:6] == b"data: " and b"\n" not in block:
+                events.append(ServerSentEvent("message", block[6:]))
+            else:
+                self._lines(block + b"\n\n", events)
+        return self._lines(rest, events)
+
+    def close(self) -> list[ServerSentEvent]:
+        """The body has ended: a CR held back (maybe half a CRLF) was a line end after all."""
+        held, self._buffer = self._buffer, b""
+        return self.feed(held + b"\n") if held.endswith(b"\r") else []
+
+    def _lines(self, buffer: bytes, events: list[ServerSentEvent]) -> list[ServerSentEvent]:
+        """`buffer`'s complete lines, parsed one by one; the last, partial one waits."""
+        *lines, self._buffer = buffer.split(b"\n")
         line_event = self._line
         for line in lines:
             if line[:6] == b"data: ":  # the common line, without the general parse
