@@ -139,9 +139,11 @@ class _SettlingStreamingResponse(Response):
                     await self._on_close()
             else:
                 with anyio.CancelScope(shield=True):
-                    await self._frames.aclose()
-                    if self._on_close is not None:
-                        await self._on_close()
+                    try:
+                        await self._frames.aclose()
+                    finally:  # the run is settled even if its source failed to close
+                        if self._on_close is not None:
+                            await self._on_close()
 
     def _start(self) -> Message:
         return {

@@ -244,12 +244,7 @@ class ResponsesPipeline:
                     assembler.feed(await anext(deltas))
                 except BaseException as failure:
                     if settlement is not None:
-                        with anyio.CancelScope(shield=True):
-                            await settlement.withdraw(
-                                assembler.response["id"],
-                                _early_error(failure),
-                                channel=plan.meter.channel,
-                            )
+                        await _withdraw(settlement, assembler, failure, plan.meter)
                     raise
         except BaseException:
             await deltas.aclose()
@@ -260,11 +255,22 @@ class ResponsesPipeline:
         return run
 
 
-def _early_error(failure: BaseException) -> ThinkgateError | None:
-    """What a failure before the first Delta is recorded as; None: cancelled."""
+async def _withdraw(
+    settlement: Settlement, assembler: Assembler, failure: BaseException, meter: UsageMeter
+) -> None:
+    """An admitted request that failed before its first Delta: nothing to bill, the
+    reservation back (shielded: a cancelled request must still give it back)."""
+    error: ThinkgateError | None = None  # None: cancelled
     if isinstance(failure, ThinkgateError):
-        return failure
-    return ServerError(_SERVER_ERROR_MESSAGE) if isinstance(failure, Exception) else None
+        error = failure
+    elif isinstance(failure, Exception):
+        error = ServerError(_SERVER_ERROR_MESSAGE)
+    response_id = assembler.response["id"]
+    with anyio.CancelScope(shield=True):
+        try:
+            await settlement.withdraw(response_id, error, channel=meter.channel)
+        except Exception:  # logged: the request's own failure is what the client hears
+            log.exception("could not withdraw the reservation of %s", response_id)
 
 
 class ResponseRun:
