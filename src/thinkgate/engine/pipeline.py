@@ -376,7 +376,7 @@ class ResponseRun:
     async def _settle(self) -> None:
         """Store, extend the conversation, bill — once, in a task of its own, so nothing that
         cancels the caller stops it halfway: not a client leaving mid-store, not a native
-        `Task.cancel()` of the task reading the events (the SSE batcher's producer, a
+        `Task.cancel()` of the task reading the events (a streaming reply whose client left, a
         background job), which an anyio shield does not stop. `aclose` waits for it."""
         await asyncio.shield(self._begin_settling())
 
