@@ -162,7 +162,7 @@ class ChatAssembler:
         }
 
     def usage_chunk(self, usage: dict[str, Any]) -> Chunk:
-        return {**self._base, "choices": [], "usage": usage} | self._padding()
+        return self._padded({**self._base, "choices": [], "usage": usage})
 
     # --- steps --------------------------------------------------------------------------
 
@@ -242,12 +242,12 @@ class ChatAssembler:
         }
         chunk = self._base.copy()
         chunk["choices"] = [choice]
+        return self._padded(chunk)
+
+    def _padded(self, chunk: Chunk) -> Chunk:
         if self._obfuscate:
             chunk["obfuscation"] = obfuscation_padding()
         return chunk
-
-    def _padding(self) -> dict[str, str]:
-        return {"obfuscation": obfuscation_padding()} if self._obfuscate else {}
 
 
 @dataclass(slots=True)

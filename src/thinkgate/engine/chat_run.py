@@ -20,7 +20,8 @@ from thinkgate.engine.chat_render import (
     completion_object,
 )
 from thinkgate.engine.chat_request import ChatCall
-from thinkgate.engine.pipeline import Admission, ResponseRun, ResponsesPipeline
+from thinkgate.engine.pipeline import Admission, ResponsesPipeline
+from thinkgate.engine.response_run import ResponseRun
 from thinkgate.errors import ClientError, InvalidRequestError, ServerError, ThinkgateError
 
 

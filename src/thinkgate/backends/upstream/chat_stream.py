@@ -80,7 +80,7 @@ class ChatStreamTranslator:
     def _on_delta(self, delta: dict[str, Any]) -> list[Delta]:
         content = delta.get("content")
         if (  # the common chunk: a piece of the answer, nothing open before it
-            content.__class__ is str
+            isinstance(content, str)
             and content
             and self._reasoning is None
             and self._call is None

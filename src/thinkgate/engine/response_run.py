@@ -1,0 +1,261 @@
+"""One response being generated: its events, and its settling (stored, appended to its
+conversation, billed) exactly once however it ends — done, failed, or its client gone.
+
+`engine.pipeline` starts runs; this module is what a run is, and what it talks to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Protocol
+
+import anyio
+
+from thinkgate.backends.base import UsageMeter
+from thinkgate.engine.assembler import Event
+from thinkgate.engine.deltas import Delta
+from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.engine.response_object import ResponseDict, usage_object
+from thinkgate.errors import ServerError, ThinkgateError
+
+log = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = "The server had an error while processing your request."
+
+
+class ResponseStore(Protocol):
+    async def save(
+        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
+    ) -> None: ...
+
+    async def ensure_writable(self) -> None:
+        """Raise (the database's error) when a `store: true` answer could not be kept."""
+        ...
+
+    async def conversation(
+        self, response_id: str, *, owner: str | None = None
+    ) -> list[Item] | None: ...
+
+
+class ConversationStore(Protocol):
+    """`conversation` on a request: read its items first, append the turn's when done."""
+
+    async def all_items(self, conversation_id: str, *, owner: str) -> list[Item] | None: ...
+
+    async def append(self, conversation_id: str, items: list[Item]) -> None: ...
+
+
+class Settlement(Protocol):
+    """One admitted run's bill: told the final response once, however the run ended."""
+
+    async def settle(
+        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
+    ) -> None: ...
+
+    def settle_now(
+        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
+    ) -> bool:
+        """`settle` at once where nothing needs waiting for; False: not settled."""
+        ...
+
+    async def withdraw(
+        self,
+        response_id: str,
+        error: ThinkgateError | None,
+        *,
+        channel: str | None,
+    ) -> None:
+        """Admitted, then the backend failed before generating (every upstream channel
+        failed, or one refused the request; `error` None: the request was cancelled):
+        nothing is billed, what was reserved goes back, and the attempt is recorded."""
+        ...
+
+
+class Assembler(Protocol):
+    """Deltas → what the client is sent (`ResponseAssembler`: Responses events; chat's
+    `ChatAssembler`: chunks), and the settled `response` (id, status, usage) the run
+    stores and bills."""
+
+    response: ResponseDict
+    finished: bool
+    shows_reasoning: bool  # False: reasoning Deltas are only counted
+    # True: the terminal event waits until the run is stored and billed (a stored response
+    # can be read once its client sees it end); False: the run's owner awaits `aclose()`
+    awaits_settling: bool
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+
+    def start(self) -> list[Event]: ...
+
+    def feed(self, delta: Delta) -> list[Event]: ...
+
+    def fail(self, error: ThinkgateError) -> list[Event]: ...
+
+    def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None: ...
+
+
+class ResponseRun:
+    def __init__(
+        self,
+        request: CanonicalRequest,
+        assembler: Assembler,
+        deltas: AsyncGenerator[Delta, None],
+        meter: UsageMeter,
+        store: ResponseStore,
+    ) -> None:
+        self._request = request
+        self._assembler = assembler
+        self._deltas = deltas
+        self._meter = meter
+        self._store = store
+        self._settling: asyncio.Future[None] | None = None
+        self._drained = False  # every Delta read: the backend has finished by itself
+        self.settlement: Settlement | None = None
+        self.conversations: ConversationStore | None = None
+
+    @property
+    def response(self) -> ResponseDict:
+        return self._assembler.response
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """Every stream event in order; the response is stored before its terminal event."""
+        try:
+            for event in self._assembler.start():
+                yield event
+            async for delta in self._deltas:
+                batch = self._assembler.feed(delta)
+                if self._assembler.finished:
+                    if self._assembler.awaits_settling:
+                        await self._settle()
+                    else:
+                        self._begin_settling()
+                for event in batch:
+                    yield event
+            self._drained = True
+        except ThinkgateError as error:
+            async for event in self._fail(error):
+                yield event
+        except Exception:
+            log.exception("generation failed")
+            async for event in self._fail(ServerError(SERVER_ERROR_MESSAGE)):
+                yield event
+        finally:
+            # drained and settled (or settling, left to the owner's `aclose`): nothing is
+            # left here to wait for, or to shield
+            if not (self._drained and (self._settled or not self._assembler.awaits_settling)):
+                with anyio.CancelScope(shield=True):
+                    await self._close()
+
+    @property
+    def _settled(self) -> bool:
+        return self._settling is not None and self._settling.done()  # begun only once finished
+
+    async def collect(self) -> ResponseDict:
+        """The non-streaming path: the same events, drained, and the run settled."""
+        async for _ in self.events():
+            pass
+        if not self._settled:
+            await self.aclose()
+        return self._assembler.response
+
+    async def _fail(self, error: ThinkgateError) -> AsyncIterator[Event]:
+        batch = self._assembler.fail(error)
+        await self._settle()
+        for event in batch:
+            yield event
+
+    async def aclose(self) -> None:
+        """Settle a run whatever became of its events (never read: the client left before
+        the first byte). Idempotent: a run already settled is left as it is."""
+        if self._drained and self._settled:
+            return  # read to its end and settled: nothing to wait for, or to shield
+        with anyio.CancelScope(shield=True):
+            await self._close()
+
+    async def _close(self) -> None:
+        await self._deltas.aclose()  # returns once the backend has stopped: the meter is final
+        if not self._assembler.finished:
+            self._assembler.cancel(
+                output_tokens=self._meter.output_tokens,
+                reasoning_tokens=self._meter.reasoning_tokens,
+            )
+        await self._settle()
+
+    def _final_usage(self) -> dict[str, Any]:
+        """The response's usage, or (a failed run has none) what the backend counted."""
+        usage = self._assembler.response.get("usage")
+        if usage is not None:
+            return dict(usage)
+        assembler, meter = self._assembler, self._meter
+        return usage_object(
+            assembler.input_tokens,
+            assembler.cached_tokens,
+            max(assembler.output_tokens, meter.output_tokens),
+            max(assembler.reasoning_tokens, meter.reasoning_tokens),
+        )
+
+    async def _settle(self) -> None:
+        """Store, extend the conversation, bill — once, in a task of its own, so nothing that
+        cancels the caller stops it halfway: not a client leaving mid-store, not a native
+        `Task.cancel()` of the task reading the events (a streaming reply whose client left, a
+        background job), which an anyio shield does not stop. `aclose` waits for it."""
+        await asyncio.shield(self._begin_settling())
+
+    def _begin_settling(self) -> asyncio.Future[None]:
+        if self._settling is None:
+            if self._settled_now():
+                self._settling = asyncio.get_running_loop().create_future()
+                self._settling.set_result(None)
+            else:
+                self._settling = asyncio.ensure_future(self._store_and_bill())
+        return self._settling
+
+    def _settled_now(self) -> bool:
+        """Settle on the spot when nothing is to be stored or appended and the bill needs no
+        waiting (most chat requests): no task, no trips through the event loop for them."""
+        if self._request.store or self._request.conversation_id is not None:
+            return False
+        if self.settlement is None:
+            return True
+        try:
+            return self.settlement.settle_now(
+                self._assembler.response, self._final_usage(), channel=self._meter.channel
+            )
+        except Exception:
+            log.exception("could not bill response %s", self._assembler.response["id"])
+            return True  # as in `_store_and_bill`: logged, never tried twice
+
+    async def _store_and_bill(self) -> None:
+        if self._request.store:
+            try:
+                await self._store.save(
+                    self._assembler.response, self._request.input_items, owner=self._request.owner
+                )
+            except Exception:
+                log.exception("could not store response %s", self._assembler.response["id"])
+        await self._extend_conversation()
+        if self.settlement is not None:
+            try:
+                await self.settlement.settle(
+                    self._assembler.response, self._final_usage(), channel=self._meter.channel
+                )
+            except Exception:
+                log.exception("could not bill response %s", self._assembler.response["id"])
+
+    async def _extend_conversation(self) -> None:
+        """A finished turn's input and output items join its conversation, in order."""
+        response = self._assembler.response
+        conversation_id = self._request.conversation_id
+        if conversation_id is None or self.conversations is None:
+            return
+        if response["status"] not in ("completed", "incomplete"):
+            return
+        try:
+            items = [*self._request.input_items, *response["output"]]
+            await self.conversations.append(conversation_id, items)
+        except Exception:
+            log.exception("could not extend conversation %s", conversation_id)
