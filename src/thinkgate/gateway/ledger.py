@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from thinkgate.store.keys import KeyRepository
 from thinkgate.store.ledger import LedgerEntry, LedgerRepository
 
 log = logging.getLogger(__name__)
@@ -24,13 +23,11 @@ class LedgerWriter:
     def __init__(
         self,
         repository: LedgerRepository,
-        keys: KeyRepository,
         *,
         interval: float = 0.25,
         batch: int = 500,
     ) -> None:
         self._repository = repository
-        self._keys = keys
         self._interval = interval
         self._batch = batch
         self._entries: list[LedgerEntry] = []
@@ -83,8 +80,7 @@ class LedgerWriter:
 
     async def _write(self, entries: list[LedgerEntry], last_used: dict[str, int]) -> None:
         try:
-            await self._repository.write(entries)
-            await self._keys.touch(last_used)
+            await self._repository.write(entries, last_used)
         except Exception:
             log.exception("ledger write failed; keeping %d rows for the next try", len(entries))
             self._entries[:0] = entries

@@ -40,7 +40,7 @@ async def open_gateway(
     await keys.refresh()
     counters = await _counters(settings, keys)
     ledger_repository = LedgerRepository(database)
-    writer = LedgerWriter(ledger_repository, KeyRepository(database))
+    writer = LedgerWriter(ledger_repository)
     writer.start()
     gateway = Gateway(
         keys=keys,

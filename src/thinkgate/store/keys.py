@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkgate.store.database import Database
 from thinkgate.store.tables import ApiKeyRow, UserRow
 
 _API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]  # declared as a Table
+_TOUCH = (
+    update(_API_KEYS)
+    .where(_API_KEYS.c.id == bindparam("key"))
+    .values(last_used_at=bindparam("when"))
+)
+
+
+async def touch_keys(session: AsyncSession, last_used: Mapping[str, int]) -> None:
+    """Keys' last use, in the caller's transaction: one executemany, compiled once."""
+    if last_used:
+        params = [{"key": key_id, "when": when} for key_id, when in last_used.items()]
+        await session.execute(_TOUCH, params)
 
 
 @dataclass(slots=True, frozen=True)
@@ -90,19 +104,12 @@ class KeyRepository:
             )
             return bool(getattr(result, "rowcount", 0))
 
-    async def touch(self, last_used: dict[str, int]) -> None:
-        """Record when keys were last used (batched by the ledger writer)."""
+    async def touch(self, last_used: Mapping[str, int]) -> None:
+        """Record when keys were last used (the ledger writer does it with its batch)."""
         if not last_used:
             return
-        table = _API_KEYS
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("key"))
-            .values(last_used_at=bindparam("when"))
-        )
-        params = [{"key": key_id, "when": when} for key_id, when in last_used.items()]
         async with self._db.session() as session, session.begin():
-            await session.execute(statement, params)  # one executemany, compiled once
+            await touch_keys(session, last_used)
 
     async def has_admin(self) -> bool:
         async with self._db.session() as session:

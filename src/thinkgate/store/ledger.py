@@ -7,15 +7,16 @@ so they stay fast however many requests were billed.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkgate.store.bulk_insert import BulkInsert
 from thinkgate.store.database import Database
+from thinkgate.store.keys import touch_keys
 from thinkgate.store.tables import LedgerRow, UsageDailyRow
 
 GroupBy = Literal["day", "model", "key"]
@@ -64,51 +65,38 @@ _LEDGER: Table = LedgerRow.__table__  # type: ignore[assignment]  # declared as 
 _USAGE_DAILY: Table = UsageDailyRow.__table__  # type: ignore[assignment]
 
 
-def _row(entry: LedgerEntry) -> dict[str, Any]:
-    """The entry as a row: its fields read directly (`asdict` deep-copies each value, and
-    this runs for every billed request)."""
-    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-
-
 class LedgerRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
-
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
-        if not entries:
-            return
-        async with self._db.session() as session, session.begin():
-            # a Core insert on the table: the ORM bulk path costs ~3x per row (per request)
-            await session.execute(insert(_LEDGER), [_row(entry) for entry in entries])
-            await self._roll_up(session, entries)
-
-    async def _roll_up(self, session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
-        totals: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for entry in entries:
-            slot = totals.setdefault(
-                (entry.day, entry.key_id, entry.model),
-                {"user_id": entry.user_id, "requests": 0, **dict.fromkeys(_COUNTERS, 0)},
-            )
-            slot["requests"] += 1
-            for name in _COUNTERS:
-                slot[name] += getattr(entry, name)
-        rows = [
-            {"day": day, "key_id": key_id, "model": model, **values}
-            for (day, key_id, model), values in totals.items()
-        ]
-        dialect = self._db.engine.dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = _USAGE_DAILY
-        statement = upsert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["day", "key_id", "model"],
-            set_={
-                name: table.c[name] + statement.excluded[name] for name in ("requests", *_COUNTERS)
-            },
-        )
+        dialect = database.engine.dialect
+        self._insert = BulkInsert(_LEDGER, _ENTRY_FIELDS, dialect)
+        self._row_fields = self._insert.columns
+        upsert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        statement = upsert(_USAGE_DAILY)
         # one statement, one row of parameters per (day, key, model): compiled once and
         # cached, where a VALUES list of varying length was compiled on every flush
-        await session.execute(statement, rows)
+        self._roll_up_statement = statement.on_conflict_do_update(
+            index_elements=["day", "key_id", "model"],
+            set_={
+                name: _USAGE_DAILY.c[name] + statement.excluded[name]
+                for name in ("requests", *_COUNTERS)
+            },
+        )
+
+    async def write(
+        self, entries: Sequence[LedgerEntry], last_used: Mapping[str, int] | None = None
+    ) -> None:
+        """A batch: its rows, the daily roll-up and the keys' last use, in one transaction."""
+        if not entries and not last_used:
+            return
+        async with self._db.session() as session, session.begin():
+            if entries:
+                fields = self._row_fields
+                rows = [tuple([getattr(entry, name) for name in fields]) for entry in entries]
+                await self._insert.run(await session.connection(), rows)
+                await session.execute(self._roll_up_statement, _daily_totals(entries))
+            if last_used:
+                await touch_keys(session, last_used)
 
     async def requests(self, *, key_id: str | None, limit: int) -> list[LedgerEntry]:
         """Newest first."""
@@ -168,6 +156,31 @@ class LedgerRepository:
             query = query.where(UsageDailyRow.day >= since_day)
         async with self._db.session() as session:
             return int(await session.scalar(query) or 0)
+
+
+def _daily_totals(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+    """The batch summed per (day, key, model): the roll-up's rows."""
+    totals: dict[tuple[str, str, str], list[Any]] = {}
+    days: dict[int, str] = {}  # UTC day number → its date: one strftime a day, not a row
+    for entry in entries:
+        number = entry.created_at // 86_400
+        day = days.get(number)
+        if day is None:
+            day = days[number] = entry.day
+        slot = totals.get((day, entry.key_id, entry.model))
+        if slot is None:
+            slot = totals[(day, entry.key_id, entry.model)] = [entry.user_id, 0, 0, 0, 0, 0, 0]
+        slot[1] += 1
+        slot[2] += entry.input_tokens
+        slot[3] += entry.cached_tokens
+        slot[4] += entry.output_tokens
+        slot[5] += entry.reasoning_tokens
+        slot[6] += entry.cost_pico
+    names = ("user_id", "requests", *_COUNTERS)
+    return [
+        {"day": day, "key_id": key_id, "model": model, **dict(zip(names, slot, strict=True))}
+        for (day, key_id, model), slot in totals.items()
+    ]
 
 
 def _entry(row: LedgerRow) -> LedgerEntry:
