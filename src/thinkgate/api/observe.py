@@ -56,9 +56,6 @@ class Observe:
         self.metrics = metrics
         self.drain = drain
         self.access_log = access_log
-        # (route, method, status, model) → its three series: one dict lookup per request
-        # instead of three `labels()` calls (each takes a lock and builds a key).
-        self._series: dict[tuple[str, str, int, str], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,15 +89,6 @@ class Observe:
             request_id_var.reset(token)
             self._record(scope, info, status, started, first_byte)
 
-    def _new_series(self, key: tuple[str, str, int, str]) -> tuple[Any, Any, Any]:
-        template, method, status, model = key
-        metrics = self.metrics
-        return (
-            metrics.requests.labels(template, method, str(status), model),
-            metrics.latency.labels(template),
-            metrics.first_byte.labels(template),
-        )
-
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = ServiceUnavailableError(
             "The server is shutting down and takes no new requests; retry on another "
@@ -123,15 +111,14 @@ class Observe:
         ended = time.perf_counter()
         route = scope.get("route")
         template: str = getattr(route, "path", None) or "unmatched"
-        key = (template, scope["method"], status, info.model or "")
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = self._new_series(key)
-        requests, latency, ttfb = series
-        requests.inc()
-        latency.observe(ended - started)
-        if first_byte is not None:
-            ttfb.observe(first_byte - started)
+        self.metrics.http.observe(
+            template,
+            scope["method"],
+            status,
+            info.model or "",
+            ended - started,
+            None if first_byte is None else first_byte - started,
+        )
         level = logging.DEBUG if scope["path"] in _QUIET else logging.INFO
         if self.access_log and log.isEnabledFor(level):
             fields = _access(scope, info, status, ended - started, first_byte, started)

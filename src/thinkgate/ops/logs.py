@@ -99,14 +99,14 @@ class PlainFormatter(logging.Formatter):
         """What `format` makes of a record (no exception) carrying `fields` as extras."""
         levelname = logging.getLevelName(level)
         head = f"{self._asctime(time.time())} {levelname} {name} {message}"
-        return _with_extras(head, dict(fields))
+        return _with_extras(head, fields)
 
 
 def _with_extras(head: str, extras: dict[str, Any]) -> str:
     """`[request id] head key=value...` (the id from the extras or the context)."""
-    request_id = extras.pop("request_id", None) or request_id_var.get()
+    request_id = extras.get("request_id") or request_id_var.get()
     prefix = f"[{request_id}] " if request_id else ""
-    pairs = " ".join(f"{k}={v}" for k, v in extras.items())
+    pairs = " ".join([f"{k}={v}" for k, v in extras.items() if k != "request_id"])
     return f"{prefix}{head} {pairs}" if pairs else f"{prefix}{head}"
 
 
@@ -135,7 +135,9 @@ def write_line(logger: logging.Logger, level: int, message: str, fields: dict[st
         if node.handlers or not node.propagate:
             return False
         node = node.parent
-    if node is None or node.handlers != [handler] or node.filters:
+    if node is None or len(node.handlers) != 1 or node.handlers[0] is not handler:
+        return False
+    if node.filters:
         return False
     formatter = handler.formatter
     if not isinstance(formatter, JsonFormatter | PlainFormatter):

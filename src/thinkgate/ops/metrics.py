@@ -14,7 +14,6 @@ from typing import Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Histogram,
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
@@ -22,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from thinkgate.ops.request_stats import RequestStats
 from thinkgate.store.ledger import LedgerEntry
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -46,26 +46,8 @@ class Metrics:
         self.sources = ScrapeSources()
         r = self.registry
         ProcessCollector(registry=r)  # RSS, CPU, open files: the soak test reads RSS here
-        self.requests = Counter(
-            "thinkgate_http_requests",
-            "HTTP requests answered, by route template, method, status and model.",
-            ["route", "method", "status", "model"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "thinkgate_http_request_duration_seconds",
-            "Time from the request's arrival to the last byte of its response.",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.first_byte = Histogram(
-            "thinkgate_http_time_to_first_byte_seconds",
-            "Time from the request's arrival to the first body byte (a stream's first event).",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
+        self.http = RequestStats(_LATENCY_BUCKETS)  # the access middleware's, per request
+        r.register(self.http)
         self.tokens = Counter(
             "thinkgate_tokens",
             "Tokens billed, by model and kind (input includes cached; output includes reasoning).",
