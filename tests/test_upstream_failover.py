@@ -20,7 +20,17 @@ from openai import OpenAI
 from tests.checks import check_stream_grammar
 from tests.conftest import make_client
 from tests.server import ADMIN_KEY, ServerProcess
+from tests.standin_upstream import TEXT
 from tests.upstreams import UpstreamProcess
+from thinkgate.backends.upstream.dialects import joined_text
+from thinkgate.engine.deltas import (
+    Delta,
+    FinishDelta,
+    PromptDelta,
+    ReasoningDelta,
+    TextDelta,
+    TokenLogprob,
+)
 
 ANSWER = "Hello from the stand-in."
 
@@ -319,6 +329,36 @@ def test_reasoning_streams_as_events(front: ServerProcess) -> None:
     kinds = [e["type"] for e in events]
     assert "response.reasoning_text.delta" in kinds
     assert events[-1]["type"] == "response.completed"
+
+
+def test_every_text_piece_streams_as_its_own_delta(api: OpenAI, front: ServerProcess) -> None:
+    """Pieces the upstream sent back to back (one network read) stay one delta each when
+    the client streams; read whole, the answer is the same text."""
+    events = _events(front, {"model": "thinks", "input": "hi", "max_output_tokens": 64})
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == TEXT
+    whole = api.responses.create(model="thinks", input="hi", max_output_tokens=64)
+    assert whole.output_text == "".join(TEXT) == ANSWER
+
+
+def test_text_pieces_of_one_read_join_for_a_whole_answer() -> None:
+    pieces: list[Delta] = [
+        PromptDelta(5),
+        TextDelta("a", (TokenLogprob("a", -0.1, [97]),)),
+        TextDelta("b", (TokenLogprob("b", -0.2, [98]),)),
+        ReasoningDelta("hm"),
+        TextDelta("c"),
+        TextDelta("d"),
+        FinishDelta("stop", 4),
+    ]
+    assert joined_text(pieces) == [
+        PromptDelta(5),
+        TextDelta("ab", (TokenLogprob("a", -0.1, [97]), TokenLogprob("b", -0.2, [98]))),
+        ReasoningDelta("hm"),
+        TextDelta("cd"),
+        FinishDelta("stop", 4),
+    ]
+    assert joined_text([TextDelta("x")]) == [TextDelta("x")]
 
 
 def test_tool_calls_come_back(api: OpenAI, front: ServerProcess) -> None:

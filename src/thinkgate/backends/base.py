@@ -49,6 +49,9 @@ class GenerationPlan:
     max_output_tokens: int | None = None
     reasoning_budget: int = 0
     meter: UsageMeter = field(default_factory=UsageMeter)
+    # Nobody reads the answer as it comes (the client asked for it whole): a backend may
+    # hand over the text it has at once as one Delta instead of a Delta per token.
+    whole_answer: bool = False
 
 
 class Backend(Protocol):

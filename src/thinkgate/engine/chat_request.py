@@ -86,6 +86,7 @@ def chat_call_from_body(body: ChatCompletionRequest) -> ChatCall:
             "tool": "tools[{index}].function",
         },
         legacy_max_tokens=body.max_tokens is not None,
+        streamed=bool(body.stream),
     )
     return ChatCall(
         request=request,

@@ -69,6 +69,9 @@ class CanonicalRequest:
     service_tier: str | None = None
     include: tuple[str, ...] = ()
     include_obfuscation: bool = True
+    # Events are read as they come (`stream: true`, a background job one may follow);
+    # False: the answer is read whole
+    streamed: bool = False
     background: bool = False
     # Sampling parameters the client set itself (GPT-5.1 refuses them above effort `none`).
     explicit_sampling: tuple[str, ...] = ()

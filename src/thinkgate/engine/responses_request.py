@@ -56,6 +56,7 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
             body.stream_options is not None and body.stream_options.include_obfuscation is False
         ),
         background=bool(body.background),
+        streamed=bool(body.stream or body.background),  # a background job can be followed
         conversation_id=_conversation_id(body.conversation),
         explicit_sampling=tuple(
             name

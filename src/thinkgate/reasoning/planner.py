@@ -52,7 +52,11 @@ class ReasoningPlanner:
         settings = self._models.get(backend.name, ModelReasoning())
         window = backend.capabilities().context_window
         budget = budget_for(request.reasoning_effort, window, settings.budgets)
-        return GenerationPlan(max_output_tokens=request.max_output_tokens, reasoning_budget=budget)
+        return GenerationPlan(
+            max_output_tokens=request.max_output_tokens,
+            reasoning_budget=budget,
+            whole_answer=not request.streamed,
+        )
 
     def generate(
         self,

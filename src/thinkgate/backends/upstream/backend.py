@@ -23,7 +23,7 @@ import orjson
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.upstream.channel import Channel, UpstreamStream
 from thinkgate.backends.upstream.chat_wire import chat_body
-from thinkgate.backends.upstream.dialects import dialect_for
+from thinkgate.backends.upstream.dialects import dialect_for, joined_text
 from thinkgate.backends.upstream.failure import UpstreamFailure, exhausted
 from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, candidates
@@ -74,8 +74,10 @@ class UpstreamBackend:
         dialect = dialect_for(route.channel.config.kind, route.channel.name, plan.meter)
         try:
             yield estimate  # the upstream answered: the request is committed
+            joined = plan.whole_answer
             async for events in stream.batches():
-                for delta in dialect.feed(events):
+                deltas = dialect.feed(events)
+                for delta in joined_text(deltas) if joined else deltas:
                     yield delta
                 if dialect.failure is not None:
                     raise dialect.failure
