@@ -66,3 +66,9 @@ def test_pricing_config_accepts_decimal_strings_and_refuses_more_than_six_places
     bad.write_text('[pricing."gpt-5.1"]\ninput = "0.0000001"\ncached_input = "0"\noutput = "1"\n')
     with pytest.raises(ConfigError):
         load_settings(config_file=bad, environ={})
+
+
+@given(st.integers(min_value=-(10**20), max_value=10**20))
+def test_usd_writes_what_decimal_normalizes_to(pico: int) -> None:
+    """The cost header's text: exact, no trailing zeros, no exponent (`0.000123`, `2`)."""
+    assert usd(pico) == f"{(Decimal(pico) / PICO_PER_USD).normalize():f}"

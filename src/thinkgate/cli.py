@@ -51,6 +51,7 @@ def serve(
         http=HeadersWithBodyProtocol,
         loop="uvloop",
         access_log=False,
+        server_header=False,  # no `server: uvicorn`: it names our stack to every client
     )
     DrainingServer(config, app.state.drain, settings.shutdown_drain_seconds).run()
 

@@ -58,9 +58,11 @@ class PriceTable:
 
 
 def usd(pico: int) -> str:
-    """Picodollars as a decimal string in USD (`"0.000123"`), for the wire."""
-    value = (Decimal(pico) / PICO_PER_USD).normalize()
-    return f"{value:f}"
+    """Picodollars as a decimal string in USD (`"0.000123"`, `"2"`), for the wire: exact
+    integer arithmetic (the cost header is written on every billed request)."""
+    whole, fraction = divmod(abs(pico), PICO_PER_USD)
+    text = f"{whole}.{fraction:012d}".rstrip("0").rstrip(".")
+    return f"-{text}" if pico < 0 else text
 
 
 def to_pico(amount: Decimal) -> int:
