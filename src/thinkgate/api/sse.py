@@ -57,6 +57,8 @@ class ChatFraming(Framing):
     def frame(self, item: Any) -> bytes:
         if self._failed:
             return b""
+        if isinstance(item, bytes):  # a chunk already JSON (engine.chat_render)
+            return b"data: " + item + b"\n\n"
         self._failed = "error" in item
         return frame(item, named=False)
 

@@ -288,11 +288,15 @@ def _paddings() -> tuple[str, ...]:
     return tuple(digits[:length] for length in range(1, 17))
 
 
-_PADDINGS = _paddings()
+PADDINGS = _paddings()  # 16: a length is drawn with `padding_index()`
+
+
+def padding_index() -> int:
+    return random.getrandbits(4)
 
 
 def obfuscation_padding() -> str:
     """1 to 16 characters of padding, the length drawn per delta: the length is what hides
     the delta's size (the characters hide nothing, so they are drawn once; this runs per
     delta)."""
-    return _PADDINGS[random.getrandbits(4)]
+    return PADDINGS[padding_index()]

@@ -16,8 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from thinkgate import __version__
-from thinkgate.engine.assembler import logprob_wire, obfuscation_padding
+from thinkgate.engine.assembler import PADDINGS, logprob_wire, obfuscation_padding, padding_index
 from thinkgate.engine.deltas import (
     Delta,
     FinishDelta,
@@ -32,7 +34,9 @@ from thinkgate.engine.response_object import ResponseDict, usage_object
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_call_id, new_chat_id
 
-Chunk = dict[str, Any]
+# A chunk as an object, or already JSON: a streamed text chunk (most of them) is written
+# from its choice's template (`_TextChunks`) instead of building and serializing a dict.
+Chunk = dict[str, Any] | bytes
 
 
 @dataclass(slots=True, frozen=True)
@@ -100,6 +104,7 @@ class ChatAssembler:
         self._base = header.fields("chat.completion.chunk")
         if include_usage:
             self._base["usage"] = None  # null on every chunk but the last, as OpenAI sends
+        self._text_chunks = _TextChunks.of(self._chunk_shape({"content": ""})) if stream else None
         self._text: list[str] = []
         self._token_logprobs: list[dict[str, Any]] = []
         self._calls: list[_Call] = []
@@ -161,7 +166,7 @@ class ChatAssembler:
             "finish_reason": self._finish_reason(),
         }
 
-    def usage_chunk(self, usage: dict[str, Any]) -> Chunk:
+    def usage_chunk(self, usage: dict[str, Any]) -> dict[str, Any]:
         return self._padded({**self._base, "choices": [], "usage": usage})
 
     # --- steps --------------------------------------------------------------------------
@@ -172,6 +177,8 @@ class ChatAssembler:
         self._token_logprobs += logprobs
         if not self._stream or (not delta.text and not logprobs):
             return []
+        if self._text_chunks is not None and not self._logprobs:
+            return [self._text_chunks.render(delta.text, self._obfuscate)]
         return [self._chunk({"content": delta.text}, logprobs if self._logprobs else None)]
 
     def _open_call(self, delta: ToolCallStartDelta) -> list[Chunk]:
@@ -233,7 +240,16 @@ class ChatAssembler:
         delta: dict[str, Any],
         logprobs: list[dict[str, Any]] | None = None,
         finish_reason: str | None = None,
-    ) -> Chunk:
+    ) -> dict[str, Any]:
+        return self._padded(self._chunk_shape(delta, logprobs, finish_reason))
+
+    def _chunk_shape(
+        self,
+        delta: dict[str, Any],
+        logprobs: list[dict[str, Any]] | None = None,
+        finish_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """A chunk without its padding."""
         choice = {
             "index": self._index,
             "delta": delta,
@@ -242,12 +258,42 @@ class ChatAssembler:
         }
         chunk = self._base.copy()
         chunk["choices"] = [choice]
-        return self._padded(chunk)
+        return chunk
 
-    def _padded(self, chunk: Chunk) -> Chunk:
+    def _padded(self, chunk: dict[str, Any]) -> dict[str, Any]:
         if self._obfuscate:
             chunk["obfuscation"] = obfuscation_padding()
         return chunk
+
+
+@dataclass(slots=True, frozen=True)
+class _TextChunks:
+    """One choice's text chunk as JSON around its content: `head` + the text as a JSON
+    string + a tail (`}`, or `,"obfuscation":"…"}` with one of the paddings), the bytes
+    `orjson.dumps` makes of the chunk's dict, key for key."""
+
+    head: bytes
+    tail: bytes
+    padded_tails: tuple[bytes, ...]  # one per padding, in `PADDINGS` order
+
+    @classmethod
+    def of(cls, shape: dict[str, Any]) -> _TextChunks | None:
+        """From the chunk with empty content; None where the marker cannot be found once
+        (a model name carrying it): such a choice builds its chunks as dicts."""
+        shape["choices"][0]["delta"]["content"] = _MARKER
+        parts = orjson.dumps(shape).split(orjson.dumps(_MARKER))
+        if len(parts) != 2 or not parts[1].endswith(b"}"):
+            return None
+        open_tail = parts[1][:-1]
+        padded = tuple(open_tail + b',"obfuscation":' + orjson.dumps(p) + b"}" for p in PADDINGS)
+        return cls(parts[0], parts[1], padded)
+
+    def render(self, text: str, padded: bool) -> bytes:
+        tail = self.padded_tails[padding_index()] if padded else self.tail
+        return self.head + orjson.dumps(text) + tail
+
+
+_MARKER = "\x00text\x00"
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ class ChatRun:
         self._admission = admission
         self._call = call
         self._header = header
-        self._started: list[tuple[ResponseRun, ChatAssembler]] = []  # the choices, in order
+        self._started: list[tuple[ResponseRun[Chunk], ChatAssembler]] = []  # the choices, in order
 
     @classmethod
     async def start(
@@ -91,7 +91,7 @@ class ChatRun:
     def _assemblers(self) -> list[ChatAssembler]:
         return [choice for _, choice in self._started]
 
-    async def _run(self, index: int) -> tuple[ResponseRun, ChatAssembler]:
+    async def _run(self, index: int) -> tuple[ResponseRun[Chunk], ChatAssembler]:
         """Choice `index`: started already (choice 0, by `start`) or started now."""
         if index < len(self._started):
             return self._started[index]
@@ -103,7 +103,7 @@ class ChatRun:
             include_usage=self._call.include_usage,
             obfuscate=self._call.request.include_obfuscation,
         )
-        run = await self._pipeline.start(
+        run = await self._pipeline.start_with(
             self._call.choice_request(index),
             self._admission,
             response_id=self._header.id,  # the completion's id, shared by its choices

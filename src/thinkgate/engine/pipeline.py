@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 
 from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.registry import ModelRegistry
-from thinkgate.engine.assembler import ResponseAssembler
+from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_object import new_response
@@ -26,6 +26,7 @@ from thinkgate.engine.response_run import (
     SERVER_ERROR_MESSAGE,
     Assembler,
     ConversationStore,
+    E,
     ResponseRun,
     ResponseStore,
     Settlement,
@@ -74,10 +75,10 @@ class Admission(Protocol):
         ...
 
 
-AssemblerFactory = Callable[[CanonicalRequest, str], Assembler]
+AssemblerFactory = Callable[[CanonicalRequest, str], Assembler[E]]
 
 
-def responses_assembler(request: CanonicalRequest, response_id: str) -> Assembler:
+def responses_assembler(request: CanonicalRequest, response_id: str) -> Assembler[Event]:
     response = new_response(request, response_id, int(time.time()))
     return ResponseAssembler(response, obfuscate=request.include_obfuscation)
 
@@ -146,10 +147,23 @@ class ResponsesPipeline:
         admission: Admission | None = None,
         *,
         response_id: str | None = None,
-        assembler_for: AssemblerFactory = responses_assembler,
-    ) -> ResponseRun:
-        """`response_id`: the id a background job already handed out (queued), or the chat
-        completion's. `assembler_for`: what the Deltas become (Responses events by default)."""
+    ) -> ResponseRun[Event]:
+        """A Responses run (its client is sent Responses events). `response_id`: the id a
+        background job already handed out (queued)."""
+        return await self.start_with(
+            request, admission, response_id=response_id, assembler_for=responses_assembler
+        )
+
+    async def start_with(
+        self,
+        request: CanonicalRequest,
+        admission: Admission | None,
+        *,
+        response_id: str | None,
+        assembler_for: AssemblerFactory[E],
+    ) -> ResponseRun[E]:
+        """A run whose Deltas become what `assembler_for` makes of them (chat: chunks);
+        `response_id`: the chat completion's, shared by its choices."""
         await self.prepare(request)
         _, backend = self._registry.resolve(request.model)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
@@ -188,7 +202,7 @@ class ResponsesPipeline:
 
 
 async def _withdraw(
-    settlement: Settlement, assembler: Assembler, failure: BaseException, meter: UsageMeter
+    settlement: Settlement, assembler: Assembler[Any], failure: BaseException, meter: UsageMeter
 ) -> None:
     """An admitted request that failed before its first Delta: nothing to bill, the
     reservation back (shielded: a cancelled request must still give it back)."""

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 
 from thinkgate.backends.base import UsageMeter
-from thinkgate.engine.assembler import Event
 from thinkgate.engine.deltas import Delta
 from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_object import ResponseDict, usage_object
@@ -23,6 +22,9 @@ from thinkgate.errors import ServerError, ThinkgateError
 log = logging.getLogger(__name__)
 
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request."
+
+E = TypeVar("E")  # what a run's client is sent: Responses events, chat chunks
+E_co = TypeVar("E_co", covariant=True)
 
 
 class ResponseStore(Protocol):
@@ -73,7 +75,7 @@ class Settlement(Protocol):
         ...
 
 
-class Assembler(Protocol):
+class Assembler(Protocol[E_co]):
     """Deltas → what the client is sent (`ResponseAssembler`: Responses events; chat's
     `ChatAssembler`: chunks), and the settled `response` (id, status, usage) the run
     stores and bills."""
@@ -89,20 +91,20 @@ class Assembler(Protocol):
     output_tokens: int
     reasoning_tokens: int
 
-    def start(self) -> list[Event]: ...
+    def start(self) -> Sequence[E_co]: ...
 
-    def feed(self, delta: Delta) -> list[Event]: ...
+    def feed(self, delta: Delta) -> Sequence[E_co]: ...
 
-    def fail(self, error: ThinkgateError) -> list[Event]: ...
+    def fail(self, error: ThinkgateError) -> Sequence[E_co]: ...
 
     def cancel(self, *, output_tokens: int, reasoning_tokens: int = 0) -> None: ...
 
 
-class ResponseRun:
+class ResponseRun(Generic[E]):
     def __init__(
         self,
         request: CanonicalRequest,
-        assembler: Assembler,
+        assembler: Assembler[E],
         deltas: AsyncGenerator[Delta, None],
         meter: UsageMeter,
         store: ResponseStore,
@@ -121,7 +123,7 @@ class ResponseRun:
     def response(self) -> ResponseDict:
         return self._assembler.response
 
-    async def events(self) -> AsyncGenerator[Event, None]:
+    async def events(self) -> AsyncGenerator[E, None]:
         """Every stream event in order; the response is stored before its terminal event."""
         try:
             for event in self._assembler.start():
@@ -162,7 +164,7 @@ class ResponseRun:
             await self.aclose()
         return self._assembler.response
 
-    async def _fail(self, error: ThinkgateError) -> AsyncIterator[Event]:
+    async def _fail(self, error: ThinkgateError) -> AsyncIterator[E]:
         batch = self._assembler.fail(error)
         await self._settle()
         for event in batch:
