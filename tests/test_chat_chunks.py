@@ -1,14 +1,21 @@
-"""Streamed chat text chunks written from their choice's JSON template are the chunk
-OpenAI's shape asks for, key for key, whatever the text holds."""
+"""The chat hot path's shortcuts give what the general path gives: streamed text chunks
+written from their choice's JSON template are the chunk OpenAI's shape asks for, key for
+key, whatever the text holds; a plain message skips validation yet parses the same."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from thinkgate.engine.chat_render import ChatAssembler, ChatHeader
 from thinkgate.engine.deltas import TextDelta
 from thinkgate.engine.request import CanonicalRequest
+from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol.chat_messages import parse_messages
 
 TEXTS = [
     "Hello",
@@ -52,3 +59,25 @@ def test_text_chunks_are_the_chunk_objects(
         assert list(parsed) == list(expected) and parsed == expected
     assert len(paddings) > 4 if obfuscate else not paddings  # its length varies per chunk
     assert choice.choice()["message"]["content"] == "".join(TEXTS * 20)
+
+
+@given(
+    role=st.sampled_from(["system", "developer", "user", "assistant"]),
+    text=st.text(max_size=40),
+)
+def test_a_plain_message_parses_as_a_validated_one(role: str, text: str) -> None:
+    """`{"role", "content": "…"}` (the short way in) is the message the full validation
+    makes of the same message with an unused `name`."""
+    plain = parse_messages([{"role": role, "content": text}])
+    validated = parse_messages([{"role": role, "content": text, "name": "n"}])
+    assert plain == validated
+    assert plain[0].parts[0].text == text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [["user", "hi"], "hi", {"role": "tool", "content": "x"}, {"role": "user", "content": 1}],
+)
+def test_messages_outside_the_short_way_are_still_refused(message: Any) -> None:
+    with pytest.raises(InvalidRequestError):
+        parse_messages([message])

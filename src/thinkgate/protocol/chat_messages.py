@@ -143,6 +143,7 @@ _MESSAGES: dict[str, type[StrictModel]] = {
     "assistant": AssistantMessage,
     "tool": ToolMessage,
 }
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _ROLES_NAMED = "'system', 'assistant', 'user', 'function', 'tool', and 'developer'"
 
 
@@ -162,6 +163,15 @@ def parse_messages(raw: list[dict[str, Any]]) -> list[ChatMessage]:
 
 
 def _parse_message(raw: dict[str, Any], index: int) -> ChatMessage:
+    if (
+        type(raw) is dict
+        and len(raw) == 2
+        and type(raw.get("content")) is str
+        and raw.get("role") in _PLAIN_ROLES
+    ):
+        # `{"role": …, "content": "text"}`, most messages: nothing here a model could refuse
+        text = TextPart(type="text", text=raw["content"])
+        return ChatMessage(index, raw["role"], [text], [])
     where = f"messages[{index}]"
     if not isinstance(raw, dict):
         raise InvalidRequestError(
