@@ -4,6 +4,7 @@ server with JSON logs and upstream channels to the misbehaving stand-in."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,8 +168,17 @@ def test_one_json_access_line_per_request_without_the_key(
     gateway.sdk(secret).with_options(
         default_headers={"X-Request-Id": "trace-json-1"}
     ).responses.create(model="gpt-5.1-up", input="hello")
-    lines = _log_lines(ops.log_path)
-    access = [line for line in lines if line.get("request_id") == "trace-json-1"]
+    # the access line is written once the reply's last byte is out: the client may be first
+    deadline = time.monotonic() + 10
+    while True:
+        lines = _log_lines(ops.log_path)
+        access = [line for line in lines if line.get("request_id") == "trace-json-1"]
+        if any(line["logger"] == "thinkgate.access" for line in access):
+            break
+        assert time.monotonic() < deadline, "no access line"
+        time.sleep(0.05)
+    time.sleep(0.2)  # a second line, were one written, would be in by now
+    access = [line for line in _log_lines(ops.log_path) if line.get("request_id") == "trace-json-1"]
     assert len([line for line in access if line["logger"] == "thinkgate.access"]) == 1
     entry = next(line for line in access if line["logger"] == "thinkgate.access")
     assert entry["method"] == "POST" and entry["path"] == "/v1/responses"
