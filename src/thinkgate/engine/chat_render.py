@@ -104,7 +104,9 @@ class ChatAssembler:
         self._base = header.fields("chat.completion.chunk")
         if include_usage:
             self._base["usage"] = None  # null on every chunk but the last, as OpenAI sends
-        self._text_chunks = _TextChunks.of(self._chunk_shape({"content": ""})) if stream else None
+        self._text_chunks = (
+            _TextChunks.of(self._chunk({"content": ""}, padded=False)) if stream else None
+        )
         self._text: list[str] = []
         self._token_logprobs: list[dict[str, Any]] = []
         self._calls: list[_Call] = []
@@ -240,16 +242,9 @@ class ChatAssembler:
         delta: dict[str, Any],
         logprobs: list[dict[str, Any]] | None = None,
         finish_reason: str | None = None,
+        *,
+        padded: bool = True,
     ) -> dict[str, Any]:
-        return self._padded(self._chunk_shape(delta, logprobs, finish_reason))
-
-    def _chunk_shape(
-        self,
-        delta: dict[str, Any],
-        logprobs: list[dict[str, Any]] | None = None,
-        finish_reason: str | None = None,
-    ) -> dict[str, Any]:
-        """A chunk without its padding."""
         choice = {
             "index": self._index,
             "delta": delta,
@@ -258,7 +253,7 @@ class ChatAssembler:
         }
         chunk = self._base.copy()
         chunk["choices"] = [choice]
-        return chunk
+        return self._padded(chunk) if padded else chunk
 
     def _padded(self, chunk: dict[str, Any]) -> dict[str, Any]:
         if self._obfuscate:
@@ -284,13 +279,18 @@ class _TextChunks:
         parts = orjson.dumps(shape).split(orjson.dumps(_MARKER))
         if len(parts) != 2 or not parts[1].endswith(b"}"):
             return None
-        open_tail = parts[1][:-1]
-        padded = tuple(open_tail + b',"obfuscation":' + orjson.dumps(p) + b"}" for p in PADDINGS)
-        return cls(parts[0], parts[1], padded)
+        return cls(parts[0], parts[1], _padded_tails(parts[1][:-1]))
 
     def render(self, text: str, padded: bool) -> bytes:
         tail = self.padded_tails[padding_index()] if padded else self.tail
         return self.head + orjson.dumps(text) + tail
+
+
+@functools.lru_cache(maxsize=64)
+def _padded_tails(open_tail: bytes) -> tuple[bytes, ...]:
+    """The tail with each padding: the same for every request (the head holds the id and
+    time), so made once, not per streamed request."""
+    return tuple(open_tail + b',"obfuscation":' + orjson.dumps(p) + b"}" for p in PADDINGS)
 
 
 _MARKER = "\x00text\x00"

@@ -104,13 +104,6 @@ class KeyRepository:
             )
             return bool(getattr(result, "rowcount", 0))
 
-    async def touch(self, last_used: Mapping[str, int]) -> None:
-        """Record when keys were last used (the ledger writer does it with its batch)."""
-        if not last_used:
-            return
-        async with self._db.session() as session, session.begin():
-            await touch_keys(session, last_used)
-
     async def has_admin(self) -> bool:
         async with self._db.session() as session:
             found = await session.scalar(

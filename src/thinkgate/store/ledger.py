@@ -70,7 +70,6 @@ class LedgerRepository:
         self._db = database
         dialect = database.engine.dialect
         self._insert = BulkInsert(_LEDGER, _ENTRY_FIELDS, dialect)
-        self._row_fields = self._insert.columns
         upsert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
         statement = upsert(_USAGE_DAILY)
         # one statement, one row of parameters per (day, key, model): compiled once and
@@ -91,7 +90,7 @@ class LedgerRepository:
             return
         async with self._db.session() as session, session.begin():
             if entries:
-                fields = self._row_fields
+                fields = self._insert.columns
                 rows = [tuple([getattr(entry, name) for name in fields]) for entry in entries]
                 await self._insert.run(await session.connection(), rows)
                 await session.execute(self._roll_up_statement, _daily_totals(entries))
