@@ -32,6 +32,7 @@ def serve(
 
     from thinkgate.api.http_protocol import HeadersWithBodyProtocol
     from thinkgate.app import create_app
+    from thinkgate.net.short_waits import WaitPoller
     from thinkgate.ops.drain import DrainingServer
     from thinkgate.ops.logs import configure_logging
 
@@ -48,7 +49,7 @@ def serve(
         # the fast parser (httptools, a reply's headers written with its body) and loop,
         # named so a missing one fails loudly instead of falling back; uvicorn's own access
         # log is off (a log record per request on the hot path)
-        http=HeadersWithBodyProtocol,
+        http=HeadersWithBodyProtocol.polling(WaitPoller(settings.busy_poll_us * 1e-6)),
         loop="uvloop",
         access_log=False,
         server_header=False,  # no `server: uvicorn`: it names our stack to every client

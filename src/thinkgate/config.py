@@ -109,6 +109,9 @@ class ChannelConfig(BaseModel):
     context_window: int = Field(default=131072, ge=256)
     breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open it
     breaker_cooldown: float = Field(default=30.0, ge=0)  # seconds before a half-open probe
+    # The longest a reply is polled for before the process sleeps, in µs (adaptive: only
+    # while this channel's replies come that fast; 0 = never). See net.short_waits.
+    busy_poll_us: int = Field(default=500, ge=0, le=100_000)
     # Quirks of the engine behind the channel: "llama-cpp-python" (its server takes
     # `max_tokens` and a schema inside `response_format: json_object`).
     compat: Literal["openai", "llama-cpp-python"] = "openai"
@@ -177,6 +180,9 @@ class Settings(BaseModel):
     metrics_token: SecretStr | None = None
     shutdown_grace_seconds: int = Field(default=30, ge=0)
     access_log: bool = True  # one line per request (method, path, status, latency, model, key id)
+    # The longest a keep-alive connection's next request is polled for before the process
+    # sleeps, in µs (adaptive: only while clients send back to back; 0 = never).
+    busy_poll_us: int = Field(default=500, ge=0, le=100_000)
     shutdown_drain_seconds: float = Field(default=0.0, ge=0)
 
     @field_validator("admin_key")

@@ -26,6 +26,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from thinkgate.net.short_waits import WaitPoller
+
 _STATUS_LINES = (b"HTTP/1.1 ", b"HTTP/1.0 ")
 DISCONNECT_EXTENSION = "thinkgate.disconnect"
 
@@ -90,7 +92,35 @@ class _HeadersWithBody:
 
 class HeadersWithBodyProtocol(HttpToolsProtocol):
     """`uvicorn.Config(http=HeadersWithBodyProtocol)`: httptools, one write per reply, and
-    the disconnect signal."""
+    the disconnect signal; `polling(waits)` is the same protocol with a keep-alive
+    connection's next request polled for while clients send back to back
+    (`net.short_waits`)."""
+
+    waits: WaitPoller | None = None  # shared by the server's connections
+    _idle_since: float | None = None  # a reply is complete, the next request not in
+
+    @classmethod
+    def polling(cls, waits: WaitPoller) -> type[HeadersWithBodyProtocol]:
+        return type("PollingHeadersWithBodyProtocol", (cls,), {"waits": waits})
+
+    def data_received(self, data: bytes) -> None:
+        if self._idle_since is not None:
+            self._end_idle(answered=True)
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.waits is not None and self.timeout_keep_alive_task is not None:  # kept open
+            self._idle_since = self.waits.waiting(self.loop)
+
+    def _end_idle(self, *, answered: bool) -> None:
+        since, self._idle_since = self._idle_since, None
+        if since is None or self.waits is None:
+            return
+        if answered:
+            self.waits.answered(since)
+        else:
+            self.waits.abandoned()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -100,6 +130,8 @@ class HeadersWithBodyProtocol(HttpToolsProtocol):
             cycle.scope.setdefault("extensions", {})[DISCONNECT_EXTENSION] = DisconnectSignal()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle_since is not None:
+            self._end_idle(answered=False)
         cycle = getattr(self, "cycle", None)
         super().connection_lost(exc)
         if cycle is not None and getattr(cycle, "disconnected", False):  # gone mid-reply

@@ -1,5 +1,6 @@
-"""Outbound URLs: the guard every URL the server fetches or forwards goes through
-(no loopback, private, link-local, multicast or reserved targets unless allowed)."""
+"""Network plumbing: the guard every URL the server fetches or forwards goes through (no
+loopback, private, link-local, multicast or reserved targets unless allowed), and the
+polling of short waits for a peer's reply (`short_waits`)."""
 
 from thinkgate.net.fetch import FetchLimits, fetch
 from thinkgate.net.guard import UrlPolicy, check_url, is_forbidden_address

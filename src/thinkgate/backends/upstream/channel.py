@@ -26,6 +26,7 @@ from thinkgate.backends.upstream.failure import UpstreamFailure
 from thinkgate.backends.upstream.http1 import HTTPClientError, Pool, Reply
 from thinkgate.backends.upstream.sse_reader import ServerSentEvent, SSEDecoder
 from thinkgate.config import ChannelConfig, ConfigError
+from thinkgate.net.short_waits import WaitPoller
 
 Event = dict[str, Any]
 _MAX_ERROR_BODY = 64 * 1024
@@ -61,6 +62,7 @@ class Channel:
                 connect_timeout=timeouts.connect,
                 read_timeout=timeouts.total,
                 keep_idle=self.config.max_concurrency,
+                waits=WaitPoller(self.config.busy_poll_us * 1e-6),
             )
         return self._pool
 

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from thinkgate.net.short_waits import WaitPoller
+
 _PAUSE_AT = 1 << 20  # bytes buffered before the socket stops being read (backpressure)
 
 
@@ -158,6 +160,7 @@ class _Connection(asyncio.Protocol):
         self._header_name = ""
         self._sized = False  # Content-Length or chunked: the body ends by itself
         self._keep_alive = False
+        self._waiting_since: float | None = None  # the request is out, no reply byte yet
         self.closed = False
 
     def send(self, data: bytes, read_timeout: float) -> Reply:
@@ -166,6 +169,9 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._sized = self._keep_alive = False
         self._transport.write(data)
+        waits = self._pool.waits
+        if waits is not None:
+            self._waiting_since = waits.waiting(asyncio.get_running_loop())
         return self._reply
 
     def finished(self, *, reuse: bool) -> None:
@@ -196,6 +202,8 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        if self._waiting_since is not None:
+            self._end_wait(answered=True)
         reply = self._reply
         if reply is None:  # bytes nobody asked for: the connection cannot be trusted
             self.abort()
@@ -210,6 +218,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._pool.forget(self)
+        if self._waiting_since is not None:
+            self._end_wait(answered=False)
         reply = self._reply
         if reply is None:
             return
@@ -218,6 +228,16 @@ class _Connection(asyncio.Protocol):
         else:
             reason = f": {exc}" if exc is not None else ""
             reply.fail(HTTPClientError(f"the upstream closed the connection{reason}"))
+
+    def _end_wait(self, *, answered: bool) -> None:
+        since, self._waiting_since = self._waiting_since, None
+        waits = self._pool.waits
+        if since is None or waits is None:
+            return
+        if answered:
+            waits.answered(since)
+        else:
+            waits.abandoned()
 
     # --- httptools callbacks ----------------------------------------------------------
 
@@ -265,6 +285,7 @@ class Pool:
         connect_timeout: float,
         read_timeout: float,
         keep_idle: int = 32,
+        waits: WaitPoller | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -283,6 +304,7 @@ class Pool:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._keep_idle = keep_idle
+        self.waits = waits  # the replies' waits, polled for while short (net.short_waits)
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._heads: dict[tuple[str, str], bytes] = {}
