@@ -27,6 +27,8 @@ def _client_for_user(server_url: str, http: httpx.Client, user_id: str | None) -
     payload: dict[str, object] = {"name": f"key-{secrets.token_hex(4)}"}
     if user_id is not None:
         payload["user_id"] = user_id
+    else:  # a key of the calling admin's own user, said explicitly
+        payload["role"] = "admin"
     reply = http.post("/admin/v1/keys", json=payload)
     _require_admin_api(reply)
     assert reply.status_code in (200, 201), reply.text

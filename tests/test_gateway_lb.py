@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from tests.gateway_support import Gateway, admin_http, services, shared_env
@@ -23,6 +24,7 @@ from tests.upstreams import UpstreamProcess, start_standin
 
 CONFIG = """
 shutdown_drain_seconds = 3
+trusted_proxies = ["127.0.0.1"]
 
 [[channels]]
 name = "standin"
@@ -57,6 +59,8 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Request-Id $request_id;
             proxy_buffering off;
             proxy_read_timeout 600s;
@@ -176,6 +180,22 @@ def test_nginx_spreads_requests_and_a_draining_replica_loses_none(
         ledger = gateway.ledger(key_id, wait_for=80)
         assert len(ledger) == 80  # one row per request served, across both replicas
         assert len({row["request_id"] for row in ledger}) == 80
+
+
+def test_a_client_cannot_choose_its_address_through_nginx(
+    cluster: tuple[str, ServerProcess, ServerProcess],
+) -> None:
+    """nginx sets X-Forwarded-For to the peer it saw (loopback here), replacing the
+    client's own; the replicas trust nginx alone (issue 26)."""
+    base = cluster[0]
+    with admin_http(base) as http:
+        gateway = Gateway(base, http)
+        _, claims = gateway.key(ip_allow=["203.0.113.9"])
+        _, real = gateway.key(ip_allow=["127.0.0.1"])
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    with pytest.raises(openai.PermissionDeniedError):
+        gateway.sdk(claims).models.list(extra_headers=forged)
+    assert gateway.sdk(real).models.list(extra_headers=forged).data
 
 
 def test_sse_passes_through_nginx_unbuffered(

@@ -85,7 +85,7 @@ def test_error_bodies_never_echo_a_presented_key(server: ServerProcess, presente
 
 
 def test_revoked_key_error_does_not_echo_it(http: httpx.Client, server: ServerProcess) -> None:
-    created = http.post("/admin/v1/keys", json={"name": "to-revoke"}).json()
+    created = http.post("/admin/v1/keys", json={"name": "to-revoke", "role": "admin"}).json()
     assert http.delete(f"/admin/v1/keys/{created['id']}").status_code == 200
     reply = httpx.get(
         f"{server.base_url}/v1/models", headers={"Authorization": f"Bearer {created['key']}"}

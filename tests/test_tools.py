@@ -423,7 +423,7 @@ def test_custom_tool_with_free_text_input(client: OpenAI) -> None:
 
 BAD = [
     ({"tools": [{"type": "teleport"}]}, "tools[0].type"),
-    ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+    ({"tools": [{"type": "file_search"}]}, "tools[0].type"),
     ({"tools": [{"type": "function"}]}, "tools[0].name"),
     ({"tools": [{**WEATHER, "parameters": {"type": "array"}}]}, "tools[0].parameters"),
     ({"tools": [WEATHER, WEATHER]}, "tools[1].name"),

@@ -164,7 +164,7 @@ def _start_thinkgate(
     reply = httpx.post(
         f"{base}/admin/v1/keys",
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        json={"name": "bench", "rpm": 10_000_000, "tpm": 1_000_000_000},
+        json={"name": "bench", "role": "admin", "rpm": 10_000_000, "tpm": 1_000_000_000},
     )
     reply.raise_for_status()
     key = reply.json()["key"]

@@ -53,6 +53,11 @@ def serve(
         loop="uvloop",
         access_log=False,
         server_header=False,  # no `server: uvicorn`: it names our stack to every client
+        # X-Forwarded-For/-Proto only from the proxies named in the settings; uvicorn's own
+        # default (on, from 127.0.0.1) let any local client, or a proxy passing a client's
+        # header along, choose its address (IP allow-lists, sign-in throttle, access log)
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     DrainingServer(config, app.state.drain, settings.shutdown_drain_seconds).run()
 

@@ -1,9 +1,10 @@
 """`thinkgate keys|users|usage`: the admin operations, straight on the database of a data dir.
 
 They open the same database the server uses (SQLite under --data-dir, or
-THINKGATE_DATABASE_URL) and print JSON. A key revoked here is refused at once by servers
-sharing Redis (the revocation is published); a server without Redis drops it from its cache
-on restart, so revoke through the admin API (`DELETE /admin/v1/keys/{id}`) on a live one.
+THINKGATE_DATABASE_URL) and print JSON. A key revoked here with THINKGATE_REDIS_URL set is
+refused by every running server once the command returns (each confirms through Redis);
+without Redis a server drops it at its next key refresh (`keys.REFRESH_INTERVAL_S`, 30 s),
+so revoke through the admin API (`DELETE /admin/v1/keys/{id}`) for an immediate effect.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import click
 
 from thinkgate.cli_options import config_option, data_dir_option, settings_from
 from thinkgate.config import Settings
-from thinkgate.errors import NotFoundError
+from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.gateway.admin import BOOTSTRAP_USER, Admin, KeySpec
 from thinkgate.gateway.passwords import MAX_LENGTH, MIN_LENGTH
 from thinkgate.gateway.setup import open_admin
 from thinkgate.store.database import Database
+from thinkgate.store.users import UserLimits
 
 T = TypeVar("T")
 
@@ -57,13 +59,115 @@ def users() -> None:
     """Users who own keys (admin or member)."""
 
 
+_LIMITS = {"models": "models", "budget": "budget_usd", "monthly-budget": "budget_monthly_usd"}
+_LIMITS |= {"rpm": "rpm", "tpm": "tpm"}
+
+
+def _usd(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        raise click.BadParameter(f"{value!r} is not an amount in USD") from None
+    if not amount.is_finite() or amount < 0:
+        raise click.BadParameter("an amount in USD is a number from 0")
+    return amount
+
+
+def _user_limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The limits all of a user's keys draw from together (each key's own apply too)."""
+    options = [
+        click.option("--model", "models", multiple=True, help="Allowed model (repeat)."),
+        click.option("--budget-usd", callback=_usd, help="Budget in USD, all keys together."),
+        click.option("--monthly-budget-usd", callback=_usd, help="Budget per month (UTC)."),
+        click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute, all keys."),
+        click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute, all keys."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _given_limits(
+    models: tuple[str, ...],
+    budget_usd: Decimal | None,
+    monthly_budget_usd: Decimal | None,
+    rpm: int | None,
+    tpm: int | None,
+) -> dict[str, Any]:
+    given: dict[str, Any] = {"models": models or None, "budget_usd": budget_usd}
+    given |= {"budget_monthly_usd": monthly_budget_usd, "rpm": rpm, "tpm": tpm}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 @users.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["admin", "member"]), default="member")
+@_user_limit_options
 @data_dir_option
 @config_option
-def users_create(name: str, role: str, data_dir: Path | None, config_file: Path | None) -> None:
-    _echo(_run(_settings(data_dir, config_file), lambda a: a.create_user(name, role, None)))
+def users_create(
+    name: str,
+    role: str,
+    models: tuple[str, ...],
+    budget_usd: Decimal | None,
+    monthly_budget_usd: Decimal | None,
+    rpm: int | None,
+    tpm: int | None,
+    data_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    limits = UserLimits(**_given_limits(models, budget_usd, monthly_budget_usd, rpm, tpm))
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.create_user(name, role, None, limits)))
+
+
+@users.command("set-limits")
+@click.argument("user_id")
+@_user_limit_options
+@click.option(
+    "--clear",
+    "cleared",
+    multiple=True,
+    type=click.Choice(sorted(_LIMITS)),
+    help="Remove this limit (repeat).",
+)
+@data_dir_option
+@config_option
+def users_set_limits(
+    user_id: str,
+    models: tuple[str, ...],
+    budget_usd: Decimal | None,
+    monthly_budget_usd: Decimal | None,
+    rpm: int | None,
+    tpm: int | None,
+    cleared: tuple[str, ...],
+    data_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Change a user's limits (the ones not named stay); running servers apply it within
+    seconds. The limits bind all of the user's keys, console tokens and playground included."""
+    changes = {_LIMITS[name]: None for name in cleared}
+    changes |= _given_limits(models, budget_usd, monthly_budget_usd, rpm, tpm)
+    if not changes:
+        raise click.UsageError("name a limit to set, or one to --clear")
+
+    async def update(admin: Admin) -> dict[str, Any]:
+        try:
+            return await admin.update_user_limits(user_id, changes)
+        except NotFoundError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    _echo(_run(_settings(data_dir, config_file), update))
+
+
+@users.command("show")
+@click.argument("user_id")
+@data_dir_option
+@config_option
+def users_show(user_id: str, data_dir: Path | None, config_file: Path | None) -> None:
+    """A user, their limits, and what all their keys have spent."""
+    _echo(_run(_settings(data_dir, config_file), lambda a: a.show_user(user_id)))
 
 
 @users.command("set-password")
@@ -147,7 +251,10 @@ def keys_create(
 
     async def create(admin: Admin) -> dict[str, Any]:
         default_user = await admin.ensure_bootstrap_admin()
-        return await admin.create_key(spec, default_user=default_user)
+        try:
+            return await admin.create_key(spec, default_user=default_user)
+        except InvalidRequestError as exc:  # no such user; models the user may not use
+            raise click.ClickException(exc.message) from exc
 
     _echo(_run(_settings(data_dir, config_file), create))
 
@@ -177,18 +284,7 @@ def keys_revoke(key_id: str, data_dir: Path | None, config_file: Path | None) ->
 
     async def revoke(admin: Admin) -> dict[str, Any]:
         await admin.show_key(key_id)
-        revoked = await admin.revoke_key(key_id)
-        if settings.redis_url is not None:
-            from redis.asyncio import Redis
-
-            from thinkgate.gateway.redis_counters import REVOKED_CHANNEL
-
-            redis = Redis.from_url(settings.redis_url)
-            try:
-                await redis.publish(REVOKED_CHANNEL, key_id)
-            finally:
-                await redis.aclose()
-        return {"id": key_id, "revoked": revoked}
+        return {"id": key_id, "revoked": await admin.revoke_key(key_id)}
 
     _echo(_run(settings, revoke))
 

@@ -155,6 +155,10 @@ class Settings(BaseModel):
     # "admin"), and whether session cookies are `Secure` ("auto": when served over https).
     admin_password: SecretStr | None = Field(default=None, min_length=8, max_length=200)
     console_secure_cookies: Literal["auto", "always", "never"] = "auto"
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed: the client is the right-most address in X-Forwarded-For that is not one of
+    # them. Empty (the default): both headers are ignored and the client is the TCP peer.
+    trusted_proxies: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     log_level: str = "info"
     local_models: list[LocalModelConfig] = Field(
@@ -195,6 +199,31 @@ class Settings(BaseModel):
             raise ValueError("the admin key must be at least 16 characters and not a placeholder")
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):  # THINKGATE_TRUSTED_PROXIES: comma-separated
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        """Normalised, so uvicorn (which treats what it cannot parse as a literal host
+        name that never matches) trusts exactly what was written; `*` is refused."""
+        normal = []
+        for entry in value:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or CIDR"
+                ) from None
+            normal.append(
+                str(network.network_address) if network.num_addresses == 1 else str(network)
+            )
+        return normal
+
     @field_validator("channels")
     @classmethod
     def _unique_channel_names(cls, value: list[ChannelConfig]) -> list[ChannelConfig]:
@@ -231,6 +260,7 @@ def load_settings(
         "admin_key",
         "admin_password",
         "console_secure_cookies",
+        "trusted_proxies",
         "host",
         "port",
         "log_level",

@@ -1,4 +1,5 @@
-"""The admin API under /admin/v1: users, keys, the request ledger and usage (admin keys only).
+"""The admin API under /admin/v1: users and their limits, keys, the request ledger and usage
+(admin keys only).
 
 Thin handlers over `gateway.admin.Admin`, which the CLI uses too. Money is a decimal
 string in USD, in and out.
@@ -14,8 +15,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from thinkgate.api.deps import AdminDep, KeyDep, ServicesDep
+from thinkgate.errors import InvalidRequestError
 from thinkgate.gateway.admin import KeySpec
 from thinkgate.protocol import parse_body
+from thinkgate.store.keys import KeyRecord
+from thinkgate.store.users import UserLimits
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
 owner_router = APIRouter(tags=["usage"])
@@ -23,21 +27,48 @@ owner_router = APIRouter(tags=["usage"])
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
 
-class CreateUser(BaseModel):
+class UserLimitFields(BaseModel):
+    """Limits for all of a user's keys together (each key's own limits apply as well)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    models: list[str] | None = None
+    budget_usd: Money | None = None
+    budget_monthly_usd: Money | None = None
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+
+    def limit_values(self, names: set[str]) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in names & set(UserLimitFields.model_fields)}
+        if values.get("models") is not None:
+            values["models"] = tuple(values["models"])
+        return values
+
+
+class CreateUser(UserLimitFields):
     name: str = Field(min_length=1, max_length=200)
     role: Literal["admin", "member"] = "member"
     password: str | None = Field(default=None, min_length=8, max_length=200)
 
+    def limits(self) -> UserLimits:
+        return UserLimits(**self.limit_values(set(UserLimitFields.model_fields)))
+
+
+class UpdateUser(UserLimitFields):
+    """Only the limits given change; `null` removes that limit."""
+
 
 class CreateKey(BaseModel):
-    """Every limit is optional; no `user_id` means the caller's own user."""
+    """Every limit is optional. The owner is explicit: `user_id` names the user (its role is
+    the key's role), or `"role": "admin"` alone makes a key of the calling admin's user."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     user_id: str | None = None
+    role: Literal["admin", "member"] | None = Field(
+        default=None, description="The key's role: checked against the user's role."
+    )
     models: list[str] | None = None
     budget_usd: Money | None = None
     budget_monthly_usd: Money | None = None
@@ -53,10 +84,24 @@ class CreateKey(BaseModel):
             ipaddress.ip_network(network, strict=False)  # ValueError: a 400 naming the field
         return value
 
+    def owner(self, caller: KeyRecord) -> str | None:
+        """The user a key without `user_id` is for: the caller's, when asked for explicitly."""
+        if self.user_id is not None:
+            return None
+        if self.role != "admin":
+            raise InvalidRequestError(
+                "Say whose key this is: `user_id` names its owner (a member key needs one), "
+                'or `"role": "admin"` without `user_id` makes an admin key of your own.',
+                param="user_id",
+                code="missing_required_parameter",
+            )
+        return caller.user_id
+
     def spec(self) -> KeySpec:
         return KeySpec(
             name=self.name,
             user_id=self.user_id,
+            role=self.role,
             models=tuple(self.models) if self.models is not None else None,
             budget_usd=self.budget_usd,
             budget_monthly_usd=self.budget_monthly_usd,
@@ -70,7 +115,7 @@ class CreateKey(BaseModel):
 @router.post("/users", status_code=201)
 async def create_user(request: Request, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
     body = parse_body(await request.body(), CreateUser)  # read after the key is checked
-    return await services.admin.create_user(body.name, body.role, body.password)
+    return await services.admin.create_user(body.name, body.role, body.password, body.limits())
 
 
 @router.get("/users")
@@ -78,11 +123,31 @@ async def list_users(services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
     return {"object": "list", "data": await services.admin.list_users()}
 
 
+@router.get("/users/{user_id}")
+async def show_user(user_id: str, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+    """The user, their limits, and what all their keys have spent."""
+    await services.gateway.ledger.flush()
+    return await services.admin.show_user(user_id)
+
+
+@router.patch("/users/{user_id}")
+async def update_user(
+    user_id: str, request: Request, services: ServicesDep, _admin: AdminDep
+) -> dict[str, Any]:
+    """Set limits that all of the user's keys draw from; a field left out stays as it is."""
+    body = parse_body(await request.body(), UpdateUser)
+    await services.gateway.ledger.flush()
+    changes = body.limit_values(body.model_fields_set)
+    updated = await services.admin.update_user_limits(user_id, changes)
+    services.gateway.users.forget(user_id)  # here at once; other replicas within seconds
+    return updated
+
+
 @router.post("/keys", status_code=201)
 async def create_key(request: Request, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """The response's `key` is the only time the secret is shown."""
     body = parse_body(await request.body(), CreateKey)
-    return await services.admin.create_key(body.spec(), default_user=admin.user_id)
+    return await services.admin.create_key(body.spec(), default_user=body.owner(admin))
 
 
 @router.get("/keys")

@@ -1,4 +1,5 @@
-"""`POST /v1/responses/compact`: a long history in, a shorter one out."""
+"""`POST /v1/responses/compact`: a long history in, a shorter one out; admitted, limited
+and billed through the caller's account like any generation (ledger endpoint `compact`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from thinkgate.api.deps import OwnerDep, ServicesDep
+from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.compaction import Compactor
 from thinkgate.engine.request import CanonicalRequest
@@ -19,7 +20,9 @@ router = APIRouter()
 
 
 @router.post("/v1/responses/compact")
-async def compact(request: Request, services: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+async def compact(
+    request: Request, services: ServicesDep, owner: OwnerDep, account: AccountDep
+) -> dict[str, Any]:
     body = parse_body(await request.body(), CompactRequest)
     if body.input is None and body.previous_response_id is None:
         raise InvalidRequestError(
@@ -36,7 +39,7 @@ async def compact(request: Request, services: ServicesDep, owner: OwnerDep) -> d
         store=False,
         owner=owner,
     )
-    return await Compactor(services.pipeline).compact(canonical)
+    return await Compactor(services.pipeline).compact(canonical, account)
 
 
 async def _checked(request: Request, items: list[Item]) -> list[Item]:

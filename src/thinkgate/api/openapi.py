@@ -25,7 +25,7 @@ from openai.types.responses import CompactedResponse, Response
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from thinkgate.api.admin import CreateKey, CreateUser
+from thinkgate.api.admin import CreateKey, CreateUser, UpdateUser
 from thinkgate.protocol.chat import ChatCompletionRequest
 from thinkgate.protocol.compaction import CompactRequest
 from thinkgate.protocol.conversations import (
@@ -49,6 +49,7 @@ REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/conversations/{conversation_id}"): UpdateConversationRequest,
     ("post", "/v1/conversations/{conversation_id}/items"): CreateItemsRequest,
     ("post", "/admin/v1/users"): CreateUser,
+    ("patch", "/admin/v1/users/{user_id}"): UpdateUser,
     ("post", "/admin/v1/keys"): CreateKey,
 }
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
+from thinkgate.api.gateway_headers import gateway_headers
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.sse import EventFraming, sse_response
 from thinkgate.api.urls import check_item_urls
@@ -17,6 +18,7 @@ from thinkgate.engine.responses_request import canonical_from_responses, canonic
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.protocol import parse_body
 from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest
+from thinkgate.protocol.tool_catalog import unavailable_tools
 
 router = APIRouter()
 
@@ -29,6 +31,9 @@ async def create_response(
     canonical = canonical_from_responses(body)
     await check_item_urls(request, canonical.input_items, "input")
     canonical.owner = owner
+    unavailable = unavailable_tools(canonical.declared_tools or [])
+    if unavailable:  # accepted, echoed, not offered to the model (docs/clients.md)
+        gateway_headers(request.scope)["x-thinkgate-unavailable-tools"] = ",".join(unavailable)
     if canonical.background:
         queued = await services.jobs.submit(canonical, account)
         if body.stream:

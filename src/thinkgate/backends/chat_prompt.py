@@ -11,7 +11,6 @@ from typing import Any
 
 from thinkgate.backends.tool_grammar import plan_tools
 from thinkgate.backends.tool_prompt import call_text, output_text, tools_note
-from thinkgate.engine.compaction_codec import decode_summary
 from thinkgate.engine.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
 
@@ -24,7 +23,7 @@ def to_chat_messages(request: CanonicalRequest, items: list[Item]) -> list[ChatM
     if system:
         messages.append({"role": "system", "content": system})
     for item in items:
-        message = _item_to_message(item)
+        message = _item_to_message(item, request.summaries)
         if message is not None:
             messages.append(message)
     return messages
@@ -51,7 +50,7 @@ def _format_note(output_format: OutputFormat) -> str:
     return ""
 
 
-def _item_to_message(item: Item) -> ChatMessage | None:
+def _item_to_message(item: Item, summaries: dict[str, str]) -> ChatMessage | None:
     kind = item.get("type", "message")
     if kind == "message":
         role = "system" if item["role"] == "developer" else item["role"]
@@ -63,16 +62,17 @@ def _item_to_message(item: Item) -> ChatMessage | None:
     if output is not None:
         return {"role": "tool", "content": output}
     if kind == "compaction":
-        return {"role": "system", "content": _compaction_text(item)}
+        return {"role": "system", "content": _compaction_text(item, summaries)}
     if kind == "reasoning":  # a thought sent back (opened from its sealed copy) is context
         thought = "".join(p.get("text", "") for p in item.get("content") or [])
         return {"role": "assistant", "content": f"Reasoning: {thought}"} if thought else None
     return None
 
 
-def _compaction_text(item: Item) -> str:
-    """A compacted history is read as a system note holding the summary."""
-    summary = decode_summary(item["encrypted_content"])
+def _compaction_text(item: Item, summaries: dict[str, str]) -> str:
+    """A compacted history is read as a system note holding the summary (opened from its
+    sealed copy by the pipeline: engine.compaction_codec)."""
+    summary = summaries.get(item["encrypted_content"])
     if summary is None:
         raise InvalidRequestError(
             "Invalid 'encrypted_content': this compaction item was not made by this server.",

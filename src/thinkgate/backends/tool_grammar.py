@@ -112,7 +112,7 @@ def _tool_body(converter: Any, request: CanonicalRequest, tool: dict[str, Any]) 
     name = call_name(tool)
     head = '"' + _gbnf_text(json.dumps(name) + ", ") + '"'
     kind = tool["type"]
-    if kind == "function":
+    if kind in ("function", "tool_search"):  # a tool search's arguments: its schema
         rule = _function_rule(converter, request, tool, index)
         return f'{head} "\\"arguments\\": " {rule}'
     if kind == "custom":
@@ -142,7 +142,7 @@ def _function_rule(
         return str(converter.visit(resolved, f"tool{index}-args"))
     except Exception as exc:  # the converter raises bare exceptions for unsupported schemas
         raise InvalidRequestError(
-            f"Invalid schema for function '{tool['name']}': {exc}",
+            f"Invalid schema for function '{call_name(tool)}': {exc}",
             param=param,
             code="invalid_function_parameters",
         ) from exc

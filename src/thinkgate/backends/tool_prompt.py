@@ -9,6 +9,8 @@ from typing import Any
 
 from thinkgate.backends.tool_grammar import CALL_CLOSE, CALL_OPEN, ToolPlan
 from thinkgate.engine.request import Item
+from thinkgate.protocol.tool_catalog import callable_tools
+from thinkgate.protocol.tools import call_name
 
 _SHAPES = {
     "apply_patch": (
@@ -44,19 +46,23 @@ def _describe(tool: dict[str, Any]) -> str:
     if kind in _SHAPES:
         return f"{kind}: {_SHAPES[kind]}"
     about = tool.get("description") or ""
-    if kind == "function":
+    if kind == "tool_search":
+        about = about or "Search for more tools; the tools found can be called afterwards."
+    if kind in ("function", "tool_search"):
         schema = json.dumps(tool.get("parameters") or {"type": "object"}, separators=(",", ":"))
-        return f"{tool['name']}: {about} Arguments JSON schema: {schema}".replace("  ", " ")
-    return f'{tool["name"]}: {about} Write its input as "input": "<text>" instead of arguments.'
+        return f"{call_name(tool)}: {about} Arguments JSON schema: {schema}".replace("  ", " ")
+    return f'{call_name(tool)}: {about} Write its input as "input": "<text>" instead of arguments.'
 
 
 def call_text(item: Item) -> str | None:
     """A call item of the history, written as the model would have written it."""
     kind = item.get("type")
     if kind == "function_call":
-        body = f'{{"name": {json.dumps(item["name"])}, "arguments": {item["arguments"]}}}'
+        body = f'{{"name": {json.dumps(call_name(item))}, "arguments": {item["arguments"]}}}'
     elif kind == "custom_tool_call":
-        body = f'{{"name": {json.dumps(item["name"])}, "input": {json.dumps(item["input"])}}}'
+        body = f'{{"name": {json.dumps(call_name(item))}, "input": {json.dumps(item["input"])}}}'
+    elif kind == "tool_search_call":
+        body = f'{{"name": "tool_search", "arguments": {json.dumps(item["arguments"])}}}'
     elif kind == "apply_patch_call":
         body = f'{{"name": "apply_patch", "arguments": {json.dumps(item["operation"])}}}'
     elif kind == "shell_call":
@@ -74,6 +80,9 @@ def output_text(item: Item) -> str | None:
         if isinstance(output, str):
             return output
         return "".join(part.get("text", "") for part in output if isinstance(part, dict))
+    if kind == "tool_search_output":
+        found = ", ".join(call_name(tool) for tool in callable_tools([], [item]))
+        return f"Tools found, callable now: {found or 'none'}"
     if kind == "apply_patch_call_output":
         return f"{item['status']}: {item.get('output') or ''}".strip()
     if kind == "shell_call_output":

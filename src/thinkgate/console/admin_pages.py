@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from thinkgate.console import views
 from thinkgate.console.deps import AdminSessionDep, ConsoleDep, FormDep
 from thinkgate.console.sessions import ConsoleSession
 from thinkgate.console.templating import render
@@ -57,8 +58,7 @@ async def set_password(
         return await _page(request, console, session, error=error, status=400)
     if await console.services.admin.user(user_id) is None:
         return await _page(request, console, session, error="No such user.", status=404)
-    await console.services.admin.set_password(user_id, password)
-    await console.sessions.end_all(user_id)  # a new password signs the user out everywhere
+    await console.services.admin.set_password(user_id, password)  # signs them out everywhere
     if user_id == session.user.id:
         return RedirectResponse("/console/login", status_code=303)
     return await _page(request, console, session, notice=f"Password of {user_id} changed.")
@@ -97,7 +97,12 @@ async def _users(console: ConsoleDep) -> list[dict[str, Any]]:
             count[key["user_id"]] += 1
         spend[key["user_id"]] += Decimal(key["spend_usd"])
     return [
-        {**user, "active_keys": count[user["id"]], "spend_usd": f"{spend[user['id']]:f}"}
+        {
+            **user,
+            "active_keys": count[user["id"]],
+            "spend_usd": f"{spend[user['id']]:f}",
+            "limits": views.limits_line(user),
+        }
         for user in await console.services.admin.list_users()
     ]
 

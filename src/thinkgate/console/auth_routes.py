@@ -34,8 +34,10 @@ async def login(request: Request, console: ConsoleDep) -> Response:
     next_page = _safe_next(str(form.get("next") or ""))
     if not tokens_match(request.cookies.get(LOGIN_COOKIE), str(form.get(CSRF_FIELD) or "")):
         return _login_form(request, console, error="The form expired. Try again.", status=403)
+    # the TCP peer, or what a trusted proxy says it is (`trusted_proxies`; uvicorn)
     address = request.client.host if request.client is not None else None
-    verdict = await console.throttle.attempt(login_name, address)
+    user_id = await console.services.admin.login_user_id(login_name)
+    verdict = await console.throttle.attempt(user_id, login_name, address)
     if not verdict.allowed:
         response = _login_form(
             request,

@@ -2,7 +2,8 @@
 
 Everything is scoped to the signed-in user (an admin may widen the dashboard and the
 usage log to every user): a key of anyone else is a 404, as an unknown one is, so ids
-cannot be probed.
+cannot be probed. A token added here may not ask for more than the admin allows its user
+(`gateway.user_limits.beyond`), and is held to the user's limits whatever it asks for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from thinkgate.console import views
 from thinkgate.console.deps import ConsoleDep, FormDep, SessionDep, not_found
 from thinkgate.console.sessions import ConsoleSession
 from thinkgate.console.templating import render
-from thinkgate.errors import NotFoundError
+from thinkgate.errors import InvalidRequestError, NotFoundError
+from thinkgate.gateway.admin import user_view
 from thinkgate.store.ledger import LedgerFilter
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -64,7 +66,13 @@ async def add_key(
     parsed = views.parse_key_form(fields, models, _model_ids(console), session.user.id)
     if parsed.spec is None:
         return await _keys(request, console, session, form=parsed, status=400)
-    created = await console.services.admin.create_key(parsed.spec, default_user=None)
+    try:
+        created = await console.services.admin.create_key(
+            parsed.spec, default_user=None, within_user_limits=True
+        )
+    except InvalidRequestError as refused:  # past what the admin allows this user
+        parsed.errors.append(refused.message)
+        return await _keys(request, console, session, form=parsed, status=400)
     # Rendered here, never stored: the only time the secret is seen.
     return await _keys(request, console, session, created=created, status=201)
 
@@ -142,12 +150,14 @@ async def _keys(
 ) -> Response:
     await console.services.gateway.ledger.flush()
     keys = await console.services.admin.list_keys(session.user.id)
+    user = await console.services.admin.user(session.user.id)
     now = int(time.time())
     context = {
         "keys": [{**k, "status": views.key_status(k, now)} for k in reversed(keys)],
         "form": form or views.KeyForm(values={"models": []}),
         "created": created,
         "models": _model_ids(console),
+        "user_limits": views.limits_line(user_view(user)) if user is not None else None,
     }
     return render(request, "keys.html", {**_base(session, "keys"), **context}, status)
 

@@ -62,9 +62,6 @@ class SessionManager:
             await self._repository.delete(_digest(token))
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
 
-    async def end_all(self, user_id: str) -> None:
-        await self._repository.delete_for_user(user_id)
-
     def set_cookie(
         self, response: Response, request: Request, name: str, value: str, max_age: int
     ) -> None:

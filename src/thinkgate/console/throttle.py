@@ -3,6 +3,11 @@ window counters (in-process, or shared through Redis across replicas).
 
 Every attempt counts, successful or not: a form that allows a handful of tries a minute
 costs a person nothing and a password guesser nearly everything.
+
+An account is counted by the user it resolves to, so its name and its id share one
+allowance; a login that names nobody is counted by its text, throttled just the same, so
+the answers do not tell who exists. The address is the TCP peer's, or the one a trusted
+proxy reports (`trusted_proxies`), never a header a client chose.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ class LoginThrottle:
         self._per_account = per_account
         self._per_address = per_address
 
-    async def attempt(self, login: str, address: str | None) -> Verdict:
+    async def attempt(self, user_id: str | None, login: str, address: str | None) -> Verdict:
+        """One sign-in attempt as `login`, which names the user `user_id` (None: nobody)."""
+        account_key = f"user|{user_id}" if user_id is not None else f"login|{login.strip().lower()}"
         account = await self._counters.hit(
-            f"console-login|account|{login.strip().lower()}", self._per_account, None, 0
+            f"console-login|account|{account_key}", self._per_account, None, 0
         )
         client = await self._counters.hit(
             f"console-login|address|{address or 'unknown'}", self._per_address, None, 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -177,6 +177,23 @@ def _expiry(form: KeyForm, raw: str) -> int | None:
         form.errors.append("The expiry must be a date from today on.")
         return None
     return start + 86400  # valid through the whole chosen day (UTC)
+
+
+def limits_line(user: Mapping[str, Any]) -> str | None:
+    """A user's limits (as `user_view` shows them) in a few words (None: no limits), for
+    the tokens and admin pages."""
+    parts: list[str] = []
+    if user["budget_usd"] is not None:
+        parts.append(f"${user['budget_usd']} in all")
+    if user["budget_monthly_usd"] is not None:
+        parts.append(f"${user['budget_monthly_usd']} a month")
+    if user["rpm"] is not None:
+        parts.append(f"{user['rpm']} requests a minute")
+    if user["tpm"] is not None:
+        parts.append(f"{user['tpm']} tokens a minute")
+    if user["models"] is not None:
+        parts.append("models: " + (", ".join(user["models"]) or "none"))
+    return "; ".join(parts) or None
 
 
 def key_status(key: dict[str, Any], now: int) -> str:

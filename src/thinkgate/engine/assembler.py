@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +28,14 @@ from thinkgate.engine.deltas import (
     ToolCallDelta,
     ToolCallDoneDelta,
     ToolCallStartDelta,
+    ToolKind,
 )
 from thinkgate.engine.reasoning_item import ReasoningItem
 from thinkgate.engine.response_object import ResponseDict, snapshot, usage_object
 from thinkgate.engine.tool_items import ToolCallItem
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id
+from thinkgate.protocol.tools import call_name
 
 Event = dict[str, Any]
 
@@ -49,9 +52,17 @@ class ResponseAssembler:
     shows_reasoning = True
     awaits_settling = True
 
-    def __init__(self, response: ResponseDict, *, obfuscate: bool = True) -> None:
+    def __init__(
+        self,
+        response: ResponseDict,
+        *,
+        obfuscate: bool = True,
+        tools: Sequence[dict[str, Any]] = (),
+    ) -> None:
         self.response = response
         self._obfuscate = obfuscate
+        # By call name: a namespaced tool's call carries its namespace and own name
+        self._tools = {call_name(tool): tool for tool in tools}
         self._sequence = 0
         self._message: _OpenMessage | None = None
         self._reasoning: ReasoningItem | None = None
@@ -177,8 +188,9 @@ class ResponseAssembler:
                 events += self._close_message("completed")
             obfuscation = obfuscation_padding if self._obfuscate else None
             index = len(self.response["output"])
+            kind, name, namespace = self._called(delta)
             self._tool = ToolCallItem(
-                self._event, index, delta.tool, delta.name, obfuscation=obfuscation
+                self._event, index, kind, name, obfuscation=obfuscation, namespace=namespace
             )
             self._made_calls = True
             return events + self._tool.open()
@@ -187,6 +199,15 @@ class ResponseAssembler:
         if isinstance(delta, ToolCallDelta):
             return self._tool.delta(delta.text)
         return self._close_tool(delta.payload)
+
+    def _called(self, delta: ToolCallStartDelta) -> tuple[ToolKind, str, str | None]:
+        """(kind, name, namespace) of a call: backends name calls by call name, and a
+        chat-only upstream reports a tool search as a function call."""
+        tool = self._tools.get(delta.name)
+        if tool is None:
+            return delta.tool, delta.name, None
+        kind: ToolKind = "tool_search" if tool["type"] == "tool_search" else delta.tool
+        return kind, str(tool.get("name") or delta.name), tool.get("namespace")
 
     def _close_tool(self, payload: str | dict[str, Any] | None) -> list[Event]:
         tool, self._tool = self._tool, None

@@ -6,6 +6,12 @@ it. A turn starts at a user message. The result reports the input tokens of the
 history before and after, as the model's tokenizer counts them.
 
     [u1 a1 u2 a2 u3 a3]  →  [compaction(summary of u1 a1 u2 a2), u3 a3]
+
+The summary is a generation like any other: the pipeline runs it with the caller's
+`Admission` (model allow-list, RPM/TPM, budget reservation) and settles it (ledger row,
+cost) under the compaction's own id, however it ends. A compaction with nothing older
+to fold runs no model, yet is admitted and settled (nothing to bill) all the same, so
+limits and the ledger count every call. The summary goes back sealed (compaction_codec).
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ import time
 from typing import Any
 
 from thinkgate.backends.chat_prompt import content_text
-from thinkgate.engine.compaction_codec import decode_summary, encode_summary
-from thinkgate.engine.pipeline import ResponsesPipeline
+from thinkgate.engine.compaction_codec import seal_summary
+from thinkgate.engine.pipeline import Admission, ResponsesPipeline
 from thinkgate.engine.request import CanonicalRequest, Item, Sampling
 from thinkgate.engine.response_object import usage_object
 from thinkgate.errors import InvalidRequestError, ServerError
@@ -34,7 +40,10 @@ class Compactor:
     def __init__(self, pipeline: ResponsesPipeline) -> None:
         self._pipeline = pipeline
 
-    async def compact(self, request: CanonicalRequest) -> dict[str, Any]:
+    async def compact(
+        self, request: CanonicalRequest, admission: Admission | None = None
+    ) -> dict[str, Any]:
+        """`admission`: the caller's account with the gateway (None: the engine alone)."""
         await self._pipeline.prepare(request)
         items = request.all_items
         if not items:
@@ -45,19 +54,23 @@ class Compactor:
             )
         older, recent = split_turns(items)
         before = await self._count(request, items)
+        response_id = new_id("resp")
         if older:
-            summary, usage = await self._summarise(request, older)
+            summary, usage = await self._summarise(request, older, admission, response_id)
             compaction = {
                 "id": new_id("cmp"),
                 "type": "compaction",
-                "encrypted_content": encode_summary(summary),
+                "encrypted_content": seal_summary(self._pipeline.sealer, summary),
             }
             output = [compaction, *recent]
-        else:  # one turn only: nothing older to fold away
+        else:  # one turn only: nothing older to fold away, no model to run
             output, usage = list(items), usage_object(0, 0, 0, 0)
+            if admission is not None:
+                settlement = await admission.admit(request, 0, 0)
+                await settlement.settle({"id": response_id, "status": "completed"}, usage)
         after = await self._count(request, output)
         return {
-            "id": new_id("resp"),
+            "id": response_id,
             "object": "response.compaction",
             "created_at": int(time.time()),
             "output": output,
@@ -72,9 +85,14 @@ class Compactor:
         }
 
     async def _summarise(
-        self, request: CanonicalRequest, older: list[Item]
+        self,
+        request: CanonicalRequest,
+        older: list[Item],
+        admission: Admission | None,
+        response_id: str,
     ) -> tuple[str, dict[str, Any]]:
-        text = transcript(older)[-_TRANSCRIPT_MAX_CHARS:]
+        """The model's summary and its usage; admitted and billed as `response_id`."""
+        text = transcript(older, request.summaries)[-_TRANSCRIPT_MAX_CHARS:]
         summary_request = CanonicalRequest(
             model=request.model,
             input_items=[_user_message(text)],
@@ -85,8 +103,8 @@ class Compactor:
             store=False,
             owner=request.owner,
         )
-        run = await self._pipeline.start(summary_request)
-        response = await run.collect()
+        run = await self._pipeline.start(summary_request, admission, response_id=response_id)
+        response = await run.collect()  # settled (stored nothing, billed) however it ended
         if response["status"] == "failed":
             raise ServerError("The model could not summarise the conversation.")
         summary = "".join(
@@ -116,15 +134,17 @@ def split_turns(items: list[Item]) -> tuple[list[Item], list[Item]]:
     return list(items[:cut]), list(items[cut:])
 
 
-def transcript(items: list[Item]) -> str:
-    """The older turns as plain lines for the summariser to read."""
+def transcript(items: list[Item], summaries: dict[str, str]) -> str:
+    """The older turns as plain lines for the summariser to read (`summaries`: earlier
+    compactions', opened by the pipeline)."""
     lines = []
     for item in items:
         kind = item.get("type", "message")
         if kind == "message":
             lines.append(f"{item['role']}: {content_text(item['content'])}")
         elif kind == "compaction":
-            lines.append(f"(earlier summary) {decode_summary(item['encrypted_content']) or ''}")
+            summary = summaries.get(item["encrypted_content"], "")
+            lines.append(f"(earlier summary) {summary}")
         elif kind == "function_call":
             lines.append(f"assistant called {item['name']}({item['arguments']})")
         elif kind == "function_call_output":

@@ -1,32 +1,37 @@
-"""The `encrypted_content` of a `compaction` item: the summary a compaction wrote.
+"""The `encrypted_content` of a `compaction` item: the summary a compaction wrote, sealed.
 
-OpenAI's is encrypted for its own models; ours is an opaque, versioned envelope
-(URL-safe base64 of JSON) that only this server reads back. It is not a secret:
-it holds the caller's own conversation, summarised. See README "Compaction".
+Sealed like reasoning items (`reasoning.sealing.Sealer`, kind `compaction`): encrypted
+and authenticated with the server's key, so a client can neither read the summary nor
+forge or alter one (a summary is put in the model's context as a system note). What does
+not open is the client's error: a 400 naming the item, before any generation.
+
+The pipeline opens every compaction item of a request once, in `prepare`, into
+`CanonicalRequest.summaries` (keyed by the sealed text); prompt rendering reads it there.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.reasoning.sealing import Sealer
 
-import orjson
-
-_PREFIX = "tgc1."
+KIND = "compaction"
 
 
-def encode_summary(summary: str) -> str:
-    payload = orjson.dumps({"summary": summary})
-    return _PREFIX + base64.urlsafe_b64encode(payload).decode("ascii")
+def seal_summary(sealer: Sealer, summary: str) -> str:
+    return sealer.seal(summary, kind=KIND)
 
 
-def decode_summary(content: str) -> str | None:
-    """The summary, or None when `content` was not made by this server."""
-    if not content.startswith(_PREFIX):
-        return None
-    try:
-        payload = orjson.loads(base64.urlsafe_b64decode(content[len(_PREFIX) :].encode()))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        return None
-    summary = payload.get("summary") if isinstance(payload, dict) else None
-    return summary if isinstance(summary, str) else None
+def open_summaries(sealer: Sealer, request: CanonicalRequest) -> None:
+    """Every compaction item's summary into `request.summaries`; one that does not open
+    (forged, altered, sealed by another server) is a 400 naming it."""
+    history_param = "conversation" if request.conversation_id else "previous_response_id"
+    items = [(item, history_param) for item in request.history]
+    input_param = request.param_names.get("input", "input")
+    items += [
+        (item, f"{input_param}[{index}].encrypted_content")
+        for index, item in enumerate(request.input_items)
+    ]
+    for item, param in items:
+        blob = str(item.get("encrypted_content") or "")
+        if item.get("type") == KIND and blob not in request.summaries:
+            request.summaries[blob] = sealer.open(blob, param=param, kind=KIND)

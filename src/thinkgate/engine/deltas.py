@@ -57,7 +57,7 @@ class ReasoningDoneDelta:
     raw: bool = True  # False: the item carries no `reasoning_text` content
 
 
-ToolKind = Literal["function", "custom", "apply_patch", "shell"]
+ToolKind = Literal["function", "custom", "apply_patch", "shell", "tool_search"]
 
 
 @dataclass(slots=True, frozen=True)

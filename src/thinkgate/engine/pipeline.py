@@ -19,6 +19,8 @@ import anyio
 from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.engine.assembler import Event, ResponseAssembler
+from thinkgate.engine.compaction_codec import open_summaries
+from thinkgate.engine.input_state import settle_input
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_object import new_response
@@ -80,7 +82,7 @@ AssemblerFactory = Callable[[CanonicalRequest, str], Assembler[E]]
 
 def responses_assembler(request: CanonicalRequest, response_id: str) -> Assembler[Event]:
     response = new_response(request, response_id, int(time.time()))
-    return ResponseAssembler(response, obfuscate=request.include_obfuscation)
+    return ResponseAssembler(response, obfuscate=request.include_obfuscation, tools=request.tools)
 
 
 class ResponsesPipeline:
@@ -95,6 +97,11 @@ class ResponsesPipeline:
         self._store = store
         self._conversations = conversations
         self._reasoning = reasoning or ReasoningPlanner(Sealer.ephemeral())
+
+    @property
+    def sealer(self) -> Sealer:
+        """The server's sealing key: reasoning and compaction items sent to clients."""
+        return self._reasoning.sealer
 
     async def prepare(self, request: CanonicalRequest) -> CanonicalRequest:
         """Resolve the model's rules and the stored history (shared with token counting)."""
@@ -115,8 +122,10 @@ class ResponsesPipeline:
             request.history = history
         if request.conversation_id is not None:
             request.history = await self._conversation_items(request)
+        await settle_input(request, self._store)  # references, duplicates, callable tools
         check_tool_pairs(request.all_items, param=request.param_names.get("input", "input"))
         self._reasoning.unseal_inputs(request)  # sent-back reasoning returns to context
+        open_summaries(self._reasoning.sealer, request)  # and compactions' summaries
         for item in request.input_items:
             item.setdefault("id", new_id(_ITEM_PREFIXES.get(item.get("type", "message"), "item")))
         return request

@@ -54,7 +54,11 @@ class CanonicalRequest:
     verbosity: str = "medium"
     reasoning_effort: str = "none"
     reasoning_summary: str | None = None
+    # What the model may call (flat: `protocol.tool_catalog.callable_tools`).
     tools: list[dict[str, Any]] = field(default_factory=list)
+    # The tools as the client declared them (namespaces, deferred, hosted), echoed in the
+    # response; None: `tools` is all there is (chat completions)
+    declared_tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] = "auto"
     parallel_tool_calls: bool = True
     max_tool_calls: int | None = None
@@ -90,6 +94,9 @@ class CanonicalRequest:
     # Whether reasoning items carry the raw thought (`reasoning_text`): open models yes,
     # like open-weight engines; `gpt-5.1` no, as OpenAI (engine.model_rules sets it).
     raw_reasoning: bool = True
+    # Compaction items' summaries by their sealed `encrypted_content`, opened by the
+    # pipeline (engine.compaction_codec): a prompt renderer never sees an unopened one.
+    summaries: dict[str, str] = field(default_factory=dict)
 
     @property
     def all_items(self) -> list[Item]:

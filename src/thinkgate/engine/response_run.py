@@ -40,6 +40,10 @@ class ResponseStore(Protocol):
         self, response_id: str, *, owner: str | None = None
     ) -> list[Item] | None: ...
 
+    async def find_items(self, ids: Sequence[str], *, owner: str | None) -> dict[str, Item]:
+        """Stored items by id (`item_reference`), of responses `owner` may read."""
+        ...
+
 
 class ConversationStore(Protocol):
     """`conversation` on a request: read its items first, append the turn's when done."""

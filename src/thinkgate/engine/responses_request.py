@@ -12,6 +12,7 @@ from thinkgate.protocol.responses import (
     InputTokensRequest,
     TextParam,
 )
+from thinkgate.protocol.tool_catalog import callable_tools
 from thinkgate.protocol.tools import check_tool_choice, parse_tools
 
 
@@ -21,11 +22,14 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
     summary = None
     if body.reasoning:
         summary = body.reasoning.summary or body.reasoning.generate_summary
-    tools = parse_tools(body.tools)
-    check_tool_choice(body.tool_choice, tools)
+    declared = parse_tools(body.tools)
+    input_items = parse_input(body.input)
+    tools = callable_tools(declared, input_items)
+    if body.previous_response_id is None and body.conversation is None:
+        check_tool_choice(body.tool_choice, tools)  # else once the history is read
     return CanonicalRequest(
         model=body.model,
-        input_items=parse_input(body.input),
+        input_items=input_items,
         instructions=body.instructions,
         max_output_tokens=body.max_output_tokens,
         sampling=Sampling(
@@ -39,6 +43,7 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
         reasoning_effort=effort or "",
         reasoning_summary=summary,
         tools=tools,
+        declared_tools=declared,
         tool_choice=body.tool_choice if body.tool_choice is not None else "auto",
         parallel_tool_calls=True if body.parallel_tool_calls is None else body.parallel_tool_calls,
         max_tool_calls=body.max_tool_calls,

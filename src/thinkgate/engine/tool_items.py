@@ -4,14 +4,17 @@
     custom_tool_call (ctc_)  added → custom_tool_call_input.delta* → .done → item done
     apply_patch_call (apc_)  added → item done   (the SDK defines no diff events)
     shell_call (sh_)         added → (shell_call_command.added → .delta → .done)* → item done
+    tool_search_call (tsc_)  added → item done   (client-executed: the client searches)
 
-apply_patch and shell items are announced when their call is complete: their fields
-are parsed from the whole constrained JSON, not streamed piecemeal.
+apply_patch, shell and tool_search items are announced when their call is complete: their
+fields are parsed from the whole constrained JSON, not streamed piecemeal. A call of a tool
+inside a namespace carries `namespace` and the tool's own `name`.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +24,7 @@ from thinkgate.ids import new_call_id, new_id
 Event = dict[str, Any]
 Emit = Callable[..., Event]
 _PREFIX = {"function": "fc", "custom": "ctc", "apply_patch": "apc", "shell": "sh"}
+_PREFIX["tool_search"] = "tsc"
 _STREAMED = {
     "function": ("response.function_call_arguments", "arguments"),
     "custom": ("response.custom_tool_call_input", "input"),
@@ -38,12 +42,14 @@ class ToolCallItem:
         name: str,
         *,
         obfuscation: Callable[[], str] | None,
+        namespace: str | None = None,
     ) -> None:
         self.item_id = new_id(_PREFIX[tool])
         self.call_id = new_call_id()
         self.output_index = output_index
         self.tool = tool
         self.name = name
+        self.namespace = namespace
         self._emit = emit
         self._obfuscation = obfuscation
         self._text: list[str] = []
@@ -70,6 +76,8 @@ class ToolCallItem:
 
         Returns None for the item when a cut-off call has nothing a client could use."""
         if self.tool not in _STREAMED:
+            if self.tool == "tool_search" and isinstance(payload, str):
+                payload = _arguments_object(payload)  # a chat upstream's function call
             if not isinstance(payload, dict):
                 return None, []
             return self._close_whole(payload)
@@ -95,7 +103,7 @@ class ToolCallItem:
         if self.tool == "apply_patch":
             if "diff" in opening["operation"]:
                 opening["operation"]["diff"] = ""
-        else:
+        elif self.tool == "shell":
             opening["action"]["commands"] = []
         events.append(
             self._emit("response.output_item.added", output_index=self.output_index, item=opening)
@@ -125,17 +133,21 @@ class ToolCallItem:
 
     def _item(self, status: str, value: str | dict[str, Any]) -> dict[str, Any]:
         base = {"id": self.item_id, "call_id": self.call_id}
+        named = {"name": self.name} | ({"namespace": self.namespace} if self.namespace else {})
         if self.tool == "function":
             return {
                 **base,
                 "type": "function_call",
                 "status": status,
                 "arguments": value,
-                "name": self.name,
+                **named,
             }
         if self.tool == "custom":
-            return {**base, "type": "custom_tool_call", "name": self.name, "input": value}
+            return {**base, "type": "custom_tool_call", **named, "input": value}
         assert isinstance(value, dict)
+        if self.tool == "tool_search":
+            kind = {"type": "tool_search_call", "execution": "client"}
+            return {**base, **kind, "status": status, "arguments": value}
         if self.tool == "apply_patch":
             operation = {key: value[key] for key in ("type", "path", "diff") if key in value}
             return {**base, "type": "apply_patch_call", "status": status, "operation": operation}
@@ -148,3 +160,11 @@ class ToolCallItem:
 
     def _where(self) -> dict[str, Any]:
         return {"item_id": self.item_id, "output_index": self.output_index}
+
+
+def _arguments_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,7 +1,8 @@
 """One request's account with the gateway: admitted (limits, budget) before generation,
-settled (cost, ledger) after, whatever the outcome.
+settled (cost, ledger) after, whatever the outcome. The key's limits and its user's both
+apply (`gateway/user_limits.py`).
 
-    Account.admit ──► RPM/TPM window ──► budget reservation ──► Bill
+    Account.admit ──► model lists ──► RPM/TPM windows ──► budget reservation ──► Bill
     Bill.settle   ──► exact cost ──► counters to actual ──► ledger row + cost header
 """
 
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict
 from thinkgate.errors import QuotaExceededError, RateLimitError, ThinkgateError, model_not_found
-from thinkgate.gateway.counters import RateState
+from thinkgate.gateway.counters import RateState, RateWindow, strictest
 from thinkgate.gateway.pricing import usd
+from thinkgate.gateway.user_limits import model_allowed, user_window
 from thinkgate.store.keys import KeyRecord
 from thinkgate.store.ledger import LedgerEntry
+from thinkgate.store.users import UserRecord
 
 if TYPE_CHECKING:
     from thinkgate.gateway.service import Gateway
@@ -40,32 +43,46 @@ class Account:
         self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
     ) -> Bill:
         self.model = request.model
-        if self.key.models is not None and request.model not in self.key.models:
+        user = await self.gateway.owner(self.key)  # None: the user has no limits
+        if not model_allowed(request.model, self.key, user):
             raise model_not_found(request.model)
+        windows: list[RateWindow] = []
         if self.key.rpm is not None or self.key.tpm is not None:  # no limits: no counting
-            state = await self.gateway.counters.hit(
-                self.key.id, self.key.rpm, self.key.tpm, input_tokens + max_output_tokens
-            )
-            self._rate_headers(state)
-            if not state.allowed:
-                self.headers["retry-after"] = str(state.retry_after_s)
-                raise RateLimitError(_rate_message(self.key, state), code="rate_limit_exceeded")
-        budgets = self.gateway.budget_counters(self.key)
+            windows.append(RateWindow(self.key.id, self.key.rpm, self.key.tpm))
+        shared = user_window(user) if user is not None else None
+        if shared is not None:
+            windows.append(shared)
+        if windows:
+            await self._count(windows, input_tokens + max_output_tokens)
+        token_windows = [window.id for window in windows if window.tpm is not None]
+        budgets = self.gateway.budget_counters(self.key, user)
         reserved = 0
         if budgets:
             reserved = self.gateway.prices.worst_case(
                 request.model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
             )
             if not await self.gateway.counters.reserve(budgets, reserved, self.gateway.spent):
-                if self.key.tpm is not None:
+                for window in token_windows:
                     await self.gateway.counters.refund_tokens(
-                        self.key.id, input_tokens + max_output_tokens
+                        window, input_tokens + max_output_tokens
                     )
-                raise QuotaExceededError(
-                    "You exceeded your current quota: this key's budget cannot cover this "
-                    "request's worst-case cost. Raise the budget or lower max_output_tokens.",
-                )
-        return Bill(self, request.model, reserved, [n for n, _ in budgets], max_output_tokens)
+                raise QuotaExceededError(_quota_message(self.key, user))
+        names = [name for name, _ in budgets]
+        return Bill(self, request.model, reserved, names, max_output_tokens, token_windows)
+
+    async def _count(self, windows: list[RateWindow], tokens: int) -> None:
+        """Count the request in its key's window and its user's, or refuse it (429)."""
+        states = await self.gateway.counters.hit_all(windows, tokens)
+        state = strictest(states)
+        self._rate_headers(state)
+        if state.allowed:
+            return
+        self.headers["retry-after"] = str(state.retry_after_s)
+        window, refused = next(
+            (w, s) for w, s in zip(windows, states, strict=True) if not s.allowed
+        )
+        whose = f"key {self.key.prefix}…" if window.id == self.key.id else "your user's keys"
+        raise RateLimitError(_rate_message(whose, refused), code="rate_limit_exceeded")
 
     def failed_early(
         self,
@@ -118,6 +135,7 @@ class Bill:
     reserved: int
     budgets: list[str]
     max_output_tokens: int
+    token_windows: list[str]  # the TPM windows it was counted in: unused output goes back
 
     async def settle(
         self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
@@ -128,7 +146,8 @@ class Bill:
         if self.budgets:
             await counters.adjust(self.budgets, priced.cost - self.reserved)
         if priced.refund:
-            await counters.refund_tokens(self.account.key.id, priced.refund)
+            for window in self.token_windows:
+                await counters.refund_tokens(window, priced.refund)
         self._record(response, priced, channel)
 
     def settle_now(
@@ -140,7 +159,7 @@ class Bill:
         if self.budgets or priced.refund:
             counters = self.account.gateway.counters
             delta = priced.cost - self.reserved
-            if not counters.settle_now(self.budgets, delta, self.account.key.id, priced.refund):
+            if not counters.settle_now(self.budgets, delta, self.token_windows, priced.refund):
                 return False
         self._record(response, priced, channel)
         return True
@@ -157,8 +176,8 @@ class Bill:
         counters = self.account.gateway.counters
         if self.budgets:
             await counters.adjust(self.budgets, -self.reserved)
-        if self.account.key.tpm is not None:  # the output reserved in the token window
-            await counters.refund_tokens(self.account.key.id, self.max_output_tokens)
+        for window in self.token_windows:  # the output reserved in the token windows
+            await counters.refund_tokens(window, self.max_output_tokens)
         status = "cancelled" if error is None else f"failed_{error.status_code}"
         self.account.unbilled(self.model, response_id, status, channel=channel)
 
@@ -171,7 +190,7 @@ class Bill:
             self.model, input_tokens=input_tokens, cached_tokens=cached, output_tokens=output
         )
         unused = max(0, self.max_output_tokens - output)  # reserved in the token window
-        refund = unused if self.account.key.tpm is not None else 0
+        refund = unused if self.token_windows else 0
         return _Priced(input_tokens, cached, output, reasoning, cost, refund)
 
     def _record(self, response: ResponseDict, priced: _Priced, channel: str | None) -> None:
@@ -205,7 +224,7 @@ class _Priced(NamedTuple):
     output_tokens: int
     reasoning_tokens: int
     cost: int  # picodollars
-    refund: int  # reserved output tokens not used, back to the key's token window
+    refund: int  # reserved output tokens not used, back to the token windows
 
 
 def _duration(seconds: float) -> str:
@@ -219,9 +238,24 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{rest}s" if minutes else f"{rest}s"
 
 
-def _rate_message(key: KeyRecord, state: RateState) -> str:
+def _rate_message(whose: str, state: RateState) -> str:
     return (
-        f"Rate limit reached for key {key.prefix}… (limit {state.limit_requests} requests "
+        f"Rate limit reached for {whose} (limit {state.limit_requests} requests "
         f"and {state.limit_tokens} tokens per minute). Please try again in "
         f"{state.retry_after_s}s."
+    )
+
+
+def _quota_message(key: KeyRecord, user: UserRecord | None) -> str:
+    own = key.budget_usd is not None or key.budget_monthly_usd is not None
+    limits = user.limits if user is not None else None
+    shared = limits is not None and (
+        limits.budget_usd is not None or limits.budget_monthly_usd is not None
+    )
+    whose = "this key's budget"
+    if shared:
+        whose = "this key's budget or its user's" if own else "the budget of this key's user"
+    return (
+        f"You exceeded your current quota: {whose} cannot cover this request's worst-case "
+        "cost. Raise the budget or lower max_output_tokens."
     )

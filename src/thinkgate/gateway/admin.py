@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +18,10 @@ from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.gateway.keys import KeyRing, new_key_id
 from thinkgate.gateway.passwords import hash_password, needs_rehash, verify_password
 from thinkgate.gateway.pricing import usd
+from thinkgate.gateway.user_limits import beyond, models_outside
 from thinkgate.store.keys import KeyRecord, KeyRepository
 from thinkgate.store.ledger import GroupBy, LedgerEntry, LedgerFilter, LedgerRepository
-from thinkgate.store.users import UserRecord, UserRepository
+from thinkgate.store.users import NO_LIMITS, UserLimits, UserRecord, UserRepository
 
 BOOTSTRAP_USER = "usr_admin"
 
@@ -28,6 +30,7 @@ BOOTSTRAP_USER = "usr_admin"
 class KeySpec:
     name: str
     user_id: str | None = None
+    role: str | None = None  # the role the caller means the key to have (None: the user's)
     models: tuple[str, ...] | None = None
     budget_usd: Decimal | None = None
     budget_monthly_usd: Decimal | None = None
@@ -50,21 +53,66 @@ class Admin:
         self._users = users
         self._ledger = ledger
 
-    async def create_user(self, name: str, role: str, password: str | None) -> dict[str, Any]:
+    async def create_user(
+        self, name: str, role: str, password: str | None, limits: UserLimits = NO_LIMITS
+    ) -> dict[str, Any]:
         user = UserRecord(
-            id="usr_" + secrets.token_hex(12), name=name, role=role, created_at=int(time.time())
+            id="usr_" + secrets.token_hex(12),
+            name=name,
+            role=role,
+            created_at=int(time.time()),
+            limits=limits,
         )
         password_hash = await asyncio.to_thread(hash_password, password) if password else None
         await self._users.add(user, password_hash)
         return user_view(user)
 
+    async def show_user(self, user_id: str) -> dict[str, Any]:
+        """The user, their limits, and what all their keys have spent (total, this month)."""
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFoundError(f"No user found with id '{user_id}'.", param="user_id")
+        month = time.strftime("%Y-%m-01", time.gmtime())
+        total = await self._ledger.user_spend_pico(user_id)
+        monthly = await self._ledger.user_spend_pico(user_id, since_day=month)
+        return {**user_view(user), "spend_usd": usd(total), "spend_monthly_usd": usd(monthly)}
+
+    async def update_user_limits(self, user_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change some of a user's limits (a field given as None: no limit); the rest stay.
+        Running servers apply it within `user_limits.CACHE_S` (the one changed through: at
+        once, by forgetting the user in its `UserBook`)."""
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFoundError(f"No user found with id '{user_id}'.", param="user_id")
+        await self._users.set_limits(user_id, replace(user.limits, **changes))
+        return await self.show_user(user_id)
+
     async def list_users(self) -> list[dict[str, Any]]:
         return [user_view(user) for user in await self._users.listing()]
 
     async def set_password(self, user_id: str, password: str) -> None:
+        """A new password, which signs the user out of every console session."""
         password_hash = await asyncio.to_thread(hash_password, password)
         if not await self._users.set_password_hash(user_id, password_hash):
             raise NotFoundError(f"No user found with id '{user_id}'.", param="user_id")
+
+    async def ensure_password(self, user_id: str, password: str) -> bool:
+        """Set the password unless it is the one already stored (THINKGATE_ADMIN_PASSWORD,
+        applied at every start: an unchanged one keeps the sessions); True: it changed."""
+        found = await self._users.by_login(user_id)
+        stored = found[1] if found is not None and found[0].id == user_id else None
+        if stored is not None and await asyncio.to_thread(verify_password, stored, password):
+            if needs_rehash(stored):
+                new_hash = await asyncio.to_thread(hash_password, password)
+                await self._users.set_password_hash(user_id, new_hash, sign_out=False)
+            return False
+        await self.set_password(user_id, password)
+        return True
+
+    async def login_user_id(self, login: str) -> str | None:
+        """The id of the user a sign-in names (by id, or by a name no other user has)."""
+        found = await self._users.by_login(login)
+        return found[0].id if found is not None else None
 
     async def check_password(self, login: str, password: str) -> UserRecord | None:
         """The user whose id (or unique name) and password these are, else None."""
@@ -74,9 +122,8 @@ class Admin:
         if not await asyncio.to_thread(verify_password, stored, password) or found is None:
             return None
         if stored is not None and needs_rehash(stored):
-            await self._users.set_password_hash(
-                found[0].id, await asyncio.to_thread(hash_password, password)
-            )
+            new_hash = await asyncio.to_thread(hash_password, password)
+            await self._users.set_password_hash(found[0].id, new_hash, sign_out=False)
         return found[0]
 
     async def user(self, user_id: str) -> UserRecord | None:
@@ -90,13 +137,39 @@ class Admin:
         return BOOTSTRAP_USER
 
     async def create_key(
-        self, spec: KeySpec, *, default_user: str | None, key: str | None = None
+        self,
+        spec: KeySpec,
+        *,
+        default_user: str | None,
+        key: str | None = None,
+        within_user_limits: bool = False,
     ) -> dict[str, Any]:
+        """`within_user_limits`: refuse limits past the user's (a member's own token, made in
+        the console). Either way the key's models must be among the user's, and every
+        request on the key is held to the user's limits too."""
         user_id = spec.user_id or default_user
         user = await self._users.get(user_id) if user_id else None
         if user is None:
             raise InvalidRequestError(
                 f"No user found with id '{user_id}'.", param="user_id", code="not_found"
+            )
+        if spec.role is not None and spec.role != user.role:
+            raise InvalidRequestError(
+                f"User '{user.id}' is {'an' if user.role == 'admin' else 'a'} {user.role}: "
+                f"its keys are {user.role} keys, not {spec.role} keys.",
+                param="role",
+                code="invalid_value",
+            )
+        problems = beyond(spec, user.limits) if within_user_limits else []
+        if problems:
+            raise InvalidRequestError(" ".join(problems), code="invalid_value")
+        outside = models_outside(spec.models, user.limits)
+        if outside:
+            raise InvalidRequestError(
+                f"User '{user.id}' may not use {', '.join(outside)}: a key's models must be "
+                f"among its user's ({', '.join(user.limits.models or ())}).",
+                param="models",
+                code="invalid_value",
             )
         template = KeyRecord(
             id=new_key_id(),
@@ -129,6 +202,7 @@ class Admin:
         return key_view(record, await self._ledger.spend_pico(key_id))
 
     async def revoke_key(self, key_id: str) -> bool:
+        """Refused on every replica once this returns (`KeyRing.revoke`)."""
         return await self._keys.revoke(key_id)
 
     async def requests(self, key_id: str | None, limit: int) -> list[dict[str, Any]]:
@@ -161,12 +235,18 @@ class Admin:
 
 
 def user_view(user: UserRecord) -> dict[str, Any]:
+    limits = user.limits
     return {
         "id": user.id,
         "object": "user",
         "name": user.name,
         "role": user.role,
         "created_at": user.created_at,
+        "models": list(limits.models) if limits.models is not None else None,
+        "budget_usd": _money(limits.budget_usd),
+        "budget_monthly_usd": _money(limits.budget_monthly_usd),
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
     }
 
 

@@ -6,7 +6,8 @@ await between check and add (here) or inside one Lua script (Redis), many reques
 cannot overshoot. Settling adds `actual - reserved`.
 
 Rate limits are sliding-window counters (the previous minute weighted by how much of it
-still overlaps the window, plus this minute), for requests and tokens together.
+still overlaps the window, plus this minute), for requests and tokens together. A request
+is counted in several windows at once (its key's and its user's) or in none.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 WINDOW_S = 60
 
 Loader = Callable[[str], Awaitable[int]]  # counter name → spend so far (from the ledger)
+
+
+class RateWindow(NamedTuple):
+    """One sliding window a request is counted in: a key's, or a user's across their keys."""
+
+    id: str
+    rpm: int | None
+    tpm: int | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,15 +56,23 @@ class Counters(Protocol):
         self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
     ) -> RateState: ...
 
+    async def hit_all(self, windows: Sequence[RateWindow], tokens: int) -> list[RateState]:
+        """One request in every window if each has room, else in none (one verdict each)."""
+        ...
+
     async def refund_tokens(self, key_id: str, tokens: int) -> None: ...
 
-    def settle_now(self, counters: Sequence[str], delta: int, key_id: str, refund: int) -> bool:
-        """`adjust(counters, delta)` and `refund_tokens(key_id, refund)` at once, where this
-        store can without waiting (one replica's memory); False: nothing done, await both."""
+    def settle_now(
+        self, counters: Sequence[str], delta: int, windows: Sequence[str], refund: int
+    ) -> bool:
+        """`adjust(counters, delta)` and `refund_tokens(w, refund)` for each window at once,
+        where this store can without waiting (one replica's memory); False: nothing done,
+        await them."""
         ...
 
     async def publish_revoked(self, key_id: str) -> None:
-        """Tell every other replica to drop this key from its cache."""
+        """Tell every other replica to drop this (committed) revocation's key from its
+        cache; return once each listening replica has."""
         ...
 
     async def aclose(self) -> None: ...
@@ -83,25 +100,43 @@ class MemoryCounters:
         self._adjust(counters, delta)
 
     async def hit(self, key_id: str, rpm: int | None, tpm: int | None, tokens: int) -> RateState:
-        now = time.time()
-        window, into = divmod(now, WINDOW_S)
+        return self._hit_all((RateWindow(key_id, rpm, tpm),), tokens)[0]
+
+    async def hit_all(self, windows: Sequence[RateWindow], tokens: int) -> list[RateState]:
+        return self._hit_all(windows, tokens)
+
+    def _hit_all(self, windows: Sequence[RateWindow], tokens: int) -> list[RateState]:
+        window, into = divmod(time.time(), WINDOW_S)
         current = int(window)
         self._forget_old(current)
-        used_r = self._estimate(key_id, "r", current, into)
-        used_t = self._estimate(key_id, "t", current, into)
-        state = decide(rpm, tpm, used_r, used_t, tokens, into, self._previous(key_id, current))
-        if state.allowed:
-            self._windows[(key_id, "r", current)] = self._windows.get((key_id, "r", current), 0) + 1
-            slot = (key_id, "t", current)
-            self._windows[slot] = self._windows.get(slot, 0) + tokens
-        return state
+        states = [
+            decide(
+                rpm,
+                tpm,
+                self._estimate(name, "r", current, into),
+                self._estimate(name, "t", current, into),
+                tokens,
+                into,
+                self._previous(name, current),
+            )
+            for name, rpm, tpm in windows
+        ]
+        if all(state.allowed for state in states):
+            for name, _, _ in windows:
+                self._windows[(name, "r", current)] = self._windows.get((name, "r", current), 0) + 1
+                slot = (name, "t", current)
+                self._windows[slot] = self._windows.get(slot, 0) + tokens
+        return states
 
     async def refund_tokens(self, key_id: str, tokens: int) -> None:
         self._refund(key_id, tokens)
 
-    def settle_now(self, counters: Sequence[str], delta: int, key_id: str, refund: int) -> bool:
+    def settle_now(
+        self, counters: Sequence[str], delta: int, windows: Sequence[str], refund: int
+    ) -> bool:
         self._adjust(counters, delta)
-        self._refund(key_id, refund)
+        for name in windows:
+            self._refund(name, refund)
         return True
 
     def _adjust(self, counters: Sequence[str], delta: int) -> None:
@@ -166,6 +201,32 @@ def decide(
         remaining_tokens=max(0, math.floor(tpm - after_t)) if tpm is not None else 0,
         reset_tokens_s=_reset(after_t, tpm, previous[1], to_roll),
         retry_after_s=max(1, math.ceil(wait)) if not allowed else 0,
+    )
+
+
+def strictest(states: Sequence[RateState]) -> RateState:
+    """One verdict for the x-ratelimit-* headers of a request counted in several windows:
+    per dimension the window with the least room left; refused if any window refused, with
+    the longest of their waits."""
+    requests = min(
+        (s for s in states if s.limit_requests is not None),
+        key=lambda s: s.remaining_requests,
+        default=states[0],
+    )
+    tokens = min(
+        (s for s in states if s.limit_tokens is not None),
+        key=lambda s: s.remaining_tokens,
+        default=states[0],
+    )
+    return RateState(
+        allowed=all(s.allowed for s in states),
+        limit_requests=requests.limit_requests,
+        remaining_requests=requests.remaining_requests,
+        reset_requests_s=requests.reset_requests_s,
+        limit_tokens=tokens.limit_tokens,
+        remaining_tokens=tokens.remaining_tokens,
+        reset_tokens_s=tokens.reset_tokens_s,
+        retry_after_s=max(s.retry_after_s for s in states),
     )
 
 

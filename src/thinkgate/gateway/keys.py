@@ -8,20 +8,33 @@ lives outside the database, so a leaked table alone cannot even confirm a guesse
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
 from thinkgate.store.keys import KeyRecord, KeyRepository
 
+log = logging.getLogger(__name__)
+
 KEY_PREFIX = "sk-tg-"
 _INDEX_CHARS = 16
 PEPPER_FILE = "key_pepper"
+# The backstop for a replica that missed a revocation's announcement (Redis lost and not yet
+# resubscribed, or a CLI revocation without Redis): the longest it can keep a revoked key.
+# Short enough to bound that exposure to half a minute; long enough that re-reading every
+# active key (one indexed query per replica) costs nothing measurable.
+REFRESH_INTERVAL_S = 30.0
+
+Announce = Callable[[str], Awaitable[None]]  # key id → returns once every replica forgot it
 
 
 def generate_key() -> str:
@@ -67,18 +80,53 @@ def mask_key(key: str) -> str:
 class KeyRing:
     """Active keys held in memory, so authenticating costs no database round trip.
 
-    A key unknown here is looked up once in the database (another replica may have made
-    it); `forget` drops a revoked key at once (the revoking replica tells the others).
+    A key unknown here is looked up in the database (another replica may have made it).
+    Revoking writes the database first, then drops the key here (`forget`), then has every
+    other replica drop it (`announce`, which returns once they have). Requests in flight
+    cannot undo that: `forget` moves the epoch on, and a database read overtaken by an
+    epoch change (it may have read the row before the revocation committed) is read again
+    instead of cached. While this replica may miss announcements (Redis lost: `distrust`
+    until `resync`) every key is read from the database; `refresh` every
+    REFRESH_INTERVAL_S is the backstop for an announcement lost without anyone noticing.
+
+        revoke: DB commit ──▶ forget (epoch += 1) ──▶ announce ──▶ other rings forget
+        lookup: epoch e ──▶ read row ──▶ epoch still e? cache it : read again
     """
 
     def __init__(self, repository: KeyRepository, pepper: bytes) -> None:
         self._repository = repository
         self._pepper = pepper
         self._by_slice: dict[str, KeyRecord] = {}
+        self._epoch = 0
+        self._trusted = True  # False: announcements may be missed, read every key anew
+        self._announce: Announce = _nobody
+        self._refresher: asyncio.Task[None] | None = None
+
+    def announce_with(self, announce: Announce) -> None:
+        """How a revocation reaches the other replicas (Redis); unset, there are none."""
+        self._announce = announce
 
     async def refresh(self) -> None:
-        records = await self._repository.active()
+        """Cache exactly the keys the database holds active (dropping any revoked)."""
+        while True:
+            epoch = self._epoch
+            records = await self._repository.active()
+            if epoch == self._epoch:
+                break
         self._by_slice = {r.key_hash[:_INDEX_CHARS]: r for r in records}
+
+    def distrust(self) -> None:
+        """Revocations may go unannounced here from now on (Redis lost): until `resync`,
+        a cached key is read again from the database on every request."""
+        self._trusted = False
+
+    async def resync(self) -> None:
+        """Announcements reach this replica again: reload the cache, then trust it."""
+        await self.refresh()
+        self._trusted = True
+
+    def start_refreshing(self, interval_s: float = REFRESH_INTERVAL_S) -> None:
+        self._refresher = asyncio.create_task(self._refresh_every(interval_s), name="key refresh")
 
     async def create(self, template: KeyRecord, *, key: str | None = None) -> tuple[str, KeyRecord]:
         """Store a new key (or a given one) and return it: the only time it is seen.
@@ -91,8 +139,10 @@ class KeyRing:
         if existing is not None and existing.key_hash == key_hash:
             return secret, existing
         record = replace(template, key_hash=key_hash, prefix=display_prefix(secret))
+        epoch = self._epoch
         await self._repository.add(record)
-        self._by_slice[key_hash[:_INDEX_CHARS]] = record
+        if epoch == self._epoch:  # else it may be revoked already: a request will look it up
+            self._by_slice[key_hash[:_INDEX_CHARS]] = record
         return secret, record
 
     async def authenticate(self, presented: str) -> KeyRecord | None:
@@ -103,26 +153,74 @@ class KeyRing:
         """
         presented_hash = hash_key(presented, self._pepper)
         candidate = self._by_slice.get(presented_hash[:_INDEX_CHARS])
-        if candidate is None and presented.startswith(KEY_PREFIX):
-            candidate = await self._repository.by_hash(presented_hash)
-            if candidate is None or candidate.revoked_at is not None:
-                return None
-            self._by_slice[presented_hash[:_INDEX_CHARS]] = candidate
+        if candidate is None:
+            if presented.startswith(KEY_PREFIX):
+                candidate = await self._load(presented_hash)
+        elif not self._trusted:
+            candidate = await self._load(presented_hash)
         if candidate is None or not hmac.compare_digest(candidate.key_hash, presented_hash):
             return None
         return candidate
 
     def forget(self, key_id: str) -> None:
+        """Drop a revoked key, and have every database read still in flight read again.
+
+        Called once the revocation is committed (here, or announced by another replica),
+        so a read that starts after this sees the key revoked.
+        """
+        self._epoch += 1
         for index, record in list(self._by_slice.items()):
             if record.id == key_id:
                 del self._by_slice[index]
 
     async def revoke(self, key_id: str) -> bool:
+        """Revoke a key everywhere; once this returns no replica accepts it (one that
+        did not confirm in time is logged, and drops it at its next refresh).
+
+        Every path (admin API, console, CLI) comes here. A key already revoked is
+        forgotten and announced again, which mends a replica that missed it.
+        """
+        revoked = await self._repository.revoke(key_id)
         self.forget(key_id)
-        return await self._repository.revoke(key_id)
+        await self._announce(key_id)
+        return revoked
 
     async def has_admin(self) -> bool:
         return await self._repository.has_admin()
+
+    async def aclose(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+
+    async def _load(self, key_hash: str) -> KeyRecord | None:
+        """An uncached key from the database, cached if active (see the class docstring)."""
+        while True:
+            epoch = self._epoch
+            record = await self._repository.by_hash(key_hash)
+            if epoch == self._epoch:
+                break
+        index = key_hash[:_INDEX_CHARS]
+        if record is None or record.revoked_at is not None:
+            cached = self._by_slice.get(index)
+            if cached is not None and cached.key_hash == key_hash:
+                del self._by_slice[index]
+            return None
+        self._by_slice[index] = record
+        return record
+
+    async def _refresh_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.refresh()
+            except Exception:
+                log.warning("key cache refresh failed; next try in %s s", interval_s, exc_info=True)
+
+
+async def _nobody(key_id: str) -> None:
+    return None
 
 
 def new_key_id() -> str:

@@ -18,8 +18,10 @@ from thinkgate.gateway.counters import Counters
 from thinkgate.gateway.keys import KeyRing, mask_key
 from thinkgate.gateway.ledger import LedgerWriter
 from thinkgate.gateway.pricing import PriceTable, to_pico
+from thinkgate.gateway.user_limits import UserBook, counter_user, user_budgets
 from thinkgate.store.keys import KeyRecord
 from thinkgate.store.ledger import LedgerRepository
+from thinkgate.store.users import UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,10 @@ class Gateway:
         prices: PriceTable,
         counters: Counters,
         registry: ModelRegistry,
+        users: UserBook,
     ) -> None:
         self.keys = keys
+        self.users = users
         self.ledger_repository = ledger_repository
         self.ledger = ledger
         self.prices = prices
@@ -61,24 +65,37 @@ class Gateway:
     def account(self, key: KeyRecord, endpoint: str, headers: MutableMapping[str, str]) -> Account:
         return Account(self, key, endpoint, headers)
 
-    def budget_counters(self, key: KeyRecord) -> list[tuple[str, int]]:
-        """(counter name, limit in picodollars) for each budget the key has."""
+    async def owner(self, key: KeyRecord) -> UserRecord | None:
+        """The key's user where an admin has limited that user (else None: nothing to check)."""
+        if key.user_id is None:
+            return None
+        user = await self.users.get(key.user_id)
+        return user if user is not None and user.limits.any else None
+
+    def budget_counters(
+        self, key: KeyRecord, user: UserRecord | None = None
+    ) -> list[tuple[str, int]]:
+        """(counter name, limit in picodollars) for each budget the key and its user have."""
         counters: list[tuple[str, int]] = []
+        month = time.strftime("%Y-%m", time.gmtime())
         if key.budget_usd is not None:
             counters.append((f"{key.id}|total", to_pico(key.budget_usd)))
         if key.budget_monthly_usd is not None:
-            month = time.strftime("%Y-%m", time.gmtime())
             counters.append((f"{key.id}|month|{month}", to_pico(key.budget_monthly_usd)))
+        if user is not None:
+            counters += user_budgets(user, month)
         return counters
 
     async def spent(self, counter: str) -> int:
-        """A budget counter's starting value: the spend the ledger has recorded."""
-        key_id, _, rest = counter.partition("|")
+        """A budget counter's starting value: the spend the ledger has recorded (a user's:
+        of all the user's keys)."""
+        subject, _, rest = counter.partition("|")
         await self.ledger.flush()
-        if rest.startswith("month|"):
-            month = rest.removeprefix("month|")
-            return await self.ledger_repository.spend_pico(key_id, since_day=f"{month}-01")
-        return await self.ledger_repository.spend_pico(key_id)
+        since = f"{rest.removeprefix('month|')}-01" if rest.startswith("month|") else None
+        user_id = counter_user(subject)
+        if user_id is not None:
+            return await self.ledger_repository.user_spend_pico(user_id, since_day=since)
+        return await self.ledger_repository.spend_pico(subject, since_day=since)
 
     def channel(self, model: str) -> str:
         try:
@@ -88,11 +105,11 @@ class Gateway:
         return f"{info.backend}:{info.id}"
 
     async def revoke(self, key_id: str) -> bool:
-        revoked = await self.keys.revoke(key_id)
-        await self.counters.publish_revoked(key_id)
-        return revoked
+        """Refused on every replica once this returns (`KeyRing.revoke`)."""
+        return await self.keys.revoke(key_id)
 
     async def aclose(self) -> None:
+        await self.keys.aclose()
         await self.ledger.aclose()
         await self.counters.aclose()
 

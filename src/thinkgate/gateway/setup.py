@@ -3,6 +3,7 @@ ledger writer, and the bootstrap admin key."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -16,6 +17,7 @@ from thinkgate.gateway.keys import KeyRing, load_pepper
 from thinkgate.gateway.ledger import LedgerWriter
 from thinkgate.gateway.pricing import PriceTable
 from thinkgate.gateway.service import Gateway
+from thinkgate.gateway.user_limits import UserBook
 from thinkgate.store.database import Database
 from thinkgate.store.keys import KeyRepository
 from thinkgate.store.ledger import LedgerRepository
@@ -25,10 +27,13 @@ ADMIN_KEY_FILE = "admin-key.txt"
 
 
 def open_admin(settings: Settings, database: Database) -> tuple[Admin, KeyRing]:
-    """What the CLI needs (no counters, no writer): keys, users and the ledger."""
+    """What the CLI needs (no counters, no writer): keys, users and the ledger. With Redis,
+    its revocations are announced to the running servers (over a connection of its own)."""
     pepper_secret = settings.key_pepper.get_secret_value() if settings.key_pepper else None
     key_repository = KeyRepository(database)
     keys = KeyRing(key_repository, load_pepper(pepper_secret, settings.data_dir))
+    if settings.redis_url is not None:
+        keys.announce_with(functools.partial(_announce_via, settings.redis_url))
     admin = Admin(keys, key_repository, UserRepository(database), LedgerRepository(database))
     return admin, keys
 
@@ -39,6 +44,8 @@ async def open_gateway(
     admin, keys = open_admin(settings, database)
     await keys.refresh()
     counters = await _counters(settings, keys)
+    keys.announce_with(counters.publish_revoked)
+    keys.start_refreshing()
     ledger_repository = LedgerRepository(database)
     writer = LedgerWriter(ledger_repository)
     writer.start()
@@ -49,6 +56,7 @@ async def open_gateway(
         prices=PriceTable(settings.pricing),
         counters=counters,
         registry=registry,
+        users=UserBook(UserRepository(database)),
     )
     await bootstrap_admin_key(settings, admin, keys)
     return gateway, admin
@@ -59,7 +67,13 @@ async def _counters(settings: Settings, keys: KeyRing) -> Counters:
         return MemoryCounters()
     from thinkgate.gateway.redis_counters import RedisCounters
 
-    return await RedisCounters.connect(settings.redis_url, on_revoked=keys.forget)
+    return await RedisCounters.connect(settings.redis_url, keys=keys)
+
+
+async def _announce_via(url: str, key_id: str) -> None:
+    from thinkgate.gateway.revocations import announce_via
+
+    await announce_via(url, key_id)
 
 
 async def bootstrap_admin_key(settings: Settings, admin: Admin, keys: KeyRing) -> None:
@@ -68,7 +82,7 @@ async def bootstrap_admin_key(settings: Settings, admin: Admin, keys: KeyRing) -
     try:
         user_id = await admin.ensure_bootstrap_admin()
         if settings.admin_password is not None:  # the web console's admin sign-in
-            await admin.set_password(user_id, settings.admin_password.get_secret_value())
+            await admin.ensure_password(user_id, settings.admin_password.get_secret_value())
         if settings.admin_key is not None:
             secret = settings.admin_key.get_secret_value()
             await admin.create_key(KeySpec(name="admin"), default_user=user_id, key=secret)

@@ -13,8 +13,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol.client_items import (
+    CLIENT_ITEM_MODELS,
+    is_bare_reference,
+    without_private_fields,
+)
 from thinkgate.protocol.common import StrictModel
 from thinkgate.protocol.parsing import validate
+from thinkgate.protocol.tools import parse_tools
 
 Item = dict[str, Any]
 
@@ -66,6 +72,8 @@ class Message(StrictModel):
     content: str | list[dict[str, Any]]
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
+    # An assistant message's place in its turn (GPT-5.3-codex and later): kept, echoed.
+    phase: Literal["commentary", "final_answer"] | None = None
 
 
 class FunctionCall(StrictModel):
@@ -75,6 +83,7 @@ class FunctionCall(StrictModel):
     arguments: str
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
+    namespace: str | None = Field(default=None, min_length=1)
 
 
 class FunctionCallOutput(StrictModel):
@@ -83,6 +92,8 @@ class FunctionCallOutput(StrictModel):
     output: str | list[dict[str, Any]]
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
+    name: str | None = None
+    namespace: str | None = None
 
 
 class Reasoning(StrictModel):
@@ -101,6 +112,7 @@ class CustomToolCall(StrictModel):
     input: str
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
+    namespace: str | None = Field(default=None, min_length=1)
 
 
 class CustomToolCallOutput(StrictModel):
@@ -109,6 +121,8 @@ class CustomToolCallOutput(StrictModel):
     output: str | list[dict[str, Any]]
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
+    name: str | None = None  # Codex names the tool that answered
+    namespace: str | None = None
 
 
 class CreateFile(StrictModel):
@@ -208,7 +222,12 @@ _ITEM_MODELS: dict[str, type[StrictModel]] = {
     "shell_call": ShellCall,
     "shell_call_output": ShellCallOutput,
     "compaction": Compaction,
+    **CLIENT_ITEM_MODELS,
 }
+# Items that take no default `status` (their SDK types have none, or it is optional).
+_NO_STATUS = frozenset(
+    ("reasoning", "custom_tool_call", "custom_tool_call_output", "compaction", "item_reference")
+)
 
 
 def parse_input(value: str | list[dict[str, Any]] | None, *, param: str = "input") -> list[Item]:
@@ -225,7 +244,8 @@ def parse_item(raw: Any, param: str) -> Item:
         raise InvalidRequestError(
             f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type"
         )
-    kind = raw.get("type", "message")
+    raw = without_private_fields(raw)
+    kind = "item_reference" if is_bare_reference(raw) else raw.get("type", "message")
     model = _ITEM_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise InvalidRequestError(
@@ -238,12 +258,12 @@ def parse_item(raw: Any, param: str) -> Item:
     item = validate(raw, model, prefix=param).model_dump(exclude_none=True, by_alias=True)
     if item["type"] == "message":
         item["content"] = _parse_content(item["role"], item["content"], f"{param}.content")
-    if item["type"] not in (
-        "reasoning",
-        "custom_tool_call",
-        "custom_tool_call_output",
-        "compaction",
-    ):
+    elif item["type"] == "tool_search_output":
+        item["tools"] = parse_tools(item["tools"], param=f"{param}.tools")
+    if item["type"].startswith("tool_search"):
+        item.setdefault("execution", "client")
+        item.setdefault("call_id", None)  # the SDK's types require the key
+    if item["type"] not in _NO_STATUS:
         item.setdefault("status", "completed")  # listed later as the SDK's item types
     return item
 

@@ -85,6 +85,8 @@ class CreateResponseRequest(StrictModel):
     service_tier: ServiceTier | None = None
     user: str | None = Field(default=None, max_length=512)
     prompt: dict[str, Any] | None = None
+    # Codex's own bookkeeping (session and trace ids): accepted, never forwarded or stored.
+    client_metadata: dict[str, str] | None = None
     # Parsed only to be refused with OpenAI's own explanation (see engine.requests).
     reasoning_effort: Any = None
 

@@ -8,144 +8,104 @@ checked against it: a choice naming a tool that is not declared is a 400 naming
     responses  {"type":"function","name",…}    chat  {"type":"function","function":{…}}
                {"type":"custom","name","format"}     {"type":"custom","custom":{…}}
                {"type":"apply_patch"} {"type":"shell"}
+               {"type":"namespace","name","description","tools":[function|custom…]}
+               {"type":"tool_search","execution":"client",…}   {"type":"web_search",…}
+
+What the model may call is worked out from this list by `protocol.tool_catalog`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.common import StrictModel
 from thinkgate.protocol.parsing import validate
-
-Tool = dict[str, Any]
-_NAME = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")
-_HOSTED = (
-    "web_search",
-    "web_search_2025_08_26",
-    "web_search_preview",
-    "web_search_preview_2025_03_11",
-    "file_search",
-    "code_interpreter",
-    "image_generation",
-    "computer_use_preview",
-    "mcp",
-    "local_shell",
+from thinkgate.protocol.tool_models import (
+    CHAT_TOOLS,
+    HOSTED,
+    NAMESPACE_TOOLS,
+    RESPONSES_TOOLS,
+    SEARCH_PARAMETERS,
+    ChatCustomTool,
+    ChatFunctionTool,
+    ChatGrammarInputFormat,
+    CustomSpec,
+    CustomTool,
+    FunctionSpec,
+    FunctionTool,
+    GrammarInputFormat,
+    NamespaceTool,
+    TextInputFormat,
+    ToolSearchTool,
 )
 
-
-class TextInputFormat(StrictModel):
-    type: Literal["text"]
+Tool = dict[str, Any]
 
 
-class GrammarInputFormat(StrictModel):
-    type: Literal["grammar"]
-    syntax: Literal["lark", "regex"]
-    definition: str = Field(min_length=1)
-
-
-class GrammarSpec(StrictModel):
-    syntax: Literal["lark", "regex"]
-    definition: str = Field(min_length=1)
-
-
-class ChatGrammarInputFormat(StrictModel):
-    """Chat nests the grammar: `{"type":"grammar","grammar":{"syntax","definition"}}`."""
-
-    type: Literal["grammar"]
-    grammar: GrammarSpec
-
-
-class FunctionSpec(StrictModel):
-    name: str = _NAME
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-
-class FunctionTool(FunctionSpec):
-    type: Literal["function"]
-
-
-class CustomSpec(StrictModel):
-    name: str = _NAME
-    description: str | None = None
-    format: dict[str, Any] | None = None
-
-
-class CustomTool(CustomSpec):
-    type: Literal["custom"]
-
-
-class ShellEnvironment(StrictModel):
-    type: Literal["local"]
-
-
-class ApplyPatchTool(StrictModel):
-    type: Literal["apply_patch"]
-
-
-class ShellTool(StrictModel):
-    type: Literal["shell"]
-    environment: ShellEnvironment | None = None
-
-
-class ChatFunctionTool(StrictModel):
-    type: Literal["function"]
-    function: FunctionSpec
-
-
-class ChatCustomTool(StrictModel):
-    type: Literal["custom"]
-    custom: CustomSpec
-
-
-_RESPONSES_TOOLS: dict[str, type[StrictModel]] = {
-    "function": FunctionTool,
-    "custom": CustomTool,
-    "apply_patch": ApplyPatchTool,
-    "shell": ShellTool,
-}
-_CHAT_TOOLS: dict[str, type[StrictModel]] = {"function": ChatFunctionTool, "custom": ChatCustomTool}
+def namespaced_name(namespace: str, name: str) -> str:
+    """The one name a namespaced tool is called by where namespaces do not exist (the
+    embedded model's call syntax, chat-only upstreams): `crm` + `lookup` → `crm__lookup`;
+    a namespace already ending in `__` (Codex's `mcp__server__`) is joined as it is."""
+    return f"{namespace}{'' if namespace.endswith('__') else '__'}{name}"
 
 
 def call_name(tool: Tool) -> str:
-    """The name a call of this tool carries (apply_patch and shell are named by type)."""
+    """The name a call of this tool carries (apply_patch and shell are named by type; a
+    tool inside a namespace by `namespaced_name`)."""
+    if tool.get("namespace"):
+        return namespaced_name(str(tool["namespace"]), str(tool["name"]))
     return str(tool.get("name") or tool["type"])
 
 
-def parse_tools(raw: list[dict[str, Any]] | None, *, chat: bool = False) -> list[Tool]:
-    """Validate each tool; return the canonical flat form. Names must be unique."""
-    models = _CHAT_TOOLS if chat else _RESPONSES_TOOLS
+def parse_tools(
+    raw: list[dict[str, Any]] | None, *, chat: bool = False, param: str = "tools"
+) -> list[Tool]:
+    """Validate each tool; return the canonical form (namespaces kept whole). The names
+    calls would carry must be unique."""
+    models = CHAT_TOOLS if chat else RESPONSES_TOOLS
     tools: list[Tool] = []
     seen: set[str] = set()
     for index, raw_tool in enumerate(raw or []):
-        where = f"tools[{index}]"
-        if not isinstance(raw_tool, dict):
-            raise InvalidRequestError(
-                f"Invalid type for '{where}': expected an object.", param=where, code="invalid_type"
-            )
-        kind = raw_tool.get("type")
-        model = models.get(kind) if isinstance(kind, str) else None
-        if model is None:
-            raise _unknown_tool_type(kind, where, models)
-        tool = _canonical(validate(raw_tool, model, prefix=where), where, chat=chat)
-        name = call_name(tool)
-        if name in seen:
-            raise InvalidRequestError(
-                f"Invalid 'tools': duplicate tool name '{name}'.",
-                param=f"{where}.function.name" if chat and kind == "function" else f"{where}.name",
-                code="invalid_value",
-            )
-        seen.add(name)
+        where = f"{param}[{index}]"
+        tool = _parse_tool(raw_tool, where, models, chat=chat)
+        for name, name_param in _call_names(tool, where, chat=chat):
+            if name in seen:
+                raise InvalidRequestError(
+                    f"Invalid 'tools': duplicate tool name '{name}'.",
+                    param=name_param,
+                    code="invalid_value",
+                )
+            seen.add(name)
         tools.append(tool)
     return tools
 
 
+def _parse_tool(raw: Any, where: str, models: dict[str, type[StrictModel]], *, chat: bool) -> Tool:
+    if not isinstance(raw, dict):
+        raise InvalidRequestError(
+            f"Invalid type for '{where}': expected an object.", param=where, code="invalid_type"
+        )
+    kind = raw.get("type")
+    model = models.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise _unknown_tool_type(kind, where, models)
+    return _canonical(validate(raw, model, prefix=where), where, chat=chat)
+
+
+def _call_names(tool: Tool, where: str, *, chat: bool) -> list[tuple[str, str]]:
+    """(call name, the param naming it) for each callable tool in `tool`."""
+    if tool["type"] == "namespace":
+        return [
+            (namespaced_name(tool["name"], inner["name"]), f"{where}.tools[{index}].name")
+            for index, inner in enumerate(tool["tools"])
+        ]
+    nested = chat and tool["type"] == "function"
+    return [(call_name(tool), f"{where}.function.name" if nested else f"{where}.name")]
+
+
 def _unknown_tool_type(kind: Any, where: str, models: dict[str, Any]) -> InvalidRequestError:
-    if kind in _HOSTED:
+    if kind in HOSTED:
         return InvalidRequestError(
             f"Tool type '{kind}' is not supported by this server.",
             param=f"{where}.type",
@@ -166,8 +126,47 @@ def _canonical(model: StrictModel, where: str, *, chat: bool) -> Tool:
         inner = "function" if isinstance(model, ChatFunctionTool) else "custom"
         return _canonical_spec(model.type, spec, f"{where}.{inner}", chat=True)
     if isinstance(model, FunctionTool | CustomTool):
-        return _canonical_spec(model.type, model, where, chat=False)
+        tool = _canonical_spec(model.type, model, where, chat=False)
+        if model.defer_loading is not None:
+            tool["defer_loading"] = model.defer_loading
+        return tool
+    if isinstance(model, NamespaceTool):
+        members = [
+            _parse_tool(raw, f"{where}.tools[{index}]", NAMESPACE_TOOLS, chat=False)
+            for index, raw in enumerate(model.tools)
+        ]
+        return {
+            "type": "namespace",
+            "name": model.name,
+            "description": model.description,
+            "tools": members,
+        }
+    if isinstance(model, ToolSearchTool):
+        return _tool_search(model, where)
     return model.model_dump(exclude_none=True)
+
+
+def _tool_search(model: ToolSearchTool, where: str) -> Tool:
+    if model.execution != "client":
+        raise InvalidRequestError(
+            "Only client-executed tool search is supported by this server: set 'execution' "
+            "to 'client' and answer each 'tool_search_call' with a 'tool_search_output'.",
+            param=f"{where}.execution",
+            code="unsupported_value",
+        )
+    parameters = model.parameters if model.parameters is not None else SEARCH_PARAMETERS
+    if parameters.get("type", "object") != "object":
+        raise InvalidRequestError(
+            "Invalid schema for 'tool_search': schema must be a JSON Schema of 'type: \"object\"'.",
+            param=f"{where}.parameters",
+            code="invalid_function_parameters",
+        )
+    return {
+        "type": "tool_search",
+        "execution": "client",
+        "description": model.description,
+        "parameters": parameters,
+    }
 
 
 def _canonical_spec(kind: str, spec: FunctionSpec | CustomSpec, where: str, *, chat: bool) -> Tool:
@@ -296,6 +295,7 @@ def _named(choice: Any, tools: list[Tool], where: str) -> str:
                 param=f"{where}.name",
                 code="missing_required_parameter",
             )
+        return _named_member(kind, name, choice.get("namespace"), tools, where)
     else:
         raise InvalidRequestError(
             f"Invalid value: '{kind}'. Supported values are: 'function', 'custom', "
@@ -310,6 +310,35 @@ def _named(choice: Any, tools: list[Tool], where: str) -> str:
             code="invalid_value",
         )
     return str(name)
+
+
+def _named_member(kind: str, name: str, namespace: Any, tools: list[Tool], where: str) -> str:
+    """A function or custom tool, by its call name, or by its own name (and `namespace`,
+    which a name shared by two namespaces needs) when it sits in a namespace."""
+    matches = [
+        tool
+        for tool in tools
+        if tool["type"] == kind
+        and (
+            (tool.get("namespace"), tool["name"]) == (namespace, name)
+            if namespace is not None
+            else call_name(tool) == name or (tool.get("namespace") and tool["name"] == name)
+        )
+    ]
+    if not matches:
+        raise InvalidRequestError(
+            f"Tool choice '{kind}' with name '{name}' not found in 'tools' parameter.",
+            param=where,
+            code="invalid_value",
+        )
+    if len(matches) > 1:
+        raise InvalidRequestError(
+            f"Tool choice '{kind}' with name '{name}' is ambiguous: tools in several "
+            "namespaces have that name. Add 'namespace' to say which.",
+            param=where,
+            code="invalid_value",
+        )
+    return call_name(matches[0])
 
 
 def _choice_without_tools() -> InvalidRequestError:

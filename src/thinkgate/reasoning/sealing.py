@@ -4,6 +4,7 @@ Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) with a key kept in the d
 dir, so a client on `store: false` can send a reasoning item back and the server puts
 the thought back in context without having stored anything. A blob that fails the MAC
 (tampered, or sealed by another server) is the client's error: 400 naming the item.
+Each blob names its kind (`reasoning`, `compaction`): one is never accepted as the other.
 """
 
 from __future__ import annotations
@@ -39,14 +40,18 @@ class Sealer:
     def ephemeral(cls) -> Sealer:
         return cls(Fernet.generate_key())
 
-    def seal(self, text: str) -> str:
-        return self._fernet.encrypt(json.dumps({"v": 1, "text": text}).encode()).decode()
+    def seal(self, text: str, *, kind: str = "reasoning") -> str:
+        payload = {"v": 1, "kind": kind, "text": text}
+        return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
-    def open(self, blob: str, *, param: str) -> str:
+    def open(self, blob: str, *, param: str, kind: str = "reasoning") -> str:
         try:
             payload = json.loads(self._fernet.decrypt(blob.encode()))
+            # blobs sealed before kinds were named are reasoning
+            if payload.get("kind", "reasoning") != kind:
+                raise ValueError(f"sealed {payload.get('kind')!r}, not {kind!r}")
             return str(payload["text"])
-        except (InvalidToken, ValueError, KeyError, TypeError) as exc:
+        except (InvalidToken, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidRequestError(
                 "The encrypted content could not be verified: it was changed, or it was "
                 "not produced by this server.",

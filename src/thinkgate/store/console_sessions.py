@@ -1,4 +1,7 @@
-"""Console sign-in sessions at rest: the hash of the cookie's token, the user, the CSRF token."""
+"""Console sign-in sessions at rest: the hash of the cookie's token, the user, the CSRF token.
+
+A new password deletes the user's rows (`UserRepository.set_password_hash`, one transaction).
+"""
 
 from __future__ import annotations
 
@@ -51,13 +54,6 @@ class ConsoleSessionRepository:
         async with self._db.session() as session, session.begin():
             await session.execute(
                 delete(ConsoleSessionRow).where(ConsoleSessionRow.id == session_id)
-            )
-
-    async def delete_for_user(self, user_id: str) -> None:
-        """Sign a user out everywhere (their password changed)."""
-        async with self._db.session() as session, session.begin():
-            await session.execute(
-                delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user_id)
             )
 
     async def purge_expired(self, now: int) -> None:

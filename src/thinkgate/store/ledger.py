@@ -150,7 +150,14 @@ class LedgerRepository:
         ]
 
     async def spend_pico(self, key_id: str, *, since_day: str | None = None) -> int:
-        query = select(func.sum(UsageDailyRow.cost_pico)).where(UsageDailyRow.key_id == key_id)
+        return await self._spend(UsageDailyRow.key_id == key_id, since_day)
+
+    async def user_spend_pico(self, user_id: str, *, since_day: str | None = None) -> int:
+        """Everything the user's keys have spent, revoked ones included."""
+        return await self._spend(UsageDailyRow.user_id == user_id, since_day)
+
+    async def _spend(self, where: Any, since_day: str | None) -> int:
+        query = select(func.sum(UsageDailyRow.cost_pico)).where(where)
         if since_day is not None:
             query = query.where(UsageDailyRow.day >= since_day)
         async with self._db.session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -114,32 +115,46 @@ class ResponseRepository:
         limit: int,
         order: Literal["asc", "desc"],
     ) -> ItemPage:
+        """A page of every item the response was generated from, as OpenAI lists them."""
+        items = await self._generated_from(response_id)
+        if order == "desc":
+            items.reverse()
+        if after is not None:
+            anchor = next((i for i, item in enumerate(items) if item.get("id") == after), None)
+            if anchor is None:
+                return ItemPage(items=[], has_more=False)
+            items = items[anchor + 1 :]
+        return ItemPage(items=items[:limit], has_more=len(items) > limit)
+
+    async def _generated_from(self, response_id: str) -> list[Item]:
+        """The earlier turns (inputs and outputs, reasoning included, along the
+        `previous_response_id` chain), then the response's own input."""
         async with self._db.session() as session:
-            query = select(ResponseItemRow.position, ResponseItemRow.body).where(
-                ResponseItemRow.response_id == response_id, ResponseItemRow.role == "input"
+            row = await session.get(ResponseRow, response_id)
+            bodies = await session.scalars(
+                select(ResponseItemRow.body)
+                .where(ResponseItemRow.response_id == response_id, ResponseItemRow.role == "input")
+                .order_by(ResponseItemRow.position)
             )
-            if after is not None:
-                anchor = await session.scalar(
-                    select(ResponseItemRow.position).where(
-                        ResponseItemRow.response_id == response_id,
-                        ResponseItemRow.role == "input",
-                        ResponseItemRow.item_id == after,
-                    )
-                )
-                if anchor is None:
-                    return ItemPage(items=[], has_more=False)
-                query = query.where(
-                    ResponseItemRow.position > anchor
-                    if order == "asc"
-                    else ResponseItemRow.position < anchor
-                )
-            ordering = (
-                ResponseItemRow.position.asc()
-                if order == "asc"
-                else ResponseItemRow.position.desc()
-            )
-            rows = (await session.execute(query.order_by(ordering).limit(limit + 1))).all()
-        return ItemPage(items=[dict(row.body) for row in rows[:limit]], has_more=len(rows) > limit)
+            own = [dict(body) for body in bodies]
+        earlier: list[Item] = []
+        if row is not None and row.previous_response_id is not None:
+            earlier = await self.conversation(row.previous_response_id, owner=row.owner) or []
+        return [*earlier, *own]
+
+    async def find_items(self, ids: Sequence[str], *, owner: str | None) -> dict[str, Item]:
+        """Stored items by id, of responses `owner` may read; the latest copy of each."""
+        query = (
+            select(ResponseItemRow.item_id, ResponseItemRow.body)
+            .join(ResponseRow, ResponseRow.id == ResponseItemRow.response_id)
+            .where(ResponseItemRow.item_id.in_(sorted(set(ids))))
+            .order_by(ResponseItemRow.pk)
+        )
+        if owner is not None:
+            query = query.where(ResponseRow.owner == owner)
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+        return {row.item_id: dict(row.body) for row in rows}
 
     async def conversation(
         self, response_id: str, *, owner: str | None = None

@@ -46,6 +46,13 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(10))  # "admin" | "member"
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[int] = mapped_column(Integer)
+    # Limits for all of the user's keys together (issue 26, migration 0011): as on a key.
+    models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    budget_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    budget_monthly_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limits_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ConsoleSessionRow(Base):
@@ -90,7 +97,10 @@ class UsageDailyRow(Base):
     """The ledger rolled up per day, key and model: usage queries never scan the ledger."""
 
     __tablename__ = "usage_daily"
-    __table_args__ = (Index("ix_usage_daily_key_day", "key_id", "day"),)
+    __table_args__ = (
+        Index("ix_usage_daily_key_day", "key_id", "day"),
+        Index("ix_usage_daily_user_day", "user_id", "day"),
+    )
 
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)

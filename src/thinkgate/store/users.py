@@ -1,13 +1,43 @@
-"""Users: who owns keys, and whether they may administer the gateway."""
+"""Users: who owns keys, whether they may administer the gateway, and the limits an admin
+set on them (drawn on by every key of theirs: see `gateway/user_limits.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from thinkgate.store.database import Database
-from thinkgate.store.tables import UserRow
+from thinkgate.store.tables import ConsoleSessionRow, UserRow
+
+
+@dataclass(slots=True, frozen=True)
+class UserLimits:
+    """What an admin allows a user across all of their keys together (None: no limit).
+
+    The same shape as a key's limits; money is USD, the monthly budget per calendar month
+    (UTC).
+    """
+
+    models: tuple[str, ...] | None = None
+    budget_usd: Decimal | None = None
+    budget_monthly_usd: Decimal | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return (
+            self.models is not None
+            or self.budget_usd is not None
+            or self.budget_monthly_usd is not None
+            or self.rpm is not None
+            or self.tpm is not None
+        )
+
+
+NO_LIMITS = UserLimits()
 
 
 @dataclass(slots=True, frozen=True)
@@ -16,6 +46,10 @@ class UserRecord:
     name: str
     role: str
     created_at: int
+    limits: UserLimits = NO_LIMITS
+    # Bumped on every change of the limits: budget counters are named by it, so a budget
+    # removed and set again starts from the ledger, not from a counter left behind.
+    limits_rev: int = 0
 
 
 class UserRepository:
@@ -31,6 +65,8 @@ class UserRepository:
                     role=user.role,
                     password_hash=password_hash,
                     created_at=user.created_at,
+                    limits_rev=user.limits_rev,
+                    **_limit_columns(user.limits),
                 )
             )
 
@@ -53,13 +89,62 @@ class UserRepository:
                 row = rows[0] if len(rows) == 1 else None
             return None if row is None else (_record(row), row.password_hash)
 
-    async def set_password_hash(self, user_id: str, password_hash: str) -> bool:
+    async def set_password_hash(
+        self, user_id: str, password_hash: str, *, sign_out: bool = True
+    ) -> bool:
+        """Store a new hash; False: no such user. A new password (`sign_out`) ends the
+        user's console sessions in the same transaction, on every replica at once: whoever
+        knew the old password is signed out. Re-hashing the same password keeps them."""
         async with self._db.session() as session, session.begin():
             result = await session.execute(
                 update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
             )
+            if sign_out:
+                await session.execute(
+                    delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user_id)
+                )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def set_limits(self, user_id: str, limits: UserLimits) -> bool:
+        """Replace the user's limits (and bump `limits_rev`); False: no such user."""
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id)
+                .values(limits_rev=UserRow.limits_rev + 1, **_limit_columns(limits))
+            )
             return bool(getattr(result, "rowcount", 0))
 
 
+def _limit_columns(limits: UserLimits) -> dict[str, object]:
+    return {
+        "models": list(limits.models) if limits.models is not None else None,
+        "budget_usd": _text(limits.budget_usd),
+        "budget_monthly_usd": _text(limits.budget_monthly_usd),
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
+    }
+
+
 def _record(row: UserRow) -> UserRecord:
-    return UserRecord(id=row.id, name=row.name, role=row.role, created_at=row.created_at)
+    limits = UserLimits(
+        models=tuple(row.models) if row.models is not None else None,
+        budget_usd=Decimal(row.budget_usd) if row.budget_usd is not None else None,
+        budget_monthly_usd=(
+            Decimal(row.budget_monthly_usd) if row.budget_monthly_usd is not None else None
+        ),
+        rpm=row.rpm,
+        tpm=row.tpm,
+    )
+    return UserRecord(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        created_at=row.created_at,
+        limits=limits if limits.any else NO_LIMITS,
+        limits_rev=row.limits_rev or 0,
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

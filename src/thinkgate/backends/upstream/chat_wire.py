@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from thinkgate.engine.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
+from thinkgate.protocol.tools import call_name, resolve_tool_choice
 
 Message = dict[str, Any]
 Compat = Literal["openai", "llama-cpp-python"]
@@ -35,7 +36,7 @@ def chat_body(
     }
     if request.tools:
         body["tools"] = [_chat_tool(tool, index) for index, tool in enumerate(request.tools)]
-        body["tool_choice"] = _chat_tool_choice(request.tool_choice)
+        body["tool_choice"] = _chat_tool_choice(request.tool_choice, request.tools)
         if not request.parallel_tool_calls:
             body["parallel_tool_calls"] = False
     response_format = _response_format(request.output_format, compat)
@@ -133,17 +134,17 @@ def _chat_part(part: dict[str, Any], item_index: int, part_index: int) -> dict[s
 
 def _append_call(messages: list[Message], item: Item) -> None:
     """Consecutive calls are one assistant turn with several `tool_calls` (parallel)."""
-    if item["type"] == "function_call":
+    if item["type"] == "function_call":  # a namespaced one by its flat name (call_name)
         call = {
             "id": item["call_id"],
             "type": "function",
-            "function": {"name": item["name"], "arguments": item.get("arguments", "")},
+            "function": {"name": call_name(item), "arguments": item.get("arguments", "")},
         }
     else:
         call = {
             "id": item["call_id"],
             "type": "custom",
-            "custom": {"name": item["name"], "input": item.get("input", "")},
+            "custom": {"name": call_name(item), "input": item.get("input", "")},
         }
     last = messages[-1] if messages else None
     if last is not None and last["role"] == "assistant" and "tool_calls" in last:
@@ -173,16 +174,18 @@ def _as_text(item: Item) -> Message:
 
 
 def _chat_tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
+    """Chat has no namespaces: a namespaced tool goes by its flat name (`call_name`), which
+    the assembler maps back; a client-run tool search is offered as a function."""
     kind = tool.get("type")
-    if kind == "function":
-        function = {"name": tool["name"], "parameters": tool.get("parameters") or {}}
+    if kind in ("function", "tool_search"):
+        function = {"name": call_name(tool), "parameters": tool.get("parameters") or {}}
         if tool.get("description") is not None:
             function["description"] = tool["description"]
         if tool.get("strict") is not None:
             function["strict"] = tool["strict"]
         return {"type": "function", "function": function}
     if kind == "custom":
-        custom = {"name": tool["name"], "format": tool.get("format") or {"type": "text"}}
+        custom = {"name": call_name(tool), "format": tool.get("format") or {"type": "text"}}
         if tool.get("description") is not None:
             custom["description"] = tool["description"]
         return {"type": "custom", "custom": custom}
@@ -193,15 +196,18 @@ def _chat_tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
     )
 
 
-def _chat_tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
+def _chat_tool_choice(
+    choice: str | dict[str, Any], offered: list[dict[str, Any]]
+) -> str | dict[str, Any]:
     """Responses' flat `{"type": "function", "name"}` → chat's nested form (either is accepted)."""
     if isinstance(choice, str):
         return choice
     kind = choice.get("type")
     if kind in ("function", "custom") and "name" in choice:
-        return {"type": kind, kind: {"name": choice["name"]}}
+        _, (name,) = resolve_tool_choice(choice, offered)  # a namespaced one: its flat name
+        return {"type": kind, kind: {"name": name}}
     if kind == "allowed_tools" and "tools" in choice:
-        tools = [_chat_tool_choice(tool) for tool in choice["tools"]]
+        tools = [_chat_tool_choice(tool, offered) for tool in choice["tools"]]
         return {"type": "allowed_tools", "allowed_tools": {"mode": choice["mode"], "tools": tools}}
     return choice
 

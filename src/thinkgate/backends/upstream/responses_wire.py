@@ -23,11 +23,14 @@ from thinkgate.engine.deltas import (
     ToolCallStartDelta,
 )
 from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.protocol.tool_catalog import upstream_tools
+from thinkgate.protocol.tools import namespaced_name
 
 _CALLS = {"function_call": "function", "custom_tool_call": "custom"}
 _BUILTIN_CALLS = {
     "apply_patch_call": ("apply_patch", "operation"),
     "shell_call": ("shell", "action"),
+    "tool_search_call": ("tool_search", "arguments"),
 }
 _TERMINAL = ("response.completed", "response.incomplete")
 
@@ -50,8 +53,10 @@ def responses_body(
     if request.assistant_prefix:  # no prefill in Responses: the forced thought as context
         part = {"type": "output_text", "text": request.assistant_prefix}
         body["input"].append({"type": "message", "role": "assistant", "content": [part]})
-    if request.tools:
-        body["tools"] = request.tools
+    declared = request.declared_tools
+    tools = request.tools if declared is None else upstream_tools(declared)
+    if tools:  # namespaces and deferred tools as declared: the upstream runs them itself
+        body["tools"] = tools
         body["tool_choice"] = _flat_tool_choice(request.tool_choice)
         body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tool_calls is not None:
@@ -152,11 +157,10 @@ class ResponsesStreamTranslator:
 def _item_added(item: dict[str, Any]) -> list[Delta]:
     kind = item.get("type")
     if kind in _CALLS:
-        return [
-            ToolCallStartDelta(
-                "custom" if kind == "custom_tool_call" else "function", str(item.get("name", ""))
-            )
-        ]
+        name = str(item.get("name", ""))
+        if item.get("namespace"):  # called here by its namespaced name (the assembler's key)
+            name = namespaced_name(str(item["namespace"]), name)
+        return [ToolCallStartDelta("custom" if kind == "custom_tool_call" else "function", name)]
     return []
 
 
