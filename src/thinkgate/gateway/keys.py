@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+from thinkgate.errors import ServiceUnavailableError
 from thinkgate.store.keys import KeyRecord, KeyRepository
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,15 @@ class KeyRing:
         """
         revoked = await self._repository.revoke(key_id)
         self.forget(key_id)
-        await self._announce(key_id)
+        try:
+            await self._announce(key_id)
+        except Exception as exc:  # Redis down: revoked here and in the database only
+            log.exception("revocation of %s committed but not announced", key_id)
+            raise ServiceUnavailableError(
+                "The key is revoked in the database and on this replica, but the others "
+                f"could not be told; they refuse it within {REFRESH_INTERVAL_S:.0f} s. "
+                "Retry to announce it again."
+            ) from exc
         return revoked
 
     async def has_admin(self) -> bool:
