@@ -131,6 +131,25 @@ def test_a_users_budget_is_shared_by_all_of_their_keys(
     assert 0 < spent <= budget
 
 
+def test_a_budget_removed_and_set_again_counts_the_spend_in_between(
+    gateway: Gateway, member_of: Callable[..., Member]
+) -> None:
+    calibration = gateway.sdk(gateway.key()[1]).responses.create(**ASK)
+    assert calibration.usage is not None
+    worst = calibration.usage.input_tokens * INPUT_PRICE + 16 * OUTPUT_PRICE
+    budget = str((worst * 5 / 2).quantize(Decimal("0.000001")))  # two requests, not three
+    member = member_of(budget_usd=budget)
+    client = gateway.sdk(member.key())
+    client.responses.create(**ASK)
+    lifted = gateway.admin.patch(f"/admin/v1/users/{member.id}", json={"budget_usd": None})
+    assert lifted.status_code == 200 and lifted.json()["budget_usd"] is None, lifted.text
+    for _ in range(2):  # spent while the user had no budget
+        client.responses.create(**ASK)
+    again = gateway.admin.patch(f"/admin/v1/users/{member.id}", json={"budget_usd": budget})
+    assert again.status_code == 200 and again.json()["budget_usd"] == budget, again.text
+    _quota_refused(gateway, member.key())  # three spent: the budget holds no fourth
+
+
 def test_a_users_rpm_counts_requests_on_every_key(
     gateway: Gateway, member_of: Callable[..., Member]
 ) -> None:

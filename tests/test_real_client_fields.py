@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from tests.checks import check_stream_grammar
 from tests.owners import other_user_client
 from tests.server import ServerProcess
+from tests.test_tools import without_parsed
 
 MODEL = "gpt-5.1"
 LOOKUP = {
@@ -298,6 +299,7 @@ def test_forced_namespaced_call_parses_and_replays(client: OpenAI, choice: dict[
         input="Look up order A12.",
         tools=[SHELL_COMMAND, NAMESPACE],
         tool_choice=choice,
+        parallel_tool_calls=False,
         max_output_tokens=48,
     )
     [call] = [item for item in response.output if item.type == "function_call"]
@@ -331,10 +333,11 @@ def test_namespaced_call_streams_the_same_way(client: OpenAI) -> None:
         input="Look up order A12.",
         tools=[NAMESPACE],  # type: ignore[list-item]
         tool_choice={"type": "function", "name": "lookup_order"},
+        parallel_tool_calls=False,  # one call, then the response completes
         temperature=0,
         max_output_tokens=48,
     ) as stream:
-        events = [event.model_dump(mode="json", exclude_unset=True) for event in stream]
+        events = [without_parsed(e.model_dump(mode="json", exclude_unset=True)) for e in stream]
         final = stream.get_final_response()
     check_stream_grammar(events, validate=False)
     added = [e["item"] for e in events if e["type"] == "response.output_item.added"]
@@ -353,7 +356,8 @@ def test_ambiguous_member_name_needs_its_namespace(http: httpx.Client) -> None:
     reply = http.post("/v1/responses", json=body)
     assert reply.status_code == 400 and reply.json()["error"]["param"] == "tool_choice"
     body["tool_choice"]["namespace"] = "mcp__archive__"
-    reply = http.post("/v1/responses", json=body | {"max_output_tokens": 48, "temperature": 0})
+    body |= {"max_output_tokens": 48, "temperature": 0, "parallel_tool_calls": False}
+    reply = http.post("/v1/responses", json=body)
     assert reply.status_code == 200, reply.text
     call = reply.json()["output"][0]
     assert (call["namespace"], call["name"]) == ("mcp__archive__", "lookup_order")
@@ -368,6 +372,7 @@ def test_deferred_tools_load_through_a_client_tool_search(client: OpenAI) -> Non
         input="What is on my calendar today?",
         tools=[DEFERRED, TOOL_SEARCH],
         tool_choice="required",  # the deferred tool is not offered yet: only the search is
+        parallel_tool_calls=False,
         max_output_tokens=48,
     )
     [call] = search.output
@@ -387,6 +392,7 @@ def test_deferred_tools_load_through_a_client_tool_search(client: OpenAI) -> Non
         ],
         tools=[DEFERRED, TOOL_SEARCH],
         tool_choice={"type": "function", "name": "list_events"},
+        parallel_tool_calls=False,
         max_output_tokens=48,
     )
     [listed] = loaded.output

@@ -84,7 +84,11 @@ class Admin:
         user = await self._users.get(user_id)
         if user is None:
             raise NotFoundError(f"No user found with id '{user_id}'.", param="user_id")
-        await self._users.set_limits(user_id, replace(user.limits, **changes))
+        old, new = user.limits, replace(user.limits, **changes)
+        started = (old.budget_usd is None and new.budget_usd is not None) or (
+            old.budget_monthly_usd is None and new.budget_monthly_usd is not None
+        )
+        await self._users.set_limits(user_id, new, new_rev=started)
         return await self.show_user(user_id)
 
     async def list_users(self) -> list[dict[str, Any]]:

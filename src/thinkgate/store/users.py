@@ -47,8 +47,9 @@ class UserRecord:
     role: str
     created_at: int
     limits: UserLimits = NO_LIMITS
-    # Bumped on every change of the limits: budget counters are named by it, so a budget
-    # removed and set again starts from the ledger, not from a counter left behind.
+    # Bumped when a budget is set where there was none: budget counters are named by it, so
+    # a budget removed and set again starts from the ledger, not from a counter left behind
+    # (a budget changed from one amount to another keeps its counter: nothing is missed).
     limits_rev: int = 0
 
 
@@ -105,13 +106,14 @@ class UserRepository:
                 )
             return bool(getattr(result, "rowcount", 0))
 
-    async def set_limits(self, user_id: str, limits: UserLimits) -> bool:
-        """Replace the user's limits (and bump `limits_rev`); False: no such user."""
+    async def set_limits(self, user_id: str, limits: UserLimits, *, new_rev: bool) -> bool:
+        """Replace the user's limits (`new_rev`: and bump `limits_rev`); False: no such user."""
+        values = _limit_columns(limits)
+        if new_rev:
+            values["limits_rev"] = UserRow.limits_rev + 1
         async with self._db.session() as session, session.begin():
             result = await session.execute(
-                update(UserRow)
-                .where(UserRow.id == user_id)
-                .values(limits_rev=UserRow.limits_rev + 1, **_limit_columns(limits))
+                update(UserRow).where(UserRow.id == user_id).values(**values)
             )
             return bool(getattr(result, "rowcount", 0))
 
