@@ -394,8 +394,9 @@ def test_agent_e2e_patch_then_allowed_shell(server: Any, http: Any, tmp_path: Pa
     assert outcomes == ["exit"] * len(commands)
     # turn 3 carried the real output back to the model
     assert len(data["response_ids"]) == 3
+    # (input_items lists the whole chain: the call itself, from turn 2's output, then this)
     sent = [i for i in _stored_inputs(http, data["response_ids"][2]) if i.get("call_id")]
-    told = next(i for i in sent if i["call_id"] == shell["call"]["call_id"])
+    told = [i for i in sent if i["call_id"] == shell["call"]["call_id"]][-1]
     assert told["type"] == "shell_call_output"
     for stored, ran in zip(told["output"], shell["output"]["output"], strict=True):
         assert (stored["stdout"], stored["stderr"]) == (ran["stdout"], ran["stderr"])
@@ -414,7 +415,7 @@ def test_agent_e2e_denied_command_not_run_and_model_told(
     assert len(data["response_ids"]) == 3
     stored = _stored_inputs(http, data["response_ids"][2])
     for call in shell[:1]:
-        told = next(i for i in stored if i.get("call_id") == call["call"]["call_id"])
+        told = [i for i in stored if i.get("call_id") == call["call"]["call_id"]][-1]
         assert told["type"] == "shell_call_output"
         message = told["output"][0]["stderr"]
         assert "Denied by the 'allowlist' execution policy" in message

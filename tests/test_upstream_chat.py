@@ -142,3 +142,33 @@ def test_forced_tool_call_through_chat_upstream(api: OpenAI) -> None:
     assert len(calls) == 1
     assert calls[0].name == "get_weather"
     assert json.loads(calls[0].arguments)["city"] in ("Paris", "Rome")
+
+
+def test_namespaced_call_through_chat_upstream(api: OpenAI) -> None:
+    """Chat has no namespaces: the member goes out under its flat name and comes back as
+    `namespace` + `name` (docs/clients.md)."""
+    lookup = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "enum": ["Paris", "Rome"]}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+    response = api.responses.create(
+        input="What is the weather in Paris?",
+        tools=[
+            {"type": "namespace", "name": "weather", "description": "Weather.", "tools": [lookup]}
+        ],
+        tool_choice={"type": "function", "name": "get_weather", "namespace": "weather"},
+        model="gpt-5.1",
+        temperature=0,
+        max_output_tokens=48,
+    )
+    [call] = [item for item in response.output if item.type == "function_call"]
+    assert (call.namespace, call.name) == ("weather", "get_weather")
+    assert json.loads(call.arguments)["city"] in ("Paris", "Rome")

@@ -152,3 +152,39 @@ def test_reasoning_is_cut_at_the_channel_budget(api: OpenAI, upstream: ServerPro
     assert final["usage"]["output_tokens"] >= BUDGETS["high"]
     kinds = [item["type"] for item in final["output"]]
     assert kinds[0] == "reasoning" and "message" in kinds  # an answer after the cut thought
+
+
+def test_namespaced_call_through_responses_upstream(api: OpenAI) -> None:
+    """The upstream is sent the namespace as declared (and no web_search); its call comes
+    back with `namespace` and the member's name (docs/clients.md)."""
+    lookup = {
+        "type": "function",
+        "name": "lookup_order",
+        "description": "Look up an order.",
+        "parameters": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "maxLength": 8}},
+            "required": ["order_id"],
+            "additionalProperties": False,
+        },
+    }
+    response = api.responses.create(
+        input="Look up order A12.",
+        tools=[
+            {
+                "type": "namespace",
+                "name": "mcp__orders__",
+                "description": "Orders.",
+                "tools": [lookup],
+            },
+            {"type": "web_search"},
+        ],
+        tool_choice={"type": "function", "name": "lookup_order"},
+        parallel_tool_calls=False,
+        model="gpt-5.1",
+        temperature=0,
+        max_output_tokens=48,
+    )
+    [call] = [item for item in response.output if item.type == "function_call"]
+    assert (call.namespace, call.name) == ("mcp__orders__", "lookup_order")
+    assert [tool.type for tool in response.tools] == ["namespace", "web_search"]

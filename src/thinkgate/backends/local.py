@@ -19,21 +19,30 @@ import anyio
 
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.chat_prompt import to_chat_messages
+from thinkgate.backends.grammar_bounds import (
+    GrammarSource,
+    check_grammar,
+    engine_rejects,
+    first_rejected,
+    refusal,
+)
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
 from thinkgate.backends.model_files import default_gguf_path
-from thinkgate.backends.tool_grammar import plan_tools
+from thinkgate.backends.tool_grammar import ToolPlan, plan_tools, schema_source
 from thinkgate.backends.tool_parser import ToolCallParser
 from thinkgate.cache import PromptCache, Retention
 from thinkgate.config import LocalModelConfig
 from thinkgate.engine.deltas import Delta, PromptDelta
-from thinkgate.engine.request import CanonicalRequest, OutputFormat
+from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import EngineError, InvalidRequestError
 
 log = logging.getLogger(__name__)
 
 MIN_OUTPUT_ROOM = 16
 DEFAULT_CHUNK = 64  # prompt evaluation chunk when no cache is configured
+ACCEPTED_GRAMMARS = 64  # grammars llama.cpp accepted, remembered so as not to parse them again
+_TOOLS = GrammarSource(param="tools", code="invalid_value", subject="Invalid tools")
 
 
 class LocalBackend:
@@ -50,6 +59,7 @@ class LocalBackend:
         self._formatter: Any | None = None
         self._load_lock = asyncio.Lock()
         self._turn = asyncio.Lock()
+        self._accepted: set[str] = set()  # grammars llama.cpp parsed (see `_engine_check`)
         self.waiting = 0  # generations queued for the turn (the /metrics queue depth)
 
     @property
@@ -75,13 +85,8 @@ class LocalBackend:
     ) -> AsyncGenerator[Delta, None]:
         await self.load()
         tokens, room = await asyncio.to_thread(self._fit_prompt, request, enforce=True)
-        # Compiled before the prompt is accepted: a schema the engine cannot enforce is a 400.
-        grammar = _grammar_for(
-            request.output_format, request.param_names.get("schema", "text.format.schema")
-        )
-        tools = plan_tools(request)  # tools offered: the call grammar replaces the above
-        if tools is not None:
-            grammar = _compiled_tool_grammar(tools.grammar)
+        # Built before the prompt is accepted: a grammar the engine cannot enforce is a 400.
+        grammar, tools = await asyncio.to_thread(self._constraints, request)
         prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens)
         cached = prompt.hit.tokens if prompt.hit is not None else 0
         yield PromptDelta(input_tokens=len(tokens), cached_tokens=cached)
@@ -124,6 +129,42 @@ class LocalBackend:
                 self._llama = None
 
     # --- off the event loop ------------------------------------------------------
+
+    def _constraints(self, request: CanonicalRequest) -> tuple[Any | None, ToolPlan | None]:
+        """The grammar for this request (None: free text) and the tool plan. A grammar
+        reaches the sampler only within `grammar_bounds` and accepted by llama.cpp: one it
+        refuses would be a null sampler, which crashes the process on the first token."""
+        output_format = request.output_format
+        gbnf: str | None = None
+        parts: tuple[tuple[GrammarSource, str], ...] = ()
+        if output_format.type == "json_schema" and output_format.schema is not None:
+            source = schema_source(request)
+            gbnf = _schema_grammar(json.dumps(output_format.schema), source)  # key order kept
+            parts = ((source, gbnf),)
+        tools = plan_tools(request)  # tools offered: the call grammar replaces the above
+        if tools is not None:
+            gbnf, parts = tools.grammar, tools.parts
+            check_grammar(gbnf, _TOOLS)  # each part passed on its own; together they may not
+        if gbnf is None:
+            return (_json_object_grammar() if output_format.type == "json_object" else None), tools
+        self._engine_check(gbnf, parts)
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        return LlamaGrammar.from_string(gbnf, verbose=False), tools
+
+    def _engine_check(self, gbnf: str, parts: tuple[tuple[GrammarSource, str], ...]) -> None:
+        """llama.cpp's own parser, once per distinct grammar; a refusal names the part
+        (the schema, a tool) that llama.cpp refuses on its own."""
+        if gbnf in self._accepted:
+            return
+        assert self._llama is not None
+        vocab = self._llama._model.vocab
+        if engine_rejects(vocab, gbnf):
+            source = first_rejected(vocab, parts) or _TOOLS
+            raise refusal(source, "the embedded engine's grammar parser refuses it")
+        if len(self._accepted) >= ACCEPTED_GRAMMARS:
+            self._accepted.clear()
+        self._accepted.add(gbnf)
 
     def _open(self) -> tuple[Any, Any]:
         from llama_cpp import Llama
@@ -202,44 +243,19 @@ class LocalBackend:
         return tokens
 
 
-def _grammar_for(output_format: OutputFormat, schema_param: str) -> Any | None:
-    """Structured outputs are enforced by grammar: strict output always parses."""
-    if output_format.type == "json_schema" and output_format.schema is not None:
-        return _compiled_schema_grammar(
-            json.dumps(output_format.schema),
-            schema_param,  # key order is output order
-        )
-    if output_format.type == "json_object":
-        return _json_object_grammar()
-    return None
-
-
 @lru_cache(maxsize=128)
-def _compiled_schema_grammar(schema_json: str, param: str) -> Any:
-    from llama_cpp.llama_grammar import LlamaGrammar
+def _schema_grammar(schema_json: str, source: GrammarSource) -> str:
+    """Structured outputs are enforced by grammar: strict output always parses."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+        gbnf = str(json_schema_to_gbnf(schema_json))
     except Exception as exc:  # the converter raises bare exceptions for unsupported schemas
         raise InvalidRequestError(
-            f"Invalid schema for response_format: {exc}",
-            param=param,
-            code="invalid_json_schema",
+            f"{source.subject}: {exc}", param=source.param, code=source.code
         ) from exc
-
-
-@lru_cache(maxsize=128)
-def _compiled_tool_grammar(grammar: str) -> Any:
-    from llama_cpp.llama_grammar import LlamaGrammar
-
-    try:
-        return LlamaGrammar.from_string(grammar, verbose=False)
-    except Exception as exc:  # a tool schema or regex the engine cannot enforce
-        raise InvalidRequestError(
-            f"Invalid tools: the engine cannot enforce them ({exc}).",
-            param="tools",
-            code="invalid_value",
-        ) from exc
+    check_grammar(gbnf, source)
+    return gbnf
 
 
 @lru_cache(maxsize=1)

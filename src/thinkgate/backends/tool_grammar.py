@@ -10,7 +10,8 @@ the grammar makes every other form impossible:
     root  ::= calls | text          tool_choice auto (text may not start with "<")
     root  ::= calls                 required, or a forced tool
     calls ::= call ("\\n" call)…    one call if parallel_tool_calls is false, else up to
-                                    max_tool_calls (DEFAULT_MAX_CALLS when unset)
+                                    max_tool_calls (DEFAULT_MAX_CALLS when unset, at
+                                    most MAX_CALLS: the grammar nests a group per call)
 
 Per tool: a function's `arguments` follow its JSON schema (llama.cpp's own converter);
 a custom tool writes `"input": "<text>"`, a JSON string that follows its `regex`
@@ -19,6 +20,11 @@ not converted: free text, documented); apply_patch writes an operation whose `di
 a V4A body; shell writes `{"commands": [...], "timeout_ms", "max_output_length"}`.
 JSON strings never hold raw control characters, so `\\n</tool_call>` is unambiguous
 for the parser (`tool_parser`).
+
+Each tool's part is checked against `grammar_bounds` as it is built, so a schema or regex
+the engine cannot enforce safely is a 400 naming that tool; a regex whose conversion
+llama.cpp could not parse (the converter passes `\\d` and `\\w` through) falls back to
+free text, like a regex the converter refuses.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from typing import Any
 
 from llama_cpp.llama_grammar import SchemaConverter
 
+from thinkgate.backends.grammar_bounds import GrammarSource, check_grammar, syntax_problem
+from thinkgate.backends.grammar_shape import standalone
 from thinkgate.engine.deltas import ToolKind
 from thinkgate.engine.request import CanonicalRequest, OutputFormat
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.tools import call_name, resolve_tool_choice
 
 DEFAULT_MAX_CALLS = 8
+MAX_CALLS = 64  # calls in one response on the embedded engine; a larger max_tool_calls is cut
 MAX_SHELL_COMMANDS = 4
 CALL_OPEN = "<tool_call>\n"
 CALL_CLOSE = "\n</tool_call>"
@@ -70,6 +79,7 @@ class ToolPlan:
     allow_text: bool
     tools: tuple[dict[str, Any], ...]
     required: bool
+    parts: tuple[tuple[GrammarSource, str], ...] = ()  # each tool's grammar on its own
 
 
 def plan_tools(request: CanonicalRequest) -> ToolPlan | None:
@@ -84,7 +94,8 @@ def plan_tools(request: CanonicalRequest) -> ToolPlan | None:
     converter: Any = SchemaConverter(  # type: ignore[no-untyped-call]
         prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
     )
-    bodies = [_tool_body(converter, request, tool) for tool in tools]
+    parts: list[tuple[GrammarSource, str]] = []
+    bodies = [_tool_body(converter, request, tool, parts) for tool in tools]
     rules = dict(converter._rules)
     rules["char"] = _CHAR  # the converter's own allows raw control characters
     rules["tool-call"] = (
@@ -96,27 +107,36 @@ def plan_tools(request: CanonicalRequest) -> ToolPlan | None:
         + _gbnf_text("}" + CALL_CLOSE)
         + '"'
     )
-    rules["tool-calls"] = _repeat("tool-call", limit)
+    rules["tool-calls"] = _repeat("tool-call", min(limit, MAX_CALLS))
     allow_text = mode == "auto"
     if allow_text:
-        rules["root"] = "tool-calls | " + _text_rule(converter, rules, request.output_format)
+        text = _text_rule(converter, rules, request.output_format)
+        rules["root"] = "tool-calls | " + text
+        if text != "free-text":
+            parts.append((schema_source(request), standalone(rules, text)))
     else:
         rules["root"] = "tool-calls"
     grammar = "\n".join(f"{name} ::= {rule}" for name, rule in sorted(rules.items()))
     kinds: dict[str, ToolKind] = {call_name(tool): tool["type"] for tool in tools}
-    return ToolPlan(grammar, kinds, allow_text, tools, required=not allow_text)
+    return ToolPlan(grammar, kinds, allow_text, tools, not allow_text, tuple(parts))
 
 
-def _tool_body(converter: Any, request: CanonicalRequest, tool: dict[str, Any]) -> str:
+def _tool_body(
+    converter: Any,
+    request: CanonicalRequest,
+    tool: dict[str, Any],
+    parts: list[tuple[GrammarSource, str]],
+) -> str:
     index = request.tools.index(tool)
     name = call_name(tool)
     head = '"' + _gbnf_text(json.dumps(name) + ", ") + '"'
     kind = tool["type"]
     if kind in ("function", "tool_search"):  # a tool search's arguments: its schema
         rule = _function_rule(converter, request, tool, index)
+        parts.append(_checked(converter, rule, _function_source(request, tool, index)))
         return f'{head} "\\"arguments\\": " {rule}'
     if kind == "custom":
-        rule = _custom_rule(converter, tool, index)
+        rule = _custom_rule(converter, request, tool, index, parts)
         return f'{head} "\\"input\\": " {rule}'
     if kind == "apply_patch":
         for rule_name, rule_text in _APPLY_PATCH_RULES.items():
@@ -136,30 +156,70 @@ def _function_rule(
     converter: Any, request: CanonicalRequest, tool: dict[str, Any], index: int
 ) -> str:
     schema = tool.get("parameters") or {"type": "object"}
-    param = request.param_names.get("tool", "tools[{index}]").format(index=index) + ".parameters"
+    source = _function_source(request, tool, index)
     try:
         resolved = converter.resolve_refs(json.loads(json.dumps(schema)), f"tool{index}")
         return str(converter.visit(resolved, f"tool{index}-args"))
     except Exception as exc:  # the converter raises bare exceptions for unsupported schemas
         raise InvalidRequestError(
-            f"Invalid schema for function '{call_name(tool)}': {exc}",
-            param=param,
-            code="invalid_function_parameters",
+            f"{source.subject}: {exc}", param=source.param, code=source.code
         ) from exc
 
 
-def _custom_rule(converter: Any, tool: dict[str, Any], index: int) -> str:
+def _custom_rule(
+    converter: Any,
+    request: CanonicalRequest,
+    tool: dict[str, Any],
+    index: int,
+    parts: list[tuple[GrammarSource, str]],
+) -> str:
     fmt = tool.get("format") or {"type": "text"}
     if fmt.get("type") == "grammar" and fmt.get("syntax") == "regex":
         pattern = str(fmt["definition"])
         anchored = ("" if pattern.startswith("^") else "^") + pattern
         anchored += "" if pattern.endswith("$") else "$"
+        saved = dict(converter._rules)
         try:
-            saved = dict(converter._rules)
-            return str(converter.visit({"type": "string", "pattern": anchored}, f"tool{index}-in"))
+            rule = str(converter.visit({"type": "string", "pattern": anchored}, f"tool{index}-in"))
         except Exception:  # not in the converter's regex subset: free text
-            converter._rules = saved
+            rule = ""
+        if rule and syntax_problem(standalone(converter._rules, rule)) is None:
+            parts.append(_checked(converter, rule, _grammar_source(request, tool, index)))
+            return rule
+        converter._rules = saved
     return str(converter.visit({"type": "string"}, f"tool{index}-in"))
+
+
+def _checked(converter: Any, rule: str, source: GrammarSource) -> tuple[GrammarSource, str]:
+    """This tool's grammar on its own, within the bounds (else a 400 naming the tool)."""
+    part = standalone(converter._rules, rule)
+    check_grammar(part, source)
+    return source, part
+
+
+def _function_source(request: CanonicalRequest, tool: dict[str, Any], index: int) -> GrammarSource:
+    return GrammarSource(
+        param=request.param_names.get("tool", "tools[{index}]").format(index=index) + ".parameters",
+        code="invalid_function_parameters",
+        subject=f"Invalid schema for function '{call_name(tool)}'",
+    )
+
+
+def _grammar_source(request: CanonicalRequest, tool: dict[str, Any], index: int) -> GrammarSource:
+    where = request.param_names.get("grammar", "tools[{index}].format.definition")
+    return GrammarSource(
+        param=where.format(index=index),
+        code="invalid_value",
+        subject=f"Invalid grammar for custom tool '{call_name(tool)}'",
+    )
+
+
+def schema_source(request: CanonicalRequest) -> GrammarSource:
+    return GrammarSource(
+        param=request.param_names.get("schema", "text.format.schema"),
+        code="invalid_json_schema",
+        subject="Invalid schema for response_format",
+    )
 
 
 def _text_rule(converter: Any, rules: dict[str, str], output_format: OutputFormat) -> str:

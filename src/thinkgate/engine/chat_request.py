@@ -84,6 +84,7 @@ def chat_call_from_body(body: ChatCompletionRequest) -> ChatCall:
             "input": "messages",
             "schema": "response_format.json_schema.schema",
             "tool": "tools[{index}].function",
+            "grammar": "tools[{index}].custom.format.grammar.definition",
         },
         legacy_max_tokens=body.max_tokens is not None,
         streamed=bool(body.stream),

@@ -51,6 +51,9 @@ _ITEM_PREFIXES = {
     "apply_patch_call_output": "apco",
     "shell_call": "sh",
     "shell_call_output": "sho",
+    "web_search_call": "ws",
+    "tool_search_call": "tsc",
+    "tool_search_output": "tso",
 }
 
 

@@ -23,8 +23,13 @@ from thinkgate.ids import new_call_id, new_id
 
 Event = dict[str, Any]
 Emit = Callable[..., Event]
-_PREFIX = {"function": "fc", "custom": "ctc", "apply_patch": "apc", "shell": "sh"}
-_PREFIX["tool_search"] = "tsc"
+_PREFIX = {
+    "function": "fc",
+    "custom": "ctc",
+    "apply_patch": "apc",
+    "shell": "sh",
+    "tool_search": "tsc",
+}
 _STREAMED = {
     "function": ("response.function_call_arguments", "arguments"),
     "custom": ("response.custom_tool_call_input", "input"),
