@@ -5,6 +5,7 @@ Each case below crashed (or, for the last, hung) `thinkgate serve` before the gr
 back segfaulted, or a terminal no token can produce made it abort. Now each is a 400 that
 names the parameter, and the server process, its PID unchanged, answers the next request.
 The server is this module's own, so a crash here cannot take others' tests with it.
+Only the embedded engine is bounded: an upstream channel gets such a schema as OpenAI would.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openai import BadRequestError, OpenAI
 
 from tests.conftest import make_client
 from tests.server import ServerProcess
+from tests.upstreams import UpstreamProcess
 
 MODEL = "gpt-5.1"
 Schema = dict[str, Any]
@@ -48,8 +50,8 @@ def text_format(schema: Schema) -> dict[str, Any]:
     return {"format": {"type": "json_schema", "name": "out", "schema": schema, "strict": True}}
 
 
-def function_tool(schema: Schema) -> dict[str, Any]:
-    return {"type": "function", "name": "f", "parameters": schema, "strict": True}
+def function_tool(schema: Schema, name: str = "f") -> dict[str, Any]:
+    return {"type": "function", "name": name, "parameters": schema, "strict": True}
 
 
 def regex_tool(definition: str) -> dict[str, Any]:
@@ -61,6 +63,10 @@ def regex_tool(definition: str) -> dict[str, Any]:
 
 
 LONG_STRING = closed({"s": {"type": "string", "maxLength": 1500}})
+LEFT_RECURSIVE = {  # passes the text checks; llama.cpp's own parser refuses it
+    **closed({"v": {"$ref": "#/$defs/x"}}),
+    "$defs": {"x": {"anyOf": [{"$ref": "#/$defs/x"}, {"type": "integer"}]}},
+}
 LONG_PATTERN = closed({"s": {"type": "string", "pattern": "^a{1,1500}$"}})
 
 # (id, responses.create keywords, param, code)
@@ -78,6 +84,24 @@ RESPONSES_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         {"text": text_format(closed({"s": {"const": "a\u0000b"}}))},
         "text.format.schema",
         "invalid_json_schema",
+    ),
+    (
+        "left recursion",
+        {"text": text_format(LEFT_RECURSIVE)},
+        "text.format.schema",
+        "invalid_json_schema",
+    ),
+    (
+        "left-recursive tool",  # named by trying each tool alone
+        {
+            "tools": [
+                function_tool(closed({"a": {"type": "integer"}}), "g"),
+                function_tool(LEFT_RECURSIVE),
+            ],
+            "tool_choice": "required",
+        },
+        "tools[1].parameters",
+        "invalid_function_parameters",
     ),
     (
         "function parameters",
@@ -210,3 +234,28 @@ def test_repeated_optional_group_is_400_not_a_hang(
         )
     assert (caught.value.param, caught.value.code) == ("text.format.schema", "invalid_json_schema")
     alive(bounds_server, pid)
+
+
+@pytest.fixture(scope="module")
+def front(
+    tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
+) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("grammar-bounds-front")
+    config = root / "thinkgate.toml"
+    config.write_text(
+        "[[channels]]\n"
+        'name = "up"\n'
+        'kind = "openai-chat"\n'
+        f'base_url = "{standin.base_url}/v1"\n'
+        'models = { "upstream-model" = "ok:bounds" }\n'
+    )
+    process = ServerProcess(root / "data", config=config)
+    yield process
+    process.stop()
+
+
+def test_upstream_channel_is_not_bounded(front: ServerProcess) -> None:
+    response = make_client(front.base_url).responses.create(
+        model="upstream-model", input="Hi.", max_output_tokens=16, text=text_format(LONG_STRING)
+    )
+    assert response.status == "completed"

@@ -118,7 +118,7 @@ def test_json_schema_through_responses_upstream(api: OpenAI) -> None:
 
 def test_upstream_400_is_passed_back(api: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        api.responses.create(input="word " * 9000, **SMALL)
+        api.responses.create(input="word " * 18000, **SMALL)
     assert caught.value.code == "context_length_exceeded"
     assert "context" in caught.value.message
 
@@ -188,3 +188,20 @@ def test_namespaced_call_through_responses_upstream(api: OpenAI) -> None:
     [call] = [item for item in response.output if item.type == "function_call"]
     assert (call.namespace, call.name) == ("mcp__orders__", "lookup_order")
     assert [tool.type for tool in response.tools] == ["namespace", "web_search"]
+
+
+def test_server_side_compaction_through_responses_upstream(api: OpenAI) -> None:
+    """The compaction item is sealed with the front's key, which the upstream (another
+    thinkgate, its own key) cannot open: it travels as the summary note instead."""
+    history = [
+        {"role": "user", "content": "My name is Ada and I am planning a trip to Lisbon."},
+        {"role": "assistant", "content": "Lisbon is lovely in May."},
+        {"role": "user", "content": "Which day trip would you suggest?"},
+    ]
+    response = api.responses.create(
+        input=history,  # type: ignore[arg-type]
+        context_management=[{"type": "compaction", "compact_threshold": 20}],
+        **SMALL,
+    )
+    assert [item.type for item in response.output][:2] == ["compaction", "message"]
+    assert response.output_text

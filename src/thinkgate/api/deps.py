@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from thinkgate.api.gateway_headers import gateway_headers
 from thinkgate.api.observe import request_info
@@ -54,8 +55,9 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def require_key(request: Request, services: ServicesDep) -> KeyRecord:
-    """The caller's key; missing, wrong, expired or revoked is a 401 in OpenAI's words."""
+async def require_key(request: HTTPConnection, services: ServicesDep) -> KeyRecord:
+    """The caller's key; missing, wrong, expired or revoked is a 401 in OpenAI's words.
+    A request or a WebSocket upgrade (`api.responses_ws`) alike."""
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     presented = presented.strip()

@@ -33,6 +33,7 @@ from thinkgate.protocol.conversations import (
     CreateItemsRequest,
     UpdateConversationRequest,
 )
+from thinkgate.protocol.prompts import CreatePromptBody, PromptVersionBody
 from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest
 
 _REF = "#/components/schemas/{model}"
@@ -51,6 +52,8 @@ REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/admin/v1/users"): CreateUser,
     ("patch", "/admin/v1/users/{user_id}"): UpdateUser,
     ("post", "/admin/v1/keys"): CreateKey,
+    ("post", "/admin/v1/prompts"): CreatePromptBody,
+    ("post", "/admin/v1/prompts/{prompt_id}/versions"): PromptVersionBody,
 }
 
 # (method, path) → the SDK type of its 200 body, and whether it may stream instead.

@@ -11,12 +11,14 @@ from starlette.responses import Response
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.gateway_headers import gateway_headers
 from thinkgate.api.json import JSONResponse
+from thinkgate.api.prompt_use import use_stored_prompt
 from thinkgate.api.sse import EventFraming, sse_response
 from thinkgate.api.urls import check_item_urls
 from thinkgate.engine.replay import replay_events
 from thinkgate.engine.responses_request import canonical_from_responses, canonical_from_token_count
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.protocol import parse_body
+from thinkgate.protocol.client_headers import session_headers
 from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest
 from thinkgate.protocol.tool_catalog import unavailable_tools
 
@@ -30,7 +32,9 @@ async def create_response(
     body = parse_body(await request.body(), CreateResponseRequest)
     canonical = canonical_from_responses(body)
     await check_item_urls(request, canonical.input_items, "input")
+    await use_stored_prompt(request, services, body, canonical)
     canonical.owner = owner
+    canonical.session_headers = session_headers(request.headers.items())
     unavailable = unavailable_tools(canonical.declared_tools or [])
     if unavailable:  # accepted, echoed, not offered to the model (docs/clients.md)
         gateway_headers(request.scope)["x-thinkgate-unavailable-tools"] = ",".join(unavailable)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from thinkgate.net.guard import UrlPolicy, check_url
 
 _URL_FIELDS = {"input_image": "image_url", "input_file": "file_url"}
 
 
-async def check_item_urls(request: Request, items: list[dict[str, Any]], where: str) -> None:
+async def check_item_urls(request: HTTPConnection, items: list[dict[str, Any]], where: str) -> None:
     """Refuse (400, `invalid_url`) any fetchable URL the policy forbids; `where` names the
     field the items came from (`input`, `items`; chat's `messages` are named as a whole)."""
     policy: UrlPolicy = request.app.state.url_policy

@@ -19,6 +19,10 @@ class Capabilities:
     structured_outputs: bool = True
     image_input: bool = False
     owned_by: str = "thinkgate"
+    # The longest answer it can write (None: not known; /v1/models publishes it).
+    max_output_tokens: int | None = None
+    # The output cap of a request that sets none (None: only the window limits it).
+    default_max_output_tokens: int | None = None
     # The backend reasons by itself (an upstream given `reasoning_effort`): the reasoning
     # layer passes the request straight through instead of scaffolding a thinking pass.
     native_reasoning: bool = False

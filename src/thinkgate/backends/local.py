@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import AsyncGenerator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -67,7 +68,13 @@ class LocalBackend:
         return self._llama is not None
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(context_window=self._config.n_ctx, reasoning_efforts=ALL_EFFORTS)
+        window = self._config.n_ctx  # an answer may fill what the prompt leaves of it
+        return Capabilities(
+            context_window=window,
+            reasoning_efforts=ALL_EFFORTS,
+            max_output_tokens=window,
+            default_max_output_tokens=self._config.default_max_output_tokens,
+        )
 
     async def load(self) -> None:
         """Open the model off the event loop; later calls return at once."""
@@ -161,7 +168,10 @@ class LocalBackend:
         vocab = self._llama._model.vocab
         if engine_rejects(vocab, gbnf):
             source = first_rejected(vocab, parts) or _TOOLS
-            raise refusal(source, "the embedded engine's grammar parser refuses it")
+            raise refusal(
+                source,
+                "the embedded engine (llama.cpp) refuses its grammar, as for a left-recursive $ref",
+            )
         if len(self._accepted) >= ACCEPTED_GRAMMARS:
             self._accepted.clear()
         self._accepted.add(gbnf)
@@ -181,6 +191,7 @@ class LocalBackend:
             n_threads_batch=threads,
             n_batch=self._config.n_batch,
             verbose=False,
+            **rope_params(self._config, path),
         )
         template = self._config.chat_template or llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -241,6 +252,51 @@ class LocalBackend:
             prompt.encode("utf-8"), add_bos=add_bos, special=True
         )
         return tokens
+
+
+def rope_params(config: LocalModelConfig, path: Path) -> dict[str, Any]:
+    """llama.cpp's RoPE settings for a window past the model's trained context: positions
+    squeezed by trained/n_ctx, by YaRN (the "auto" choice; bench/long_context.py compares) or
+    linearly; inside the trained context, the model's own."""
+    if config.rope_scaling == "none":
+        return {"rope_scaling_type": llama_rope_type("none")}
+    trained = config.trained_ctx or _trained_context(path)
+    if trained is None or config.n_ctx <= trained:
+        return {}
+    factor = trained / config.n_ctx
+    if config.rope_scaling == "linear":
+        return {"rope_scaling_type": llama_rope_type("linear"), "rope_freq_scale": factor}
+    return {
+        "rope_scaling_type": llama_rope_type("yarn"),
+        "rope_freq_scale": factor,
+        "yarn_orig_ctx": trained,
+    }
+
+
+def llama_rope_type(name: str) -> int:
+    import llama_cpp
+
+    return {
+        "none": llama_cpp.LLAMA_ROPE_SCALING_TYPE_NONE,
+        "linear": llama_cpp.LLAMA_ROPE_SCALING_TYPE_LINEAR,
+        "yarn": llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN,
+    }[name]
+
+
+def _trained_context(path: Path) -> int | None:
+    """The GGUF's `<architecture>.context_length` (its header and vocabulary alone read)."""
+    import llama_cpp
+    from llama_cpp._internals import LlamaModel
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    probe = LlamaModel(path_model=str(path), params=params, verbose=False)
+    try:
+        metadata: dict[str, str] = probe.metadata()
+    finally:
+        probe.close()  # type: ignore[no-untyped-call]
+    value = metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length")
+    return int(value) if value else None
 
 
 @lru_cache(maxsize=128)

@@ -11,7 +11,7 @@ import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from thinkgate.backends.base import ALL_EFFORTS, Backend
 from thinkgate.cache import PromptCache
@@ -37,16 +37,6 @@ class ModelInfo:
     reasoning_efforts: tuple[str, ...]
     default_effort: str
     openai_rules: bool  # GPT-5.1's parameter rules (sampling only at effort `none`)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "model",
-            "created": self.created,
-            "owned_by": self.owned_by,
-            "reasoning_efforts": list(self.reasoning_efforts),
-            "default_reasoning_effort": self.default_effort,
-        }
 
 
 def backend_kind(name: str) -> Callable[..., Backend]:

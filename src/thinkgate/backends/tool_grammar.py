@@ -9,9 +9,10 @@ the grammar makes every other form impossible:
 
     root  ::= calls | text          tool_choice auto (text may not start with "<")
     root  ::= calls                 required, or a forced tool
-    calls ::= call ("\\n" call)…    one call if parallel_tool_calls is false, else up to
-                                    max_tool_calls (DEFAULT_MAX_CALLS when unset, at
-                                    most MAX_CALLS: the grammar nests a group per call)
+    calls ::= call ("\\n" call)…    one call if parallel_tool_calls is false or a named
+                                    tool is forced, else up to max_tool_calls
+                                    (DEFAULT_MAX_CALLS when unset, at most MAX_CALLS:
+                                    the grammar nests a group per call)
 
 Per tool: a function's `arguments` follow its JSON schema (llama.cpp's own converter);
 a custom tool writes `"input": "<text>"`, a JSON string that follows its `regex`
@@ -91,6 +92,8 @@ def plan_tools(request: CanonicalRequest) -> ToolPlan | None:
         return None
     tools = tuple(tool for tool in request.tools if call_name(tool) in names)
     limit = 1 if not request.parallel_tool_calls else request.max_tool_calls or DEFAULT_MAX_CALLS
+    if _forces_one(request.tool_choice):
+        limit = 1  # OpenAI: a forced function is "exactly one specific function" call
     converter: Any = SchemaConverter(  # type: ignore[no-untyped-call]
         prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
     )
@@ -119,6 +122,12 @@ def plan_tools(request: CanonicalRequest) -> ToolPlan | None:
     grammar = "\n".join(f"{name} ::= {rule}" for name, rule in sorted(rules.items()))
     kinds: dict[str, ToolKind] = {call_name(tool): tool["type"] for tool in tools}
     return ToolPlan(grammar, kinds, allow_text, tools, not allow_text, tuple(parts))
+
+
+def _forces_one(choice: str | dict[str, Any]) -> bool:
+    """A named tool choice (`{"type": "function", "name": …}` and its kin) forces one call;
+    `required` and `allowed_tools` allow several."""
+    return isinstance(choice, dict) and choice.get("type") != "allowed_tools"
 
 
 def _tool_body(

@@ -8,7 +8,14 @@ from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from thinkgate.console import admin_pages, auth_routes, docs_page, pages, playground
+from thinkgate.console import (
+    admin_pages,
+    auth_routes,
+    docs_page,
+    pages,
+    playground,
+    prompt_pages,
+)
 from thinkgate.console.deps import ConsoleProblem, SignInRequired
 from thinkgate.console.templating import STATIC, render
 
@@ -32,7 +39,7 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 def install_console(app: FastAPI) -> None:
     """Routes are left out of the OpenAPI schema: they are not part of the API."""
-    for module in (auth_routes, pages, playground, admin_pages, docs_page):
+    for module in (auth_routes, pages, playground, admin_pages, prompt_pages, docs_page):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(SignInRequired, _on_sign_in_required)

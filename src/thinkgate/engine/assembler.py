@@ -73,14 +73,26 @@ class ResponseAssembler:
         self.output_tokens = 0
         self.reasoning_tokens = 0
         self.finished = False
+        self._leading: list[dict[str, Any]] = []
+
+    def lead_with(self, item: dict[str, Any]) -> None:
+        """An item made before generation (server-side compaction): output first."""
+        self._leading.append(item)
 
     # --- public steps ---------------------------------------------------------------
 
     def start(self) -> list[Event]:
-        return [
+        events = [
             self._event("response.created", response=snapshot(self.response)),
             self._event("response.in_progress", response=snapshot(self.response)),
         ]
+        for item in self._leading:
+            where = {"output_index": len(self.response["output"])}
+            self.response["output"].append(item)
+            events.append(self._event("response.output_item.added", **where, item=dict(item)))
+            events.append(self._event("response.output_item.done", **where, item=dict(item)))
+        self._leading.clear()
+        return events
 
     def feed(self, delta: Delta) -> list[Event]:
         if isinstance(delta, PromptDelta):

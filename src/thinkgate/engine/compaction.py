@@ -56,7 +56,7 @@ class Compactor:
         before = await self._count(request, items)
         response_id = new_id("resp")
         if older:
-            summary, usage = await self._summarise(request, older, admission, response_id)
+            summary, usage = await self.summarise(request, older, admission, response_id)
             compaction = {
                 "id": new_id("cmp"),
                 "type": "compaction",
@@ -84,7 +84,7 @@ class Compactor:
             },
         }
 
-    async def _summarise(
+    async def summarise(
         self,
         request: CanonicalRequest,
         older: list[Item],

@@ -20,8 +20,10 @@ from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.compaction_codec import open_summaries
+from thinkgate.engine.context_management import compact_before_generation, supersede
 from thinkgate.engine.input_state import settle_input
 from thinkgate.engine.model_rules import apply_model_rules
+from thinkgate.engine.prepared import PreparedAssembler, no_generation
 from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_object import new_response
 from thinkgate.engine.response_run import (
@@ -129,6 +131,7 @@ class ResponsesPipeline:
         check_tool_pairs(request.all_items, param=request.param_names.get("input", "input"))
         self._reasoning.unseal_inputs(request)  # sent-back reasoning returns to context
         open_summaries(self._reasoning.sealer, request)  # and compactions' summaries
+        supersede(request)  # the latest compaction item stands for what came before it
         for item in request.input_items:
             item.setdefault("id", new_id(_ITEM_PREFIXES.get(item.get("type", "message"), "item")))
         return request
@@ -166,6 +169,20 @@ class ResponsesPipeline:
             request, admission, response_id=response_id, assembler_for=responses_assembler
         )
 
+    async def start_prepared(
+        self, request: CanonicalRequest, admission: Admission | None = None
+    ) -> ResponseRun[Event]:
+        """`generate: false` (`engine.prepared`): checked, resolved and admitted as a
+        generation is, settled (stored, billed at nothing) as one is; no model runs."""
+        await self.prepare(request)
+        response = new_response(request, new_id("resp"), int(time.time()))
+        assembler = PreparedAssembler(response, obfuscate=False, tools=request.tools)
+        run = ResponseRun(request, assembler, no_generation(), UsageMeter(), self._store)
+        run.conversations = self._conversations
+        if admission is not None:
+            run.settlement = await admission.admit(request, 0, 0)
+        return run
+
     async def start_with(
         self,
         request: CanonicalRequest,
@@ -178,8 +195,11 @@ class ResponsesPipeline:
         `response_id`: the chat completion's, shared by its choices."""
         await self.prepare(request)
         _, backend = self._registry.resolve(request.model)
+        compaction = await compact_before_generation(self, backend, request, admission)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
         assembler = assembler_for(request, response_id or new_id("resp"))
+        if compaction is not None and isinstance(assembler, ResponseAssembler):
+            assembler.lead_with(compaction)  # output[0], announced before the answer
         deltas = self._reasoning.generate(backend, request, plan, shown=assembler.shows_reasoning)
         capabilities = backend.capabilities()
         settlement: Settlement | None = None

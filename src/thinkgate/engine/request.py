@@ -97,8 +97,19 @@ class CanonicalRequest:
     # Compaction items' summaries by their sealed `encrypted_content`, opened by the
     # pipeline (engine.compaction_codec): a prompt renderer never sees an unopened one.
     summaries: dict[str, str] = field(default_factory=dict)
+    # The client's session headers (Codex's `session-id`, `x-codex-turn-state`...), passed
+    # to Responses-native upstreams only (an allow-list: protocol.client_headers).
+    session_headers: dict[str, str] = field(default_factory=dict)
+    # `context_management` (server-side compaction): 0 = the model's own threshold; None:
+    # off (engine.context_management).
+    compact_threshold: int | None = None
+    # A stored prompt template (`prompt`, engine.prompt_templates): its messages, seen first
+    # and never stored as input, and the echo of what was used (id, version, variables).
+    prompt_items: list[Item] = field(default_factory=list)
+    prompt: dict[str, Any] | None = None
 
     @property
     def all_items(self) -> list[Item]:
-        """History then this turn's input: the whole conversation the model sees."""
-        return [*self.history, *self.input_items]
+        """The prompt template's messages, the history, then this turn's input: the whole
+        conversation the model sees."""
+        return [*self.prompt_items, *self.history, *self.input_items]

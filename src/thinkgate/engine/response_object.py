@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from thinkgate.engine.prompt_templates import instructions_echo
 from thinkgate.engine.request import CanonicalRequest
 
 ResponseDict = dict[str, Any]
@@ -26,7 +27,7 @@ def new_response(request: CanonicalRequest, response_id: str, created_at: int) -
         ),
         "error": None,
         "incomplete_details": None,
-        "instructions": request.instructions,
+        "instructions": instructions_echo(request),
         "max_output_tokens": request.max_output_tokens,
         "max_tool_calls": request.max_tool_calls,
         "model": request.model,
@@ -51,6 +52,7 @@ def new_response(request: CanonicalRequest, response_id: str, created_at: int) -
         "usage": None,
         "user": request.user,
         "metadata": request.metadata,
+        **({"prompt": request.prompt} if request.prompt is not None else {}),
     }
 
 

@@ -69,7 +69,15 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
             if getattr(body, name) is not None
         ),
         param_names={"effort": "reasoning.effort"},
+        compact_threshold=_compact_threshold(body),
     )
+
+
+def _compact_threshold(body: CreateResponseRequest) -> int | None:
+    """The one `compaction` entry's threshold (0: the model's own), or None: no compaction."""
+    if not body.context_management:
+        return None
+    return body.context_management[0].compact_threshold or 0
 
 
 def _conversation_id(conversation: str | ConversationRef | None) -> str | None:
@@ -122,13 +130,7 @@ def _refuse_unsupported(body: CreateResponseRequest) -> None:
             param="background",
             code="invalid_value",
         )
-    if body.prompt is not None:
-        raise InvalidRequestError(
-            "Stored prompt templates are not supported by this server.",
-            param="prompt",
-            code="unsupported_parameter",
-        )
-    if body.input is None and body.previous_response_id is None:
+    if body.input is None and body.previous_response_id is None and body.prompt is None:
         raise InvalidRequestError(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
         )

@@ -128,6 +128,10 @@ class AssistantMessage(StrictModel):
     tool_calls: list[dict[str, Any]] | None = None
     audio: dict[str, Any] | None = None
     function_call: dict[str, Any] | None = None
+    # Our own replies carry `annotations: []`, and openai-node's documented tool loop sends
+    # the reply back as it came (`messages.push(completion.choices[0].message)`): accepted,
+    # not shown to the model (url citations have no place in the chat template).
+    annotations: list[dict[str, Any]] | None = None
 
 
 class ToolMessage(StrictModel):

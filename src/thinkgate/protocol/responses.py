@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from thinkgate.protocol.common import (
     JsonObjectFormat,
@@ -18,6 +18,7 @@ from thinkgate.protocol.common import (
     normalise_cache_retention,
 )
 from thinkgate.protocol.limits import InputItems, Tools
+from thinkgate.protocol.prompts import PromptParam
 
 ResponseFormat = Annotated[
     TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")
@@ -54,6 +55,13 @@ class ConversationRef(StrictModel):
     id: str
 
 
+class ContextManagement(StrictModel):
+    """`context_management[i]`: server-side compaction (engine.context_management)."""
+
+    type: Literal["compaction"]
+    compact_threshold: StrictInt | None = Field(default=None, gt=0)  # None: the model's own
+
+
 class CreateResponseRequest(StrictModel):
     """`POST /v1/responses`. Input items are validated one by one in `protocol.items`."""
 
@@ -84,7 +92,8 @@ class CreateResponseRequest(StrictModel):
     safety_identifier: str | None = Field(default=None, max_length=64)
     service_tier: ServiceTier | None = None
     user: str | None = Field(default=None, max_length=512)
-    prompt: dict[str, Any] | None = None
+    prompt: PromptParam | None = None  # a stored template (engine.prompt_templates)
+    context_management: list[ContextManagement] | None = Field(default=None, max_length=1)
     # Codex's own bookkeeping (session and trace ids): accepted, never forwarded or stored.
     client_metadata: dict[str, str] | None = None
     # Parsed only to be refused with OpenAI's own explanation (see engine.requests).

@@ -23,7 +23,7 @@ from thinkgate.reasoning.budgets import budget_for
 from thinkgate.reasoning.formats import NativeFormat, ScaffoldFormat, ThoughtFormat
 from thinkgate.reasoning.policy import AdaptivePolicy, FixedPolicy, ThinkingPolicy
 from thinkgate.reasoning.scaffold import ThinkThenAnswer
-from thinkgate.reasoning.sealing import Sealer
+from thinkgate.reasoning.sealing import Sealer, sealed_upstream
 from thinkgate.reasoning.upstream_budget import UpstreamBudget
 
 
@@ -50,10 +50,15 @@ class ReasoningPlanner:
 
     def plan(self, request: CanonicalRequest, backend: Backend) -> GenerationPlan:
         settings = self._models.get(backend.name, ModelReasoning())
-        window = backend.capabilities().context_window
+        capabilities = backend.capabilities()
+        window = capabilities.context_window
         budget = budget_for(request.reasoning_effort, window, settings.budgets)
+        cap = request.max_output_tokens
+        default = capabilities.default_max_output_tokens
+        if cap is None and default is not None:  # the model's default caps the answer
+            cap = default + budget  # and thinking keeps its own budget on top
         return GenerationPlan(
-            max_output_tokens=request.max_output_tokens,
+            max_output_tokens=cap,
             reasoning_budget=budget,
             whole_answer=not request.streamed,
         )
@@ -76,7 +81,10 @@ class ReasoningPlanner:
     ) -> AsyncGenerator[Delta, None]:
         settings = self._models.get(backend.name, ModelReasoning())
         if request.reasoning_effort == "none" or plan.reasoning_budget <= 0:
-            return backend.generate(without_thinking(request, settings.thought_format), plan)
+            deltas = backend.generate(without_thinking(request, settings.thought_format), plan)
+            if backend.capabilities().native_reasoning:  # it may send its own sealed thought
+                return sealed_upstream(self.sealer, deltas)
+            return deltas
         if backend.capabilities().native_reasoning:  # an upstream given reasoning_effort
             return UpstreamBudget(backend, request, plan, self.sealer).deltas()
         policy = self._adaptive if settings.adaptive else self._fixed

@@ -9,16 +9,21 @@ Each blob names its kind (`reasoning`, `compaction`): one is never accepted as t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from thinkgate.engine.deltas import Delta, ReasoningDoneDelta
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 
 KEY_FILE = "reasoning.key"
+UPSTREAM = "upstream"  # the blob holds an upstream's own sealed reasoning
+KINDS = ("reasoning", UPSTREAM)  # what a reasoning item's encrypted_content may be
 
 
 class Sealer:
@@ -45,12 +50,17 @@ class Sealer:
         return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
     def open(self, blob: str, *, param: str, kind: str = "reasoning") -> str:
+        return self._open(blob, param=param, kinds=(kind,))[1]
+
+    def _open(self, blob: str, *, param: str, kinds: tuple[str, ...]) -> tuple[str, str]:
+        """(kind, text) of a blob sealed as one of `kinds`."""
         try:
             payload = json.loads(self._fernet.decrypt(blob.encode()))
             # blobs sealed before kinds were named are reasoning
-            if payload.get("kind", "reasoning") != kind:
-                raise ValueError(f"sealed {payload.get('kind')!r}, not {kind!r}")
-            return str(payload["text"])
+            kind = payload.get("kind", "reasoning")
+            if kind not in kinds:
+                raise ValueError(f"sealed {kind!r}, not one of {kinds!r}")
+            return str(kind), str(payload["text"])
         except (InvalidToken, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidRequestError(
                 "The encrypted content could not be verified: it was changed, or it was "
@@ -59,11 +69,45 @@ class Sealer:
                 code="invalid_encrypted_content",
             ) from exc
 
+    def seal_upstream(self, done: ReasoningDoneDelta) -> ReasoningDoneDelta:
+        """An upstream's own sealed reasoning, sealed again as ours (kind `upstream`): the
+        client holds one kind of blob, and only this server's blobs are accepted back."""
+        if done.encrypted_content is None:
+            return done
+        sealed = self.seal(done.encrypted_content, kind=UPSTREAM)
+        return dataclasses.replace(done, encrypted_content=sealed)
+
     def unseal_inputs(self, request: CanonicalRequest) -> None:
-        """Reasoning items sent back with `encrypted_content` get their thought as content."""
+        """Reasoning items sent back with `encrypted_content` get their thought as content;
+        an upstream's sealed reasoning gets the upstream's own blob back, for it alone."""
         for index, item in enumerate(request.input_items):
             blob = item.get("encrypted_content")
             if item.get("type") != "reasoning" or not isinstance(blob, str):
                 continue
-            text = self.open(blob, param=f"input[{index}].encrypted_content")
-            item["content"] = [{"type": "reasoning_text", "text": text}]
+            param = f"input[{index}].encrypted_content"
+            kind, text = self._open(blob, param=param, kinds=KINDS)
+            if kind == UPSTREAM:
+                item["encrypted_content"] = text
+            else:
+                item["content"] = [{"type": "reasoning_text", "text": text}]
+        for index, item in enumerate(request.history):  # stored: sealed here, by us
+            blob = item.get("encrypted_content")
+            if item.get("type") != "reasoning" or not isinstance(blob, str):
+                continue
+            try:
+                kind, text = self._open(blob, param="previous_response_id", kinds=KINDS)
+            except InvalidRequestError:  # an older key's: the item goes on as stored
+                continue
+            if kind == UPSTREAM:  # copied: history may be shared with other readers
+                request.history[index] = {**item, "encrypted_content": text}
+
+
+async def sealed_upstream(
+    sealer: Sealer, deltas: AsyncGenerator[Delta, None]
+) -> AsyncGenerator[Delta, None]:
+    """`deltas` with each upstream-sealed reasoning sealed again (`Sealer.seal_upstream`)."""
+    try:
+        async for delta in deltas:
+            yield sealer.seal_upstream(delta) if isinstance(delta, ReasoningDoneDelta) else delta
+    finally:
+        await deltas.aclose()

@@ -120,7 +120,7 @@ class UpstreamBudget:
         mode = self._request.reasoning_summary
         if not summary and mode:
             summary = summarize(done.text, mode)
-        sealed = done.encrypted_content
+        sealed = self._sealer.seal_upstream(done).encrypted_content  # theirs, in ours
         if sealed is None and "reasoning.encrypted_content" in self._request.include:
             sealed = self._sealer.seal(done.text)
         return dataclasses.replace(done, summary=summary, encrypted_content=sealed)

@@ -6,6 +6,7 @@ SQLite under the data dir by default; any SQLAlchemy async URL (PostgreSQL) when
 from thinkgate.store.conversations import ConversationRepository
 from thinkgate.store.database import Database
 from thinkgate.store.keys import KeyRepository
+from thinkgate.store.prompts import PromptRepository
 from thinkgate.store.response_events import ResponseEventRepository
 from thinkgate.store.responses import ResponseRepository
 
@@ -13,6 +14,7 @@ __all__ = [
     "ConversationRepository",
     "Database",
     "KeyRepository",
+    "PromptRepository",
     "ResponseEventRepository",
     "ResponseRepository",
 ]

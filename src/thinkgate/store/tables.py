@@ -177,3 +177,29 @@ class ResponseEventRow(Base):
     )
     sequence_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PromptRow(Base):
+    """A stored prompt template (migration 0012): server-wide, made by an admin."""
+
+    __tablename__ = "prompts"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latest_version: Mapped[int] = mapped_column(Integer)
+
+
+class PromptVersionRow(Base):
+    """One immutable version of a prompt: `{"messages": [{role, content}, …]}`."""
+
+    __tablename__ = "prompt_versions"
+
+    prompt_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -45,8 +45,12 @@ class UpstreamBackend:
         self.model = model
         self.routes = list(routes)
         self._rng = rng or random.Random()
+        limits = [route.channel.config.limits_for(model) for route in self.routes]
+        outputs = [output for _, output, _ in limits if output is not None]
         self._capabilities = Capabilities(
-            context_window=max(route.channel.config.context_window for route in self.routes),
+            context_window=max(window for window, _, _ in limits),
+            max_output_tokens=max(outputs) if outputs else None,
+            image_input=any("image" in modalities for _, _, modalities in limits),
             reasoning_efforts=ALL_EFFORTS,
             owned_by="system",
             native_reasoning=True,  # the upstream thinks itself: no scaffold around it
@@ -111,7 +115,10 @@ class UpstreamBackend:
             plan.meter.channel = route.channel.name
             try:
                 path, body = _request_for(route, request, plan)
-                return route, await route.channel.open_stream(path, body)
+                headers = None  # a Responses-native upstream hears the client's session
+                if path == "responses" and request.session_headers:
+                    headers = request.session_headers
+                return route, await route.channel.open_stream(path, body, headers)
             except UpstreamFailure as failure:
                 log.warning("upstream attempt failed: %s", failure)
                 if not failure.retryable:

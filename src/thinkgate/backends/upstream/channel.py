@@ -86,8 +86,11 @@ class Channel:
         except orjson.JSONDecodeError as exc:
             raise UpstreamFailure(self.name, "malformed", "the reply is not JSON") from exc
 
-    async def open_stream(self, path: str, body: dict[str, Any]) -> UpstreamStream:
-        """POST a streaming request; returns once the first event is in (or fails)."""
+    async def open_stream(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> UpstreamStream:
+        """POST a streaming request; returns once the first event is in (or fails).
+        `headers`: the client's session headers (protocol.client_headers), if any."""
         timeouts = self.config.timeouts
         started = time.monotonic()
         await self._slots.acquire()
@@ -95,7 +98,9 @@ class Channel:
         try:
             try:
                 async with asyncio.timeout(timeouts.first_byte):  # anyio's costs 3x as much
-                    response = await self._client().request("POST", path, orjson.dumps(body))
+                    response = await self._client().request(
+                        "POST", path, orjson.dumps(body), headers
+                    )
                     if response.status >= 400:
                         raise self._status_failure(
                             response, await response.read_all(_MAX_ERROR_BODY)

@@ -309,9 +309,18 @@ class Pool:
         self._open: set[_Connection] = set()
         self._heads: dict[tuple[str, str], bytes] = {}
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> Reply:
-        """Send the request; returns once the reply's status and headers are in."""
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Send the request; returns once the reply's status and headers are in.
+        `headers`: this request's own, added to the pool's (values already checked)."""
         data = self._request_line(method, path)
+        for name, value in (headers or {}).items():
+            data += f"{name}: {value}\r\n".encode("latin-1")
         if body is not None:
             data += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         else:

@@ -43,7 +43,9 @@ def responses_body(
         text["verbosity"] = request.verbosity
     body: dict[str, Any] = {
         "model": upstream_model,
-        "input": [_outgoing(item) for item in request.all_items if _sendable(item)],
+        "input": [
+            _outgoing(item, request.summaries) for item in request.all_items if _sendable(item)
+        ],
         "stream": True,
         "store": False,
         "text": text,
@@ -100,10 +102,15 @@ def _sendable(item: Item) -> bool:
     return item.get("type") != "reasoning" or bool(item.get("encrypted_content"))
 
 
-def _outgoing(item: Item) -> Item:
-    """Our ids name items in our store, not the upstream's: they stay here."""
+def _outgoing(item: Item, summaries: dict[str, str]) -> Item:
+    """Our ids name items in our store, not the upstream's: they stay here. A compaction
+    item is sealed with our key, which the upstream cannot open: it goes as the note the
+    embedded model reads (backends.chat_prompt)."""
     if item.get("type") == "reasoning":
         return item
+    if item.get("type") == "compaction":
+        note = f"Summary of the earlier conversation: {summaries[item['encrypted_content']]}"
+        return {"role": "system", "content": [{"type": "input_text", "text": note}]}
     return {key: value for key, value in item.items() if key not in ("id", "status")}
 
 
