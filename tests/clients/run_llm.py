@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness import API_KEY, BASE_URL, MAX_TOKENS, MODEL, check, run_cases
+from harness import API_KEY, BASE_URL, CITY_SCHEMA, MAX_TOKENS, MODEL, check, run_cases
 
 USER_DIR = Path(tempfile.mkdtemp(prefix="llm-user-"))
 atexit.register(shutil.rmtree, USER_DIR, ignore_errors=True)
@@ -65,7 +65,8 @@ def cli_prompt(model_id: str) -> dict[str, Any]:
 
 def cli_schema(model_id: str) -> dict[str, Any]:
     prompt = "Name a large city and its rank by size."
-    text = cli("-m", model_id, *OPTIONS, "--schema", "city, rank int", prompt)
+    # --schema takes llm's DSL or a JSON schema: the JSON one, for its maxLength
+    text = cli("-m", model_id, *OPTIONS, "--schema", json.dumps(CITY_SCHEMA), prompt)
     output = json.loads(text)
     check(set(output) == {"city", "rank"}, f"keys {sorted(output)}")
     check(isinstance(output["city"], str) and isinstance(output["rank"], int), f"{output}")
@@ -86,7 +87,7 @@ def api_conversation(model_id: str) -> dict[str, Any]:
 
 def api_schema(model_id: str) -> dict[str, Any]:
     model = llm.get_model(model_id)
-    schema = llm.schema_dsl("city, rank int")
+    schema = CITY_SCHEMA
     reply = model.prompt("Name a large city.", schema=schema, max_tokens=MAX_TOKENS, temperature=0)
     output = json.loads(reply.text())
     check(isinstance(output.get("city"), str) and isinstance(output.get("rank"), int), f"{output}")
