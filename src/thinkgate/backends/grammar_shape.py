@@ -390,20 +390,6 @@ def _evaluate_repetition(node: _Node) -> None:
     node.worst = max(child.worst, unit, between, child.trail + unit if repeated else 0)
 
 
-def standalone(rules: dict[str, str], expression: str) -> str:
-    """A grammar whose root is `expression`, with only the rules it reaches (to check one
-    part of a grammar built from several: one tool, say)."""
-    reached: dict[str, str] = {}
-    pending = _references(expression)
-    while pending:
-        name = pending.pop()
-        if name in reached or name not in rules or name == "root":
-            continue
-        reached[name] = rules[name]
-        pending |= _references(rules[name])
-    lines = [f"root ::= {expression}"] + [f"{name} ::= {rule}" for name, rule in reached.items()]
-    return "\n".join(lines)
-
-
-def _references(text: str) -> set[str]:
+def rule_references(text: str) -> set[str]:
+    """The rule names a GBNF expression refers to."""
     return {match.group() for match in _LEXEME.finditer(text) if match.lastgroup == "name"}

@@ -37,7 +37,7 @@ from typing import Any
 from llama_cpp.llama_grammar import SchemaConverter
 
 from thinkgate.backends.grammar_bounds import GrammarSource, check_grammar, syntax_problem
-from thinkgate.backends.grammar_shape import standalone
+from thinkgate.backends.grammar_shape import rule_references
 from thinkgate.engine.deltas import ToolKind
 from thinkgate.engine.request import CanonicalRequest, OutputFormat
 from thinkgate.errors import InvalidRequestError
@@ -262,3 +262,18 @@ def _repeat_tail(item: str, count: int) -> str:
 def _gbnf_text(text: str) -> str:
     """Escape `text` for a GBNF double-quoted literal."""
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def standalone(rules: dict[str, str], expression: str) -> str:
+    """A grammar whose root is `expression`, with only the rules it reaches (to check one
+    part of a grammar built from several: one tool, say)."""
+    reached: dict[str, str] = {}
+    pending = rule_references(expression)
+    while pending:
+        name = pending.pop()
+        if name in reached or name not in rules or name == "root":
+            continue
+        reached[name] = rules[name]
+        pending |= rule_references(rules[name])
+    lines = [f"root ::= {expression}"] + [f"{name} ::= {rule}" for name, rule in reached.items()]
+    return "\n".join(lines)
