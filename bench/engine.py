@@ -285,7 +285,8 @@ def open_raw(body: dict[str, Any], threads: int) -> tuple[Any, list[int], LocalM
     tokens rendered from `body` by the server's own request parsing and chat template."""
     config = LocalModelConfig(name=DEFAULT_LOCAL_MODEL, threads=threads)
     backend = LocalBackend(config)
-    llama, formatter = backend._open()
+    windows, formatter = backend._open()
+    llama = windows.base.llama  # the trained window (the bench's prompts fit in it)
     backend._llama, backend._formatter = llama, formatter
     request = canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
     tokens = backend._tokenize(request, request.all_items)

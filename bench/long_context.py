@@ -11,9 +11,12 @@ text, the mean negative log-likelihood (nats/token, lower is better) of the last
   linear x2       all of it, RoPE positions halved (rope_freq_scale 0.5);
   yarn x2         all of it, YaRN with factor 2 over the 8,192 trained positions.
 
-Plus, per setting, the prompt evaluation time of the whole document (n_batch 512, 2
-threads; other processes' load recorded: on a shared machine read the ratios) and 40
-greedily generated tokens after a question about the document, to read by eye.
+Plus, per setting, the prompt evaluation time of the whole document (in thinkgate's
+64-token aligned chunks, 2 threads), the time per token of the tail read one token at a
+time (decoding at ~10K positions), both as wall and as CPU seconds (on a shared machine
+the CPU seconds / 2 threads approximate an idle 2-core machine; the load is recorded),
+and 40 greedily generated tokens after a question about the document, to read by eye.
+thinkgate serves a prompt past 8K with "yarn x2" (docs/long-context.md).
 The document: this repository's own docs (README, DESIGN, docs/*.md). Results:
 `bench/results/long_context.json`.
 
@@ -39,6 +42,7 @@ from thinkgate.backends.model_files import default_gguf_path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "long_context.json"
 THREADS = 2
+CHUNK = 64  # thinkgate's prompt-cache chunk: prompts are evaluated in aligned 64-token steps
 TRAINED = 8192
 SETTINGS: dict[str, dict[str, Any]] = {
     "none": {"rope_scaling_type": 0},
@@ -49,7 +53,7 @@ QUESTION = "\n\nQuestion: in one sentence, what is thinkgate?\nAnswer:"
 
 
 def document() -> str:
-    paths = [REPO / "README.md", REPO / "DESIGN.md", *sorted((REPO / "docs").glob("*.md"))]
+    paths = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
     return "\n\n".join(path.read_text() for path in paths if path.is_file())
 
 
@@ -67,13 +71,17 @@ def _open(n_ctx: int, **rope: Any) -> Any:
     )
 
 
-def tail_nll(llama: Any, tokens: list[int], tail: int) -> tuple[float, float]:
-    """Mean NLL of the last `tail` tokens, and the seconds the prefix took to evaluate."""
+def tail_nll(llama: Any, tokens: list[int], tail: int) -> tuple[float, dict[str, float]]:
+    """Mean NLL of the last `tail` tokens, and the seconds (wall, CPU) the prefix took to
+    evaluate and the tail took per token."""
     prefix, rest = tokens[:-tail], tokens[-tail:]
     llama.reset()
-    started = time.perf_counter()
-    llama.eval(prefix)
-    seconds = time.perf_counter() - started
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(prefix), CHUNK):  # as thinkgate evaluates a prompt
+        llama.eval(prefix[start : start + CHUNK])
+    times = {"prompt_eval_s": time.perf_counter() - wall, "prompt_eval_cpu_s": 0.0}
+    times["prompt_eval_cpu_s"] = time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
     total = 0.0
     for token in rest:
         pointer = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
@@ -81,7 +89,9 @@ def tail_nll(llama: Any, tokens: list[int], tail: int) -> tuple[float, float]:
         peak = float(logits.max())
         total += peak + math.log(float(np.exp(logits - peak).sum())) - float(logits[token])
         llama.eval([token])
-    return total / tail, seconds
+    times["decode_ms_per_token"] = 1000 * (time.perf_counter() - wall) / tail
+    times["decode_cpu_ms_per_token"] = 1000 * (time.process_time() - cpu) / tail
+    return total / tail, times
 
 
 def continuation(llama: Any, tokens: list[int]) -> str:
@@ -106,18 +116,19 @@ def main() -> None:
     n_ctx = 16384
     rows: dict[str, Any] = {}
     trained = _open(TRAINED)
-    nll, _ = tail_nll(trained, tokens[-(TRAINED - 592) :], args.tail)
+    nll, times = tail_nll(trained, tokens[-(TRAINED - 592) :], args.tail)
     rows["trained window"] = {"tail_nll": round(nll, 4), "context_tokens": TRAINED - 592}
+    rows["trained window"] |= {name: round(value, 2) for name, value in times.items()}
     trained.close()
     for name, rope in SETTINGS.items():
         llama = _open(n_ctx, **rope)
-        nll, seconds = tail_nll(llama, tokens, args.tail)
-        rows[name] = {
-            "tail_nll": round(nll, 4),
-            "prompt_eval_s": round(seconds, 2),
-            "prompt_tokens_per_s": round((len(tokens) - args.tail) / seconds, 1),
-            "continuation": continuation(llama, asked),
-        }
+        nll, times = tail_nll(llama, tokens, args.tail)
+        rows[name] = {"tail_nll": round(nll, 4)}
+        rows[name] |= {key: round(value, 2) for key, value in times.items()}
+        rows[name]["prompt_tokens_per_cpu_s"] = round(
+            (len(tokens) - args.tail) / times["prompt_eval_cpu_s"], 1
+        )
+        rows[name]["continuation"] = continuation(llama, asked)
         llama.close()
         print(name, rows[name], flush=True)
     result = {
@@ -125,7 +136,7 @@ def main() -> None:
         "document_tokens": len(tokens),
         "tail": args.tail,
         "threads": THREADS,
-        "loadavg": os.getloadavg(),
+        "loadavg_at_end": os.getloadavg(),
         "settings": rows,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,18 @@
 """Adaptive reasoning: tokens, accuracy, latency and cost per effort on the bundled suites.
 
-Method: one `thinkgate serve` subprocess with two models over the same SmolLM2-135M GGUF:
+Two ways to measure (docs/reasoning.md):
+
+- `--replay TEST --calibration CAL`: the held-out figures from traced runs
+  (`bench.reasoning_traces`), thresholds chosen on the calibration traces
+  (`bench.reasoning_replay`); writes the picture `docs/reasoning-accuracy.png`/`.svg`.
+- over HTTP (below): both models at every effort, through the API.
+
+Method over HTTP: one `thinkgate serve` subprocess with two models over the same SmolLM2-135M GGUF:
 `smollm2-135m-instruct` (adaptive, the default) and `smollm2-fixed` (the same model with
 `adaptive_reasoning = false`: it thinks until it stops or reaches the effort's cap, with no
 difficulty probe and no early exit). The first `--limit` items of each suite are sent
-through the official `openai` SDK (`thinkgate.evals`), one request at a time, greedy;
+of each suite's held-out test part go through the official `openai` SDK
+(`thinkgate.evals`), one request at a time, greedy;
 `max_output_tokens` is the effort's cap + 24 so an answer cannot ramble on. The rows the
 targets need (adaptive and fixed `high`, both suites) run first, then every other effort.
 Reported per model, suite and effort: exact-match accuracy, mean reasoning and output
@@ -12,7 +20,7 @@ tokens per item (from `usage`), mean latency per item and the cost per 1,000 ite
 thinkgate's default gpt-5.1 price. Token counts do not depend on CPU load; latencies do. Results are
 saved after every row to `bench/results/reasoning.json`.
 
-    .venv/bin/python -m bench.reasoning [--limit 20] [--efforts none,minimal,low,medium,high,xhigh]
+    .venv/bin/python -m bench.reasoning [--limit 20] [--efforts low,medium,high,xhigh] [--plot STEM]
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from openai import OpenAI
 
 from tests.server import ADMIN_KEY, ServerProcess
 from thinkgate.evals import EffortResult, load_suite, run_suite
+from thinkgate.evals.plot import Line, PlotUnavailable, Point, draw
 from thinkgate.evals.runner import Price
 from thinkgate.reasoning import EFFORT_LADDER, budget_for
 
@@ -47,7 +56,7 @@ def config(threads: int | None) -> str:
     return adaptive + "\n" + fixed
 
 
-SUITES = ("easy", "hard")
+SUITES = ("easy", "medium", "hard")
 PRICE = Price()  # thinkgate's default gpt-5.1 price, USD per 1M tokens
 
 
@@ -65,6 +74,8 @@ def _row(model: str, suite: str, result: EffortResult) -> dict[str, object]:
         "latency_s": result.latency_s,
         "cost_per_1k_items_usd": float(result.cost(PRICE)) * 1000 / items if items else 0.0,
         "errors": result.errors,
+        "correct": [r.correct for r in result.items],
+        "reasoning": [r.reasoning_tokens for r in result.items],
     }
 
 
@@ -73,7 +84,7 @@ def plan(
 ) -> list[tuple[str, str, str]]:
     """(suite, model, effort) runs: the targets' rows first, then the other efforts."""
     first = [(suite, model, "high") for suite in suites for model in (ADAPTIVE, FIXED)]
-    rest = [(s, ADAPTIVE, e) for s in suites for e in efforts if e != "high"]
+    rest = [(s, m, e) for s in suites for e in efforts if e != "high" for m in (ADAPTIVE, FIXED)]
     return (first if targets else []) + rest
 
 
@@ -96,7 +107,7 @@ def run(
                 base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0, timeout=900
             )
             for suite, model, effort in runs:
-                items = load_suite(suite)[:limit]
+                items = load_suite(suite, "test")[:limit]
                 cap = budget_for(effort, CONTEXT) + ANSWER_ROOM
                 (result,) = run_suite(client, model, items, [effort], max_output_tokens=cap)
                 rows.append(_row(model, suite, result))
@@ -161,7 +172,10 @@ def markdown(rows: Rows) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--limit", type=int, default=20, help="items per suite (first N)")
-    parser.add_argument("--efforts", default=",".join(EFFORT_LADDER))
+    parser.add_argument("--efforts", default=",".join(EFFORT_LADDER[2:]))
+    parser.add_argument("--plot", type=Path, default=None, help="picture STEM (.png, .svg)")
+    parser.add_argument("--replay", type=Path, default=None, help="test-part traces (JSONL)")
+    parser.add_argument("--calibration", type=Path, default=None, help="with --replay")
     parser.add_argument("--suites", default=",".join(SUITES))
     parser.add_argument("--no-targets", action="store_true", help="skip the high rows first")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -170,6 +184,11 @@ def main() -> None:
         "--merge", type=Path, nargs="*", default=[], help="print the table of saved results"
     )
     args = parser.parse_args()
+    if args.replay is not None:  # held-out figures from traces (bench.reasoning_replay)
+        from bench import reasoning_replay
+
+        reasoning_replay.main(args.replay, args.calibration)
+        return
     if args.merge:  # several partial runs (e.g. one per suite) → one table and one file
         merged = [row for path in args.merge for row in json.loads(path.read_text())["rows"]]
         args.out.write_text(json.dumps({"merged": [str(p) for p in args.merge], "rows": merged}))
@@ -188,6 +207,23 @@ def main() -> None:
     runs = plan(efforts, tuple(suites), not args.no_targets)
     rows = run(args.limit, runs, save, args.threads)
     print("\n" + markdown(rows))
+    if args.plot is not None:
+        picture(rows, args.plot)
+
+
+def picture(rows: Rows, stem: Path) -> None:
+    """Accuracy against reasoning tokens, one line per mode and suite, 95% intervals."""
+    lines = []
+    for suite in SUITES:
+        for mode in ("fixed", "adaptive"):
+            mine = sorted((r for r in rows if (r["mode"], r["suite"]) == (mode, suite)), key=_order)
+            points = [Point(str(r["effort"]), r["correct"], r["reasoning"]) for r in mine]  # type: ignore[arg-type]
+            if points:
+                lines.append(Line(f"{mode} · {suite}", points, dashed=mode == "fixed", group=suite))
+    try:
+        print("picture:", *draw(lines, stem, title="SmolLM2-135M over HTTP, test part"))
+    except PlotUnavailable as exc:
+        print(f"no picture: {exc}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ install() {
 PG_BIN=$(find_pg_bin) || { install postgresql || skip "cannot install postgresql"; PG_BIN=$(find_pg_bin) || skip "no initdb after install"; }
 command -v redis-server >/dev/null || install redis-server || skip "cannot install redis-server"
 command -v redis-server >/dev/null || skip "no redis-server after install"
+# nginx in front of replicas (tests/replica_cluster.py): optional, those tests skip without it
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || install nginx-light || install nginx \
+  || echo "test-services: nginx not installed (the nginx tests will skip)" >&2
 
 # PostgreSQL refuses to run as root: run it as the `postgres` user when we are root.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -91,7 +91,8 @@ def run_codex(
         command += ["resume", "--last"]
     command += ["--skip-git-repo-check", "--json", "-m", model, *overrides]
     if sandbox is not None:  # a model that is not scripted: its commands stay sandboxed
-        command += ["--sandbox", sandbox, prompt]
+        # (as a config value: `codex exec resume` has no `--sandbox` flag)
+        command += ["-c", f"sandbox_mode={json.dumps(sandbox)}", prompt]
     else:  # the stand-in's scripted commands, in the test's temporary repository (the
         # sandbox's bubblewrap needs user namespaces, which CI containers may lack)
         command += ["--dangerously-bypass-approvals-and-sandbox", prompt]

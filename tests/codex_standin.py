@@ -9,7 +9,8 @@ plays one script, chosen by how many tool results follow the last user message:
   1  check: the shell tool runs `python3 greeting.py`;
   2+ done:  a final message, "CHECK PASSED" when the check's output has the new greeting.
 
-`GET /stats` returns each request's body and headers, for the tests to inspect.
+`GET /stats` returns each request's body and headers, for the tests to inspect. Responses
+replies carry a turn state (`x-codex-turn-state`) and the `service_tier` that served.
 Run: `python -m tests.codex_standin PORT`.
 """
 
@@ -155,7 +156,16 @@ def _responses_stream(body: dict[str, Any]) -> Iterator[str]:
     usage |= {"input_tokens_details": {"cached_tokens": 0}}
     usage |= {"output_tokens_details": {"reasoning_tokens": 0}}
     done = {**response, "status": "completed", "output": output, "usage": usage}
+    done["service_tier"] = _served_tier(body.get("service_tier"))
     yield _event("response.completed", response=done)
+
+
+def _served_tier(sent: str | None) -> str:
+    """As OpenAI reports the tier that served: `fast` is `priority`; this account has no
+    Scale Tier, so `scale` (and nothing asked) is served at `default`."""
+    if sent in (None, "auto", "scale"):
+        return "default"
+    return "priority" if sent == "fast" else str(sent)
 
 
 # --- app --------------------------------------------------------------------------------
@@ -173,8 +183,14 @@ async def chat_completions(request: Request) -> Response:
 
 
 async def responses(request: Request) -> Response:
+    """Answers with a turn state as OpenAI's Codex backend does: the one the request
+    carries, else a new one (`x-codex-turn-state`)."""
     body = await _record(request)
-    return StreamingResponse(_responses_stream(body), media_type="text/event-stream")
+    state = request.headers.get("x-codex-turn-state") or f"standin-turn-{len(REQUESTS)}"
+    headers = {"x-codex-turn-state": state}
+    return StreamingResponse(
+        _responses_stream(body), media_type="text/event-stream", headers=headers
+    )
 
 
 async def models(_request: Request) -> Response:

@@ -82,9 +82,10 @@ class ServerProcess(ManagedProcess):
         admin_key: str | None = ADMIN_KEY,
         config: Path | None = None,
         extra_env: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
         self.data_dir = data_dir
-        port = free_port()
+        port = port or free_port()  # a given port: a restarted replica behind a proxy
         env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
         # Teardown should not wait out the production grace (30 s) for a request a test
         # left hanging; tests of shutdown itself set their own.

@@ -19,6 +19,7 @@ from tests.checks import check_stream_grammar, validate_response_resource, valid
 from tests.conftest import make_client
 from tests.owners import other_user_client
 from tests.server import ServerProcess
+from tests.upstreams import start_standin
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -205,23 +206,58 @@ def test_other_owner_gets_404_for_responses(
     assert client.responses.retrieve(mine.id).id == mine.id  # still there, untouched
 
 
-def test_restart_marks_an_unfinished_job_failed(data_dir: Path) -> None:
-    first = ServerProcess(data_dir)
+def test_restart_resumes_an_unseen_job_and_fails_a_streamed_one(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """SQLite is one process: at start-up every unfinished job is a dead process's. One
+    nobody saw any of is run again from the start; one a client was streamed is failed,
+    its stored stream ending with that failure. (A scripted upstream: 40 ticks of 0.1 s.)"""
+    standin = start_standin(tmp_path)
+    config = tmp_path / "thinkgate.toml"
+    config.write_text(_TICKING.format(url=standin.base_url))
+    first = ServerProcess(data_dir, config=config)
     try:
         client = make_client(first.base_url)
-        queued = background(client, input=LONG_PROMPT, max_output_tokens=4000)
-        poll(client, queued.id, lambda r: r.status == "in_progress")
+        unseen = background(client, model="slow")
+        poll(client, unseen.id, lambda r: r.status == "in_progress")
+        payload = {"model": "slow", "input": "Tick.", "background": True, "stream": True}
+        seen: list[dict[str, Any]] = []
+        with first.stream("/v1/responses", payload) as reply:
+            for event in sse_events(reply):
+                seen.append(event)
+                if event["type"] == "response.output_text.delta":
+                    break
         first.process.kill()  # a crash: nothing gets to clean up
         first.process.wait()
     finally:
         first.stop()
-    second = ServerProcess(data_dir)
+    second = ServerProcess(data_dir, config=config)
     try:
         client = make_client(second.base_url)
-        failed = client.responses.retrieve(queued.id)
+        resumed, statuses = poll(client, unseen.id, lambda r: r.status in TERMINAL)
+        assert resumed.status == "completed", (resumed.error, statuses)
+        assert resumed.output_text.count("tick") == 40  # whole, once
+        streamed = seen[0]["response"]["id"]
+        failed = client.responses.retrieve(streamed)
         assert failed.status == "failed" and failed.error is not None
         assert failed.error.code == "server_error"
         assert "restarted" in failed.error.message
-        assert client.responses.cancel(queued.id) == failed  # terminal: unchanged
+        last = seen[-1]["sequence_number"]
+        with client.responses.retrieve(streamed, stream=True, starting_after=last) as rest:
+            tail = events_of(rest)
+        assert tail[-1]["type"] == "response.failed"  # after what was stored before the crash
+        numbers = [event["sequence_number"] for event in tail]
+        assert numbers == list(range(last + 1, last + 1 + len(tail)))  # no gap, no repeat
+        assert client.responses.cancel(streamed) == failed  # terminal: unchanged
     finally:
         second.stop()
+        standin.stop()
+
+
+_TICKING = """
+[[channels]]
+name = "standin"
+kind = "openai-chat"
+base_url = "{url}/v1"
+models = {{ "slow" = "ticks40:bg" }}
+"""

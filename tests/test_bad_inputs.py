@@ -16,7 +16,7 @@ from tests.server import ServerProcess
 
 ANY = object()  # the `code` is not checked
 BASE: dict[str, Any] = {"model": "gpt-5.1", "input": "Say hi.", "max_output_tokens": 16}
-CONTEXT = 8192  # the embedded model's n_ctx
+CONTEXT = 16384  # the embedded model's n_ctx
 MIB = 1024 * 1024
 
 
@@ -366,8 +366,8 @@ def test_chunked_body_over_the_size_limit_is_413(http: httpx.Client) -> None:
 
 # --- truncation --------------------------------------------------------------------------
 
-# ~60,000 tokens of history: six turns far over the window, then a short recent exchange.
-LONG_HISTORY = [{"role": "user", "content": words(10_000, word)} for word in ("apple", "pear") * 3]
+# ~120,000 tokens of history: six turns each over the window, then a short recent exchange.
+LONG_HISTORY = [{"role": "user", "content": words(20_000, word)} for word in ("apple", "pear") * 3]
 LONG_HISTORY += [
     {"role": "user", "content": words(200, "plum")},
     {"role": "user", "content": "Say hello."},

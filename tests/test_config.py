@@ -33,7 +33,7 @@ def test_config_file_adds_a_local_model_and_alias(tmp_path: Path) -> None:
             model="house-model", input="Say hi.", max_output_tokens=16, temperature=0
         )
         assert response.model == "house-model" and response.output_text
-        # Its own context window (2048) applies, not the default model's (8192).
+        # Its own context window (2048) applies, not the default model's (16,384).
         long_input = "word " * 3000
         with pytest.raises(openai.BadRequestError) as error:
             client.responses.create(model="my-gguf", input=long_input, max_output_tokens=16)

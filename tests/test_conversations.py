@@ -116,8 +116,11 @@ def test_conversation_grows_across_three_responses(client: OpenAI) -> None:
     ]
     stored = client.responses.retrieve(responses[2].id)
     assert stored.conversation is not None and stored.conversation.id == conversation.id
-    [only_input] = client.responses.input_items.list(responses[2].id).data
-    assert texts([only_input]) == [prompts[2]]  # input_items: this turn only
+    # input_items: every item the turn was generated from (the conversation before it,
+    # then its own input), as for a `previous_response_id` chain; not its own answer
+    used = client.responses.input_items.list(responses[2].id, order="asc").data
+    assert [item.id for item in used] == [item.id for item in items[:5]]
+    assert texts(used)[-1] == prompts[2]
 
 
 def test_conversation_with_previous_response_id_is_refused(client: OpenAI) -> None:

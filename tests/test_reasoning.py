@@ -129,8 +129,10 @@ def test_max_output_tokens_counts_reasoning(rclient: OpenAI) -> None:
     assert response.incomplete_details.reason == "max_output_tokens"
 
 
-def test_adaptive_spends_far_less_on_easy_than_hard(rclient: OpenAI) -> None:
-    """Both capped at 40 tokens: the easy one answers after a probe, the hard one thinks."""
+def test_adaptive_spends_less_on_easy_than_hard(rclient: OpenAI) -> None:
+    """Both capped at 40 tokens: the easy thought ends by itself, the hard one runs to the
+    cap. SmolLM2's calibrated policy never skips the thought (docs/reasoning.md: its
+    probe 0 is no surer when right than when wrong), so easy costs probe 0 + a short one."""
     used = {}
     for name, prompt in (("easy", EASY), ("hard", HARD)):
         response = rclient.responses.create(
@@ -138,8 +140,8 @@ def test_adaptive_spends_far_less_on_easy_than_hard(rclient: OpenAI) -> None:
         )
         assert response.usage is not None
         used[name] = response.usage.output_tokens_details.reasoning_tokens
-    assert used["easy"] <= 40 // 5, used
-    assert used["hard"] >= 3 * max(used["easy"], 1), used
+    assert 0 < used["easy"] < 40, used
+    assert used["hard"] == 40 and used["hard"] > used["easy"], used
 
 
 # --- summaries and sealed reasoning ------------------------------------------------------
@@ -379,3 +381,4 @@ def test_bundled_suites_and_exact_match_grading() -> None:
     assert grade("Paris is the capital of France.", "paris")
     assert grade("Answer: 12.", "12") and grade("1,250", "1250")
     assert not grade("23 x 2 = 46", "46") and not grade("", "7")
+    assert not grade("2 + 8 -", "2")  # the question echoed is not the answer

@@ -38,9 +38,11 @@ from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.gateway.service import Gateway
 from thinkgate.gateway.setup import open_gateway
+from thinkgate.hosted import hosted_tools_for
 from thinkgate.net import UrlPolicy
 from thinkgate.ops import Drain, Metrics, ScrapeSources
 from thinkgate.reasoning import planner_for
+from thinkgate.replicas.setup import open_background_jobs
 from thinkgate.store import (
     ConversationRepository,
     Database,
@@ -124,11 +126,13 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         responses = ResponseRepository(database)
         conversations = ConversationRepository(database)
         response_events = ResponseEventRepository(database)
+        hosted = hosted_tools_for(settings, app.state.url_policy)  # web search, …
         pipeline = ResponsesPipeline(
-            registry, responses, conversations, reasoning=planner_for(settings)
+            registry, responses, conversations, reasoning=planner_for(settings), hosted=hosted
         )
-        jobs = BackgroundJobs(pipeline, responses, response_events)
-        await jobs.recover()
+        jobs, close_jobs = await open_background_jobs(
+            settings, database, pipeline, gateway, responses, response_events
+        )
         app.state.services = Services(
             settings=settings,
             database=database,
@@ -157,8 +161,9 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             # uvicorn has waited out the grace period and cancelled what was left: give
             # the cancelled streams a moment to settle (bill) before the ledger's last flush.
             await app.state.drain.wait_idle(5.0)
-            await jobs.aclose()
+            await close_jobs()  # jobs stop (shared queue: handed back), then the queue
             await registry.aclose()
+            await hosted.aclose()
             await gateway.aclose()  # flushes the ledger: nothing billed is lost on a clean stop
             await database.aclose()
 
@@ -179,4 +184,5 @@ def _watch(app: FastAPI, registry: ModelRegistry, jobs: BackgroundJobs, gateway:
             "background_jobs": lambda: jobs.active,
             "ledger": lambda: gateway.ledger.pending,
         },
+        shared_counters=getattr(gateway.counters, "snapshot", None),  # with Redis only
     )

@@ -9,6 +9,7 @@ import click
 from thinkgate import cli_gateway
 from thinkgate.cli_channels import channels_command
 from thinkgate.cli_doctor import doctor_command
+from thinkgate.cli_migrate import migrate_command
 from thinkgate.cli_options import config_option, data_dir_option, settings_from
 from thinkgate.evals.cli import eval_command
 
@@ -150,3 +151,4 @@ main.add_command(eval_command)
 cli_gateway.register(main)
 main.add_command(channels_command)
 main.add_command(doctor_command)
+main.add_command(migrate_command)

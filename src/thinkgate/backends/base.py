@@ -23,6 +23,9 @@ class Capabilities:
     max_output_tokens: int | None = None
     # The output cap of a request that sets none (None: only the window limits it).
     default_max_output_tokens: int | None = None
+    # What reasoning budgets are a share of (None: `context_window`): the embedded model's
+    # trained context, so a window stretched past it does not stretch the budgets too.
+    reasoning_window: int | None = None
     # The backend reasons by itself (an upstream given `reasoning_effort`): the reasoning
     # layer passes the request straight through instead of scaffolding a thinking pass.
     native_reasoning: bool = False
@@ -44,6 +47,9 @@ class UsageMeter:
     reasoning_tokens: int = 0
     # the upstream channel that served (or, failing, was tried last): the ledger's `channel`
     channel: str | None = None
+    # the Responses-native upstream's `x-codex-turn-state` reply header (Codex's sticky-
+    # routing token), passed back to the client (protocol.client_headers)
+    turn_state: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

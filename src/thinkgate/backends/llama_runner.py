@@ -11,7 +11,7 @@ import asyncio
 import codecs
 import math
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,8 @@ class RunSpec:
     max_new_tokens: int
     meter: UsageMeter
     prompt: PromptEvaluation | None = None  # aligned evaluation + prefix cache
+    # Picks the grammar once the prompt is evaluated (backends.tool_decision)
+    choose_grammar: Callable[[Any, PromptEvaluation], Any] | None = None
 
 
 class LlamaRun:
@@ -97,6 +99,9 @@ class LlamaRun:
         if evaluated and spec.prompt is not None:
             evaluated = spec.prompt.evaluate(llama, self._cancelled.is_set) is not None
             reason = "length" if evaluated else "cancelled"
+        grammar = spec.grammar
+        if evaluated and spec.prompt is not None and spec.choose_grammar is not None:
+            grammar = spec.choose_grammar(llama, spec.prompt)
         if evaluated:
             for token in llama.generate(
                 spec.tokens,
@@ -107,7 +112,7 @@ class LlamaRun:
                 repeat_penalty=1.0,
                 frequency_penalty=sampling.frequency_penalty,
                 presence_penalty=sampling.presence_penalty,
-                grammar=spec.grammar,
+                grammar=grammar,
                 reset=True,
             ):
                 if self._cancelled.is_set():

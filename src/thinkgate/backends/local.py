@@ -13,7 +13,6 @@ import logging
 import os
 from collections.abc import AsyncGenerator
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,7 +28,9 @@ from thinkgate.backends.grammar_bounds import (
 )
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
+from thinkgate.backends.llama_windows import LlamaWindows, Window, budget_window
 from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.backends.tool_decision import tool_decider
 from thinkgate.backends.tool_grammar import ToolPlan, plan_tools, schema_source
 from thinkgate.backends.tool_parser import ToolCallParser
 from thinkgate.cache import PromptCache, Retention
@@ -56,7 +57,9 @@ class LocalBackend:
         self._config = config
         self._cache = prompt_cache
         self._fingerprint = ""  # the model file's identity: cached states never cross files
-        self._llama: Any | None = None
+        self._llama: Any | None = None  # the trained window's: tokenizer and grammar checks
+        self._windows: LlamaWindows | None = None
+        self._budget_window = budget_window(config)  # reads the GGUF's header
         self._formatter: Any | None = None
         self._load_lock = asyncio.Lock()
         self._turn = asyncio.Lock()
@@ -74,13 +77,15 @@ class LocalBackend:
             reasoning_efforts=ALL_EFFORTS,
             max_output_tokens=window,
             default_max_output_tokens=self._config.default_max_output_tokens,
+            reasoning_window=self._budget_window,  # not doubled by a stretched window
         )
 
     async def load(self) -> None:
         """Open the model off the event loop; later calls return at once."""
         async with self._load_lock:
             if self._llama is None:
-                self._llama, self._formatter = await asyncio.to_thread(self._open)
+                windows, self._formatter = await asyncio.to_thread(self._open)
+                self._windows, self._llama = windows, windows.base.llama
 
     async def count_tokens(self, request: CanonicalRequest) -> int:
         await self.load()
@@ -94,10 +99,12 @@ class LocalBackend:
         tokens, room = await asyncio.to_thread(self._fit_prompt, request, enforce=True)
         # Built before the prompt is accepted: a grammar the engine cannot enforce is a 400.
         grammar, tools = await asyncio.to_thread(self._constraints, request)
-        prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens)
+        cap = plan.max_output_tokens
+        window = await asyncio.to_thread(self._pick_window, len(tokens), cap)
+        room = window.size - len(tokens)
+        prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens, window)
         cached = prompt.hit.tokens if prompt.hit is not None else 0
         yield PromptDelta(input_tokens=len(tokens), cached_tokens=cached)
-        cap = plan.max_output_tokens
         spec = RunSpec(
             tokens=tokens,
             sampling=request.sampling,
@@ -105,6 +112,9 @@ class LocalBackend:
             max_new_tokens=room if cap is None else min(cap, room),
             meter=plan.meter,
             prompt=prompt,
+            choose_grammar=tool_decider(
+                self._config, request, tools, lambda items: self._tokenize(request, items)
+            ),
         )
         self.waiting += 1
         try:
@@ -112,7 +122,7 @@ class LocalBackend:
         finally:
             self.waiting -= 1
         try:
-            run = LlamaRun(self._llama, spec)
+            run = LlamaRun(window.llama, spec)
             run.start()
             try:
                 parser = tools and ToolCallParser(tools.kinds, allow_text=tools.allow_text)
@@ -131,9 +141,9 @@ class LocalBackend:
 
     async def aclose(self) -> None:
         async with self._turn:
-            if self._llama is not None:
-                await asyncio.to_thread(self._llama.close)
-                self._llama = None
+            if self._windows is not None:
+                await asyncio.to_thread(self._windows.close)
+                self._windows = self._llama = None
 
     # --- off the event loop ------------------------------------------------------
 
@@ -176,23 +186,15 @@ class LocalBackend:
             self._accepted.clear()
         self._accepted.add(gbnf)
 
-    def _open(self) -> tuple[Any, Any]:
-        from llama_cpp import Llama
+    def _open(self) -> tuple[LlamaWindows, Any]:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         path = self._config.path or default_gguf_path()
         if not path.is_file():
             raise EngineError(f"Model file for '{self.name}' not found: {path}")
         threads = self._config.threads or min(os.cpu_count() or 1, 8)
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=self._config.n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_batch=self._config.n_batch,
-            verbose=False,
-            **rope_params(self._config, path),
-        )
+        windows = LlamaWindows(self._config, path, threads, self._budget_window)
+        llama = windows.base.llama
         template = self._config.chat_template or llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise EngineError(f"Model '{self.name}' has no chat template; set `chat_template`.")
@@ -205,15 +207,21 @@ class LocalBackend:
         stat = path.stat()
         self._fingerprint = f"{self.name}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         log.info("loaded local model %s from %s (%d threads)", self.name, path, threads)
-        return llama, formatter
+        return windows, formatter
 
-    def _prompt_evaluation(self, request: CanonicalRequest, tokens: list[int]) -> PromptEvaluation:
+    def _pick_window(self, prompt_tokens: int, cap: int | None) -> Window:
+        assert self._windows is not None
+        return self._windows.pick(prompt_tokens, cap, MIN_OUTPUT_ROOM)
+
+    def _prompt_evaluation(
+        self, request: CanonicalRequest, tokens: list[int], window: Window
+    ) -> PromptEvaluation:
         """Aligned evaluation always (determinism); the longest cached prefix when caching."""
         cache = self._cache
         chunk = cache.config.chunk_tokens if cache is not None else DEFAULT_CHUNK
         if cache is None or not cache.config.enabled:
             return PromptEvaluation(tokens=tokens, chunk=chunk)
-        key = cache.key(self.name, self._fingerprint, request.prompt_cache_key)
+        key = cache.key(self.name, self._fingerprint + window.tag, request.prompt_cache_key)
         retention: Retention = "24h" if request.prompt_cache_retention == "24h" else "in_memory"
         hit = cache.lookup(key, tokens)
         return PromptEvaluation(tokens, chunk, cache, key, retention, hit)
@@ -252,51 +260,6 @@ class LocalBackend:
             prompt.encode("utf-8"), add_bos=add_bos, special=True
         )
         return tokens
-
-
-def rope_params(config: LocalModelConfig, path: Path) -> dict[str, Any]:
-    """llama.cpp's RoPE settings for a window past the model's trained context: positions
-    squeezed by trained/n_ctx, by YaRN (the "auto" choice; bench/long_context.py compares) or
-    linearly; inside the trained context, the model's own."""
-    if config.rope_scaling == "none":
-        return {"rope_scaling_type": llama_rope_type("none")}
-    trained = config.trained_ctx or _trained_context(path)
-    if trained is None or config.n_ctx <= trained:
-        return {}
-    factor = trained / config.n_ctx
-    if config.rope_scaling == "linear":
-        return {"rope_scaling_type": llama_rope_type("linear"), "rope_freq_scale": factor}
-    return {
-        "rope_scaling_type": llama_rope_type("yarn"),
-        "rope_freq_scale": factor,
-        "yarn_orig_ctx": trained,
-    }
-
-
-def llama_rope_type(name: str) -> int:
-    import llama_cpp
-
-    return {
-        "none": llama_cpp.LLAMA_ROPE_SCALING_TYPE_NONE,
-        "linear": llama_cpp.LLAMA_ROPE_SCALING_TYPE_LINEAR,
-        "yarn": llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN,
-    }[name]
-
-
-def _trained_context(path: Path) -> int | None:
-    """The GGUF's `<architecture>.context_length` (its header and vocabulary alone read)."""
-    import llama_cpp
-    from llama_cpp._internals import LlamaModel
-
-    params = llama_cpp.llama_model_default_params()
-    params.vocab_only = True
-    probe = LlamaModel(path_model=str(path), params=params, verbose=False)
-    try:
-        metadata: dict[str, str] = probe.metadata()
-    finally:
-        probe.close()  # type: ignore[no-untyped-call]
-    value = metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length")
-    return int(value) if value else None
 
 
 @lru_cache(maxsize=128)

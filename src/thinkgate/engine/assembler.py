@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkgate.engine.deltas import (
+    AnnotationDelta,
     Delta,
     FinishDelta,
+    HostedItemDelta,
     PromptDelta,
     ReasoningDelta,
     ReasoningDoneDelta,
@@ -35,6 +37,7 @@ from thinkgate.engine.response_object import ResponseDict, snapshot, usage_objec
 from thinkgate.engine.tool_items import ToolCallItem
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id
+from thinkgate.protocol.common import shown_service_tier
 from thinkgate.protocol.tools import call_name
 
 Event = dict[str, Any]
@@ -46,6 +49,7 @@ class _OpenMessage:
     output_index: int
     text: list[str] = field(default_factory=list)
     logprobs: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ResponseAssembler:
@@ -68,6 +72,7 @@ class ResponseAssembler:
         self._reasoning: ReasoningItem | None = None
         self._tool: ToolCallItem | None = None
         self._made_calls = False
+        self._hosted: dict[str, int] = {}  # open hosted calls: item id → output index
         self.input_tokens = 0
         self.cached_tokens = 0
         self.output_tokens = 0
@@ -106,10 +111,16 @@ class ResponseAssembler:
             return self._close_reasoning(delta)
         if isinstance(delta, ToolCallStartDelta | ToolCallDelta | ToolCallDoneDelta):
             return self._on_tool(delta)
+        if isinstance(delta, HostedItemDelta):
+            return self._on_hosted(delta)
+        if isinstance(delta, AnnotationDelta):
+            return self._on_annotation(delta)
         return self.finish(delta)
 
     def finish(self, delta: FinishDelta) -> list[Event]:
         self.output_tokens, self.reasoning_tokens = delta.output_tokens, delta.reasoning_tokens
+        if delta.service_tier is not None:  # the tier that served (an upstream's)
+            self.response["service_tier"] = delta.service_tier
         incomplete = delta.reason == "length"
         events = self._close_reasoning(None) + self._close_tool(None)
         if self._message is not None or not self._made_calls:  # calls alone: no empty message
@@ -127,6 +138,7 @@ class ResponseAssembler:
         """The live shape: a nested `error` event, then `response.failed`."""
         events = self._close_reasoning(None) + self._close_tool(None)
         events += self._close_message("incomplete") if self._message is not None else []
+        self._end_hosted("failed")
         code = error.code or error.error_type
         events.append(self._event("error", error={**error.to_payload(), "code": code}))
         self.response["error"] = {"code": code, "message": error.message}
@@ -142,6 +154,7 @@ class ResponseAssembler:
         self._close_tool(None)
         if self._message is not None:
             self._close_message("incomplete")
+        self._end_hosted("incomplete")
         self._settle("cancelled")
 
     # --- items ----------------------------------------------------------------------
@@ -230,6 +243,60 @@ class ResponseAssembler:
             self.response["output"].append(item)
         return events
 
+    def _on_hosted(self, delta: HostedItemDelta) -> list[Event]:
+        """A gateway-run call (engine.hosted_loop): its index is taken when it opens, so
+        calls run side by side keep their order; `done` puts the final item in place."""
+        item_id = str(delta.item["id"])
+        events: list[Event] = []
+        if delta.stage == "added":
+            events += self._close_reasoning(None) + self._close_tool(None)
+            if self._message is not None:
+                events += self._close_message("completed")
+            self._hosted[item_id] = len(self.response["output"])
+            self._made_calls = True
+            events.append(
+                self._event(
+                    "response.output_item.added",
+                    output_index=self._hosted[item_id],
+                    item=dict(delta.item),
+                )
+            )
+            self.response["output"].append(dict(delta.item))
+        index = self._hosted.get(item_id)
+        if index is None:
+            return events
+        where = {"output_index": index, "item_id": item_id}
+        events += [self._event(event_type, **where) for event_type in delta.events]
+        if delta.stage == "done":
+            del self._hosted[item_id]
+            self.response["output"][index] = dict(delta.item)
+            events.append(
+                self._event("response.output_item.done", output_index=index, item=dict(delta.item))
+            )
+        return events
+
+    def _end_hosted(self, status: str) -> None:
+        """Hosted calls still open when the response ends (failed, cancelled) end so."""
+        for index in self._hosted.values():
+            self.response["output"][index] = {**self.response["output"][index], "status": status}
+        self._hosted.clear()
+
+    def _on_annotation(self, delta: AnnotationDelta) -> list[Event]:
+        message = self._message
+        if message is None:
+            return []
+        message.annotations.append(delta.annotation)
+        return [
+            self._event(
+                "response.output_text.annotation.added",
+                item_id=message.item_id,
+                output_index=message.output_index,
+                content_index=0,
+                annotation_index=len(message.annotations) - 1,
+                annotation=dict(delta.annotation),
+            )
+        ]
+
     def _open_message(self) -> list[Event]:
         output_index = len(self.response["output"])
         message = _OpenMessage(item_id=new_id("msg"), output_index=output_index)
@@ -260,7 +327,7 @@ class ResponseAssembler:
         text = "".join(message.text)
         part = {
             "type": "output_text",
-            "annotations": [],
+            "annotations": message.annotations,
             "logprobs": message.logprobs,
             "text": text,
         }
@@ -293,8 +360,7 @@ class ResponseAssembler:
         self.finished = True
         self.response["status"] = status
         self.response["completed_at"] = int(time.time()) if status == "completed" else None
-        if self.response["service_tier"] == "auto":
-            self.response["service_tier"] = "default"
+        self.response["service_tier"] = shown_service_tier(self.response["service_tier"])
         self.response["usage"] = usage_object(
             self.input_tokens, self.cached_tokens, self.output_tokens, self.reasoning_tokens
         )

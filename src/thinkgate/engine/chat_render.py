@@ -33,6 +33,7 @@ from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict, usage_object
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_call_id, new_chat_id
+from thinkgate.protocol.common import shown_service_tier
 
 # A chunk as an object, or already JSON: a streamed text chunk (most of them) is written
 # from its choice's template (`_TextChunks`) instead of building and serializing a dict.
@@ -51,12 +52,11 @@ class ChatHeader:
 
     @classmethod
     def for_request(cls, request: CanonicalRequest) -> ChatHeader:
-        tier = request.service_tier or "auto"
         return cls(
             id=new_chat_id(),
             created=int(time.time()),
             model=request.model,
-            service_tier="default" if tier == "auto" else tier,
+            service_tier=shown_service_tier(request.service_tier),
             system_fingerprint=_fingerprint(request.model),
         )
 

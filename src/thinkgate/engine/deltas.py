@@ -91,7 +91,33 @@ class FinishDelta:
     reason: FinishReason
     output_tokens: int
     reasoning_tokens: int = 0
+    # the `service_tier` that served, when a backend knows it (an upstream's report, or
+    # what it was asked for); None: the response keeps the one it was made with
+    service_tier: str | None = None
     kind: Literal["finish"] = "finish"
+
+
+@dataclass(slots=True, frozen=True)
+class HostedItemDelta:
+    """A call of a tool the gateway runs itself (`hosted`: web search), told in stages.
+
+    `added`: its item opens (status `in_progress`) at the next output index; `progress`:
+    a named event only (`response.web_search_call.searching`); `done`: the item as it ended.
+    `events`: the item's own event types for this stage, sent with its id and index."""
+
+    stage: Literal["added", "progress", "done"]
+    item: dict[str, Any]
+    events: tuple[str, ...] = ()
+    kind: Literal["hosted_item"] = "hosted_item"
+
+
+@dataclass(slots=True, frozen=True)
+class AnnotationDelta:
+    """An annotation on the open message's text (a `url_citation` of a hosted search's
+    source), sent after the text it points into and before the message closes."""
+
+    annotation: dict[str, Any]
+    kind: Literal["annotation"] = "annotation"
 
 
 Delta = (
@@ -103,4 +129,6 @@ Delta = (
     | ToolCallStartDelta
     | ToolCallDelta
     | ToolCallDoneDelta
+    | HostedItemDelta
+    | AnnotationDelta
 )

@@ -32,7 +32,7 @@ async def settle_input(request: CanonicalRequest, store: ItemLookup) -> None:
     if request.declared_tools is not None:
         request.tools = callable_tools(request.declared_tools, request.all_items)
         if request.previous_response_id is not None or request.conversation_id is not None:
-            check_tool_choice(request.tool_choice, request.tools)
+            check_tool_choice(request.tool_choice, request.tools, request.declared_tools)
 
 
 async def _resolve_references(request: CanonicalRequest, store: ItemLookup, param: str) -> None:

@@ -9,18 +9,21 @@ gone), the response is settled and stored exactly once, under a shielded scope.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 import anyio
 
-from thinkgate.backends.base import UsageMeter
+from thinkgate.backends.base import Backend, GenerationPlan, UsageMeter
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.compaction_codec import open_summaries
 from thinkgate.engine.context_management import compact_before_generation, supersede
+from thinkgate.engine.deltas import Delta
+from thinkgate.engine.hosted_loop import HostedLoop
 from thinkgate.engine.input_state import settle_input
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.prepared import PreparedAssembler, no_generation
@@ -37,7 +40,10 @@ from thinkgate.engine.response_run import (
 )
 from thinkgate.engine.tool_pairs import check_tool_pairs
 from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
+from thinkgate.hosted import HostedTools
 from thinkgate.ids import new_id
+from thinkgate.protocol.tool_catalog import unavailable_tools
+from thinkgate.protocol.tools import hosted_choice
 from thinkgate.reasoning import ReasoningPlanner, Sealer
 
 log = logging.getLogger(__name__)
@@ -97,11 +103,17 @@ class ResponsesPipeline:
         store: ResponseStore,
         conversations: ConversationStore | None = None,
         reasoning: ReasoningPlanner | None = None,
+        hosted: HostedTools | None = None,
     ) -> None:
         self._registry = registry
         self._store = store
         self._conversations = conversations
         self._reasoning = reasoning or ReasoningPlanner(Sealer.ephemeral())
+        self._hosted = hosted or HostedTools()
+
+    def unavailable_tools(self, declared: list[dict[str, Any]]) -> list[str]:
+        """Declared hosted tools no model is offered here (no provider configured)."""
+        return [kind for kind in unavailable_tools(declared) if not self._hosted.serves(kind)]
 
     @property
     def sealer(self) -> Sealer:
@@ -125,6 +137,8 @@ class ResponsesPipeline:
                     code="previous_response_not_found",
                 )
             request.history = history
+            # affinity routing: this turn goes where the last one went, while it is up
+            request.previous_channel = await self._store.served_by(request.previous_response_id)
         if request.conversation_id is not None:
             request.history = await self._conversation_items(request)
         await settle_input(request, self._store)  # references, duplicates, callable tools
@@ -200,7 +214,7 @@ class ResponsesPipeline:
         assembler = assembler_for(request, response_id or new_id("resp"))
         if compaction is not None and isinstance(assembler, ResponseAssembler):
             assembler.lead_with(compaction)  # output[0], announced before the answer
-        deltas = self._reasoning.generate(backend, request, plan, shown=assembler.shows_reasoning)
+        deltas = self._generation(backend, request, plan, shown=assembler.shows_reasoning)
         capabilities = backend.capabilities()
         settlement: Settlement | None = None
         try:
@@ -231,6 +245,24 @@ class ResponsesPipeline:
         run.conversations = self._conversations
         run.settlement = settlement
         return run
+
+    def _generation(
+        self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan, *, shown: bool
+    ) -> AsyncGenerator[Delta, None]:
+        """The model's Deltas; with hosted tools declared and served, the tool loop's
+        (engine.hosted_loop), which runs their calls between the model's turns."""
+        offered = self._hosted.offered(request.declared_tools)
+        if not offered:
+            if hosted_choice(request.tool_choice) is not None:  # forced, but not served here
+                request = dataclasses.replace(request, tool_choice="auto")
+            return self._reasoning.generate(backend, request, plan, shown=shown)
+
+        def generate(
+            round_request: CanonicalRequest, round_plan: GenerationPlan
+        ) -> AsyncGenerator[Delta, None]:
+            return self._reasoning.generate(backend, round_request, round_plan, shown=shown)
+
+        return HostedLoop(generate, request, plan, offered).deltas()
 
 
 async def _withdraw(

@@ -100,6 +100,11 @@ class CanonicalRequest:
     # The client's session headers (Codex's `session-id`, `x-codex-turn-state`...), passed
     # to Responses-native upstreams only (an allow-list: protocol.client_headers).
     session_headers: dict[str, str] = field(default_factory=dict)
+    # Affinity routing (backends.upstream.affinity): the upstream channel that served
+    # `previous_response_id`, and each upstream-sealed reasoning blob (as the upstream sent
+    # it) by the channel that sealed it (None: sealed before channels were recorded).
+    previous_channel: str | None = None
+    sealed_by: dict[str, str | None] = field(default_factory=dict)
     # `context_management` (server-side compaction): 0 = the model's own threshold; None:
     # off (engine.context_management).
     compact_threshold: int | None = None

@@ -29,8 +29,17 @@ E_co = TypeVar("E_co", covariant=True)
 
 class ResponseStore(Protocol):
     async def save(
-        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
+        self,
+        response: dict[str, Any],
+        input_items: list[Item],
+        *,
+        owner: str | None = None,
+        channel: str | None = None,
     ) -> None: ...
+
+    async def served_by(self, response_id: str) -> str | None:
+        """The upstream channel that served a stored response (None: none, or unknown)."""
+        ...
 
     async def ensure_writable(self) -> None:
         """Raise (the database's error) when a `store: true` answer could not be kept."""
@@ -126,6 +135,11 @@ class ResponseRun(Generic[E]):
     @property
     def response(self) -> ResponseDict:
         return self._assembler.response
+
+    @property
+    def turn_state(self) -> str | None:
+        """The upstream's `x-codex-turn-state` reply header, known once the run started."""
+        return self._meter.turn_state
 
     async def events(self) -> AsyncGenerator[E, None]:
         """Every stream event in order; the response is stored before its terminal event."""
@@ -239,7 +253,10 @@ class ResponseRun(Generic[E]):
         if self._request.store:
             try:
                 await self._store.save(
-                    self._assembler.response, self._request.input_items, owner=self._request.owner
+                    self._assembler.response,
+                    self._request.input_items,
+                    owner=self._request.owner,
+                    channel=self._meter.channel,
                 )
             except Exception:
                 log.exception("could not store response %s", self._assembler.response["id"])

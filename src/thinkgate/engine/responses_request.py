@@ -26,7 +26,7 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
     input_items = parse_input(body.input)
     tools = callable_tools(declared, input_items)
     if body.previous_response_id is None and body.conversation is None:
-        check_tool_choice(body.tool_choice, tools)  # else once the history is read
+        check_tool_choice(body.tool_choice, tools, declared)  # else once the history is read
     return CanonicalRequest(
         model=body.model,
         input_items=input_items,

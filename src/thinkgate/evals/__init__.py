@@ -1,5 +1,6 @@
-"""`thinkgate eval`: bundled exact-match suites run against any OpenAI-compatible endpoint
-at several reasoning efforts, reported as accuracy, tokens, latency and cost per effort."""
+"""`thinkgate eval`: seeded exact-match suites (calibration and held-out test parts) run
+against any OpenAI-compatible endpoint at several efforts, and the adaptive policy's
+thresholds chosen on the calibration part (`--calibrate`)."""
 
 from __future__ import annotations
 

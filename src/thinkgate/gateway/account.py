@@ -141,10 +141,10 @@ class Bill:
         self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
     ) -> None:
         """`channel`: the upstream channel that served (after failover), if one did."""
-        priced = self._priced(usage)
+        priced = self._priced(usage, response)
         counters = self.account.gateway.counters
         if self.budgets:
-            await counters.adjust(self.budgets, priced.cost - self.reserved)
+            await counters.adjust(self.budgets, priced.cost - self.reserved, self.reserved)
         if priced.refund:
             for window in self.token_windows:
                 await counters.refund_tokens(window, priced.refund)
@@ -155,7 +155,7 @@ class Bill:
     ) -> bool:
         """`settle` without waiting, where the counters allow (one replica's memory, or
         nothing to count): no task, no trip through the event loop. False: not settled."""
-        priced = self._priced(usage)
+        priced = self._priced(usage, response)
         if self.budgets or priced.refund:
             counters = self.account.gateway.counters
             delta = priced.cost - self.reserved
@@ -175,23 +175,28 @@ class Bill:
         cancelled while it was silent): the reservations go back, nothing is billed."""
         counters = self.account.gateway.counters
         if self.budgets:
-            await counters.adjust(self.budgets, -self.reserved)
+            await counters.adjust(self.budgets, -self.reserved, self.reserved)
         for window in self.token_windows:  # the output reserved in the token windows
             await counters.refund_tokens(window, self.max_output_tokens)
         status = "cancelled" if error is None else f"failed_{error.status_code}"
         self.account.unbilled(self.model, response_id, status, channel=channel)
 
-    def _priced(self, usage: dict[str, Any]) -> _Priced:
+    def _priced(self, usage: dict[str, Any], response: ResponseDict) -> _Priced:
+        """Tokens at the model's prices, plus each completed hosted tool call's price."""
         input_tokens = int(usage.get("input_tokens") or 0)
         cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
         output = int(usage.get("output_tokens") or 0)
         reasoning = int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0)
-        cost = self.account.gateway.prices.cost(
+        prices = self.account.gateway.prices
+        cost = prices.cost(
             self.model, input_tokens=input_tokens, cached_tokens=cached, output_tokens=output
         )
+        tool_calls, tool_cost = prices.tool_calls(response.get("output") or ())
         unused = max(0, self.max_output_tokens - output)  # reserved in the token window
         refund = unused if self.token_windows else 0
-        return _Priced(input_tokens, cached, output, reasoning, cost, refund)
+        return _Priced(
+            input_tokens, cached, output, reasoning, cost + tool_cost, refund, tool_calls, tool_cost
+        )
 
     def _record(self, response: ResponseDict, priced: _Priced, channel: str | None) -> None:
         """The cost header and the ledger row, once the counters are settled."""
@@ -211,6 +216,8 @@ class Bill:
                 output_tokens=priced.output_tokens,
                 reasoning_tokens=priced.reasoning_tokens,
                 cost_pico=priced.cost,
+                tool_calls=priced.tool_calls,
+                tool_cost_pico=priced.tool_cost,
                 status=str(response.get("status") or "failed"),
                 latency_ms=int((time.monotonic() - self.account.started) * 1000),
                 created_at=int(time.time()),
@@ -225,6 +232,8 @@ class _Priced(NamedTuple):
     reasoning_tokens: int
     cost: int  # picodollars
     refund: int  # reserved output tokens not used, back to the token windows
+    tool_calls: int = 0  # completed hosted tool calls (web search…)
+    tool_cost: int = 0  # their part of `cost`
 
 
 def _duration(seconds: float) -> str:

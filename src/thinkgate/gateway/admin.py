@@ -290,6 +290,8 @@ def ledger_view(entry: LedgerEntry) -> dict[str, Any]:
         "output_tokens": entry.output_tokens,
         "reasoning_tokens": entry.reasoning_tokens,
         "cost_usd": usd(entry.cost_pico),
+        "tool_calls": entry.tool_calls,
+        "tool_cost_usd": usd(entry.tool_cost_pico),
         "status": entry.status,
         "latency_ms": entry.latency_ms,
         "created_at": entry.created_at,
@@ -297,8 +299,8 @@ def ledger_view(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def _money_row(row: dict[str, Any]) -> dict[str, Any]:
-    cost = row.pop("cost_pico")
-    return {**row, "cost_usd": usd(cost)}
+    cost, tools = row.pop("cost_pico"), row.pop("tool_cost_pico", 0)
+    return {**row, "cost_usd": usd(cost), "tool_cost_usd": usd(tools)}
 
 
 def _money(value: Decimal | None) -> str | None:

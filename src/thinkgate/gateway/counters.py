@@ -50,7 +50,9 @@ class Counters(Protocol):
         self, counters: Sequence[tuple[str, int]], amount: int, load: Loader
     ) -> bool: ...
 
-    async def adjust(self, counters: Sequence[str], delta: int) -> None: ...
+    async def adjust(self, counters: Sequence[str], delta: int, reserved: int = 0) -> None:
+        """Add `delta` to each counter; `reserved`: the reservation this settles, if any."""
+        ...
 
     async def hit(
         self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
@@ -96,7 +98,7 @@ class MemoryCounters:
             self._budget[name] += amount
         return True
 
-    async def adjust(self, counters: Sequence[str], delta: int) -> None:
+    async def adjust(self, counters: Sequence[str], delta: int, reserved: int = 0) -> None:
         self._adjust(counters, delta)
 
     async def hit(self, key_id: str, rpm: int | None, tpm: int | None, tokens: int) -> RateState:

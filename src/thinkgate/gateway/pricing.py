@@ -7,14 +7,22 @@ reasoning tokens a subset of output tokens (as OpenAI reports them): neither is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from thinkgate.config import ModelPrice
 
 PICO_PER_USD = 10**12
 _FALLBACK = "gpt-5.1"
+# A hosted tool's price (`[tool_pricing]`, by tool type) is paid per item of this type
+# that completed (a failed or cancelled call is free).
+_CALL_ITEMS = {
+    "web_search_call": "web_search",
+    "mcp_call": "mcp",
+    "code_interpreter_call": "code_interpreter",
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,8 +41,21 @@ class TokenPrice:
 
 
 class PriceTable:
-    def __init__(self, pricing: Mapping[str, ModelPrice]) -> None:
+    def __init__(
+        self, pricing: Mapping[str, ModelPrice], tools: Mapping[str, Decimal] | None = None
+    ) -> None:
         self._prices = {name: TokenPrice.from_config(p) for name, p in pricing.items()}
+        self._tools = {name: to_pico(price) for name, price in (tools or {}).items()}
+
+    def tool_calls(self, output: Iterable[dict[str, Any]]) -> tuple[int, int]:
+        """(completed priced hosted calls, their cost in picodollars) of a response."""
+        calls = cost = 0
+        for item in output:
+            tool = _CALL_ITEMS.get(str(item.get("type")))
+            if tool is not None and tool in self._tools and item.get("status") == "completed":
+                calls += 1
+                cost += self._tools[tool]
+        return calls, cost
 
     def price(self, model: str) -> TokenPrice:
         """A model without its own line is billed at gpt-5.1's prices, never for free."""

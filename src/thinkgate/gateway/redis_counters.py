@@ -4,10 +4,19 @@ reach every replica (pub/sub, `revocations`) before the revocation returns.
 Each check-and-add is one Lua script: Redis runs it atomically, so concurrent requests on
 any replica cannot overshoot. Budget counters are seeded from the ledger the first time a
 replica meets them (the script answers "unknown" and the caller retries with the seed).
+
+Redis may come back empty (restarted without persistence). An *epoch* key tells: each
+budget script checks it and answers "epoch changed" when it is not the one this replica
+attached to, so a replica re-attaches (`attach`) before it touches a budget again. In a new
+epoch, what is not in the ledger yet (reservations still open) waits in a *carry* key per
+counter, added when the counter is seeded; seeding waits `RESEED_DELAY_S` after the epoch
+began, so every replica has re-attached and flushed its ledger first (`counter_outage`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,26 +25,47 @@ from typing import Any
 from redis.asyncio import Redis
 
 from thinkgate.gateway.counters import WINDOW_S, Loader, RateState, RateWindow, decide
-from thinkgate.gateway.revocations import KeyCache, RevocationListener, announce
+from thinkgate.gateway.revocations import announce
 
 _PREFIX = "thinkgate:"
 
-# KEYS: budget counters. ARGV: amount, then one limit per key, then one seed per key
-# ("" when not known yet). Returns 1 reserved, 0 refused, -1 a counter needs its seed.
+# KEYS: the epoch, then budget counters, then their carries. ARGV: the epoch expected,
+# amount, then one limit per counter, then one seed per counter ("" when not known yet).
+# Returns 1 reserved, 0 refused, -1 a counter needs its seed, -2 the epoch changed.
 _RESERVE = """
-local n = #KEYS
-local amount = tonumber(ARGV[1])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
+local n = (#KEYS - 1) / 2
+local amount = tonumber(ARGV[2])
 for i = 1, n do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    local seed = ARGV[1 + n + i]
+  if redis.call('EXISTS', KEYS[1 + i]) == 0 then
+    local seed = ARGV[2 + n + i]
     if seed == '' then return -1 end
-    redis.call('SET', KEYS[i], seed, 'NX')
+    local carry = tonumber(redis.call('GET', KEYS[1 + n + i]) or '0')
+    redis.call('SET', KEYS[1 + i], tonumber(seed) + carry, 'NX')
+    redis.call('DEL', KEYS[1 + n + i])
   end
 end
 for i = 1, n do
-  if tonumber(redis.call('GET', KEYS[i])) + amount > tonumber(ARGV[1 + i]) then return 0 end
+  if tonumber(redis.call('GET', KEYS[1 + i])) + amount > tonumber(ARGV[2 + i]) then return 0 end
 end
-for i = 1, n do redis.call('INCRBY', KEYS[i], amount) end
+for i = 1, n do redis.call('INCRBY', KEYS[1 + i], amount) end
+return 1
+"""
+
+# KEYS: the epoch, then budget counters, then their carries. ARGV: the epoch expected, the
+# change to a counter, the change to its carry where the counter is not seeded yet (what
+# the ledger will not show: an open reservation). Returns 1, or -2 the epoch changed.
+_ADD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
+local n = (#KEYS - 1) / 2
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[1 + i]) == 1 then
+    redis.call('INCRBY', KEYS[1 + i], ARGV[2])
+  elseif tonumber(ARGV[3]) ~= 0 then
+    redis.call('INCRBY', KEYS[1 + n + i], ARGV[3])
+    redis.call('EXPIRE', KEYS[1 + n + i], 86400)
+  end
+end
 return 1
 """
 
@@ -77,29 +107,59 @@ return reply
 """
 
 
+RESEED_DELAY_S = 3.0  # a new epoch's counters are seeded no sooner: every replica re-attached
+_EPOCH = _PREFIX + "epoch"
+
+
+class EpochChanged(Exception):
+    """Redis is not the one this replica attached to (it came back empty): `attach` again."""
+
+
 class RedisCounters:
+    """The shared counters. Raises what redis-py raises when Redis is unreachable;
+    `counter_outage.GuardedCounters` decides what a request gets then."""
+
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._reserve = redis.register_script(_RESERVE)
+        self._add = redis.register_script(_ADD)
         self._hit = redis.register_script(_HIT)
-        self._listener: RevocationListener | None = None
+        self.epoch = ""
+        self._seed_after = 0.0  # time.time() before which a new epoch's counters wait
 
-    @classmethod
-    async def connect(cls, url: str, *, keys: KeyCache) -> RedisCounters:
-        """Counters, and `keys` kept in step with every replica's revocations."""
-        counters = cls(Redis.from_url(url, decode_responses=True))
-        await counters._redis.ping()
-        counters._listener = await RevocationListener.start(counters._redis, keys)
-        return counters
+    async def attach(self) -> bool:
+        """Join the current epoch (making one if Redis has none); True if it is a new one
+        to this replica, i.e. what this replica knew of the counters is gone."""
+        token = f"{secrets.token_hex(8)}:{time.time():.3f}"
+        await self._redis.set(_EPOCH, token, nx=True)
+        epoch = str(await self._redis.get(_EPOCH))
+        changed = epoch != self.epoch
+        self.epoch = epoch
+        began = float(epoch.rpartition(":")[2] or 0)
+        self._seed_after = began + RESEED_DELAY_S
+        return changed
+
+    @property
+    def client(self) -> Redis:
+        return self._redis
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def reserve(self, counters: Sequence[tuple[str, int]], amount: int, load: Loader) -> bool:
-        keys = [_PREFIX + "budget:" + name for name, _ in counters]
+        names = [name for name, _ in counters]
+        keys = self._keys(names)
         limits = [str(limit) for _, limit in counters]
         seeds = [""] * len(counters)
-        result = int(await self._reserve(keys=keys, args=[amount, *limits, *seeds]))
+        result = int(await self._reserve(keys=keys, args=[self.epoch, amount, *limits, *seeds]))
         if result == -1:
-            seeds = [str(await load(name)) for name, _ in counters]
-            result = int(await self._reserve(keys=keys, args=[amount, *limits, *seeds]))
+            wait = self._seed_after - time.time()
+            if wait > 0:  # a new epoch: the other replicas re-attach and flush first
+                await asyncio.sleep(wait)
+            seeds = [str(await load(name)) for name in names]
+            result = int(await self._reserve(keys=keys, args=[self.epoch, amount, *limits, *seeds]))
+        if result == -2:
+            raise EpochChanged
         return result == 1
 
     def settle_now(
@@ -107,11 +167,17 @@ class RedisCounters:
     ) -> bool:
         return False  # shared counters are a round trip away
 
-    async def adjust(self, counters: Sequence[str], delta: int) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for name in counters:
-                pipe.incrby(_PREFIX + "budget:" + name, delta)
-            await pipe.execute()
+    async def add(self, counters: Sequence[str], delta: int, carry: int) -> None:
+        """`delta` on each seeded counter; `carry` kept for one not seeded yet."""
+        if int(await self._add(keys=self._keys(counters), args=[self.epoch, delta, carry])) == -2:
+            raise EpochChanged
+
+    async def adjust(self, counters: Sequence[str], delta: int, reserved: int = 0) -> None:
+        await self.add(counters, delta, -reserved)
+
+    def _keys(self, names: Sequence[str]) -> list[str]:
+        counters = [_PREFIX + "budget:" + name for name in names]
+        return [_EPOCH, *counters, *(key + ":carry" for key in counters)]
 
     async def hit(self, key_id: str, rpm: int | None, tpm: int | None, tokens: int) -> RateState:
         return (await self.hit_all((RateWindow(key_id, rpm, tpm),), tokens))[0]
@@ -148,8 +214,6 @@ class RedisCounters:
         await announce(self._redis, key_id)
 
     async def aclose(self) -> None:
-        if self._listener is not None:
-            await self._listener.aclose()
         await self._redis.aclose()
 
 

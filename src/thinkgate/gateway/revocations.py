@@ -98,10 +98,15 @@ class RevocationListener:
     async def start(cls, redis: Redis, keys: KeyCache) -> RevocationListener:
         """Listening once this returns: no announcement made after it is missed."""
         listener = cls(redis, keys)
-        ready = asyncio.Event()
-        listener._task = asyncio.create_task(listener._listen(ready), name="revocations")
-        await asyncio.wait_for(ready.wait(), 5)
+        await asyncio.wait_for(listener.begin().wait(), 5)
         return listener
+
+    def begin(self) -> asyncio.Event:
+        """Start listening without waiting (Redis may be down: it retries); the event is
+        set once subscribed."""
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._listen(ready), name="revocations")
+        return ready
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -110,6 +115,7 @@ class RevocationListener:
                 await self._task
 
     async def _listen(self, ready: asyncio.Event) -> None:
+        lost = False
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
@@ -118,14 +124,17 @@ class RevocationListener:
                     # (at boot too, closing the gap since the first load)
                     await self._keys.resync()
                     ready.set()
+                    lost = False
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._apply(str(message["data"]))
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self._keys.distrust()
-                log.exception("revocation listener lost Redis; reconnecting")
+                if not lost:  # once per outage, not once a second while it lasts
+                    log.warning("revocation listener lost Redis (%r); reconnecting", exc)
+                lost = True
                 await asyncio.sleep(_RECONNECT_S)
 
     async def _apply(self, message: str) -> None:

@@ -43,17 +43,17 @@ async def open_gateway(
 ) -> tuple[Gateway, Admin]:
     admin, keys = open_admin(settings, database)
     await keys.refresh()
-    counters = await _counters(settings, keys)
-    keys.announce_with(counters.publish_revoked)
-    keys.start_refreshing()
     ledger_repository = LedgerRepository(database)
     writer = LedgerWriter(ledger_repository)
+    counters = await _counters(settings, keys, writer)
+    keys.announce_with(counters.publish_revoked)
+    keys.start_refreshing()
     writer.start()
     gateway = Gateway(
         keys=keys,
         ledger_repository=ledger_repository,
         ledger=writer,
-        prices=PriceTable(settings.pricing),
+        prices=PriceTable(settings.pricing, settings.tool_pricing),
         counters=counters,
         registry=registry,
         users=UserBook(UserRepository(database)),
@@ -62,12 +62,16 @@ async def open_gateway(
     return gateway, admin
 
 
-async def _counters(settings: Settings, keys: KeyRing) -> Counters:
+async def _counters(settings: Settings, keys: KeyRing, writer: LedgerWriter) -> Counters:
     if settings.redis_url is None:
         return MemoryCounters()
-    from thinkgate.gateway.redis_counters import RedisCounters
+    from thinkgate.gateway.counter_outage import GuardedCounters
 
-    return await RedisCounters.connect(settings.redis_url, keys=keys)
+    counters = GuardedCounters(
+        settings.redis_url, settings.redis_outage, settings.redis_outage_replicas, writer.flush
+    )
+    await counters.start(keys)  # Redis unreachable: starts in an outage, reconnecting
+    return counters
 
 
 async def _announce_via(url: str, key_id: str) -> None:

@@ -18,7 +18,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from thinkgate.ops.request_stats import RequestStats
@@ -37,6 +37,8 @@ class ScrapeSources:
     cache: Callable[[], Mapping[str, Any]] | None = None
     breakers: Callable[[], Iterable[tuple[str, str]]] | None = None  # (channel, state)
     queues: Mapping[str, Callable[[], int]] = field(default_factory=dict)  # name → depth
+    # Redis-shared counters: {"state": shared|fail_closed|per_replica, "outages": n, ...}
+    shared_counters: Callable[[], Mapping[str, Any]] | None = None
 
 
 class Metrics:
@@ -110,6 +112,7 @@ class _ScrapeCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         yield from self._cache()
         yield from self._breakers()
+        yield from self._shared_counters()
         queues = GaugeMetricFamily(
             "thinkgate_queue_depth",
             "Work waiting or running: local engine turns waiting, background jobs running, "
@@ -158,6 +161,44 @@ class _ScrapeCollector(Collector):
         errors.add_metric(["write"], stats.get("disk_write_errors", 0))
         errors.add_metric(["corrupt"], stats.get("disk_corrupt", 0))
         yield errors
+
+    def _shared_counters(self) -> Iterable[Metric]:
+        """Redis outages are never silent: the state, and what was decided without Redis."""
+        if self._sources.shared_counters is None:
+            return
+        stats = self._sources.shared_counters()
+        state = GaugeMetricFamily(
+            "thinkgate_shared_counters_state",
+            "1 for how budgets and rate limits are counted now: shared (Redis), or during a "
+            "Redis outage fail_closed (refused) or per_replica (counted here alone).",
+            labels=["state"],
+        )
+        for candidate in ("shared", "fail_closed", "per_replica"):
+            state.add_metric([candidate], 1.0 if stats["state"] == candidate else 0.0)
+        yield state
+        for name, key, text in (
+            ("outages", "outages", "Redis outages seen since start."),
+            ("refused", "refused", "Requests refused (503) because Redis was unreachable."),
+            (
+                "per_replica_decisions",
+                "per_replica",
+                "Budget and rate-limit decisions made on this replica alone (Redis down).",
+            ),
+            ("new_epochs", "new_epochs", "Times Redis came back empty (counters re-seeded)."),
+            (
+                "uncertain",
+                "uncertain",
+                "Budget changes cut off mid-call, resolved to the side that cannot overshoot.",
+            ),
+        ):
+            yield CounterMetricFamily(
+                f"thinkgate_shared_counters_{name}", text, value=float(stats[key])
+            )
+        yield GaugeMetricFamily(
+            "thinkgate_shared_counters_pending_changes",
+            "Budget changes made while Redis was down, to be replayed when it is back.",
+            value=float(stats["pending"]),
+        )
 
     def _breakers(self) -> Iterable[Metric]:
         if self._sources.breakers is None:

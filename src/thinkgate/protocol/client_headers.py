@@ -2,10 +2,11 @@
 
 Codex names its session and turn in headers (codex-rs `codex-api`: `session-id`, the
 older `session_id`, `thread-id`, `x-client-request-id`, `x-codex-window-id`,
-`x-codex-turn-state`, `x-codex-parent-thread-id`, `x-openai-subagent`); a
-Responses-native upstream (OpenAI) uses them for cache locality and sticky routing, so
-they are passed on to such upstreams, and to nothing else. Only these names travel:
-never `Authorization`, cookies, or anything not on the list (docs/clients.md).
+`x-codex-turn-state`, `x-codex-parent-thread-id`, `x-openai-subagent`; other clients
+send `x-session-id`); a Responses-native upstream (OpenAI) uses them for cache locality
+and sticky routing, so they are passed on to such upstreams, and to nothing else (our
+own router keys a session's channel on them too: backends.upstream.affinity). Only these
+names travel: never `Authorization`, cookies, or anything not on the list (docs/clients.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SESSION_HEADERS = frozenset(
         "x-codex-turn-state",
         "x-codex-parent-thread-id",
         "x-openai-subagent",
+        "x-session-id",
     }
 )
 MAX_VALUE = 1024  # characters; a longer value is not a session id: left out

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 ServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
+SERVICE_TIERS = frozenset(get_args(ServiceTier))
 Verbosity = Literal["low", "medium", "high"]
+
+
+def shown_service_tier(tier: str | None) -> str:
+    """The tier a finished response shows, as OpenAI's do: `auto` is served at `default`,
+    and `fast` is OpenAI's other name for `priority` (the response says `priority`)."""
+    if tier is None or tier == "auto":
+        return "default"
+    return "priority" if tier == "fast" else tier
 
 
 class StrictModel(BaseModel):

@@ -27,6 +27,7 @@ from thinkgate.protocol.tool_models import (
     NAMESPACE_TOOLS,
     RESPONSES_TOOLS,
     SEARCH_PARAMETERS,
+    WEB_SEARCH,
     ChatCustomTool,
     ChatFunctionTool,
     ChatGrammarInputFormat,
@@ -105,6 +106,13 @@ def _call_names(tool: Tool, where: str, *, chat: bool) -> list[tuple[str, str]]:
 
 
 def _unknown_tool_type(kind: Any, where: str, models: dict[str, Any]) -> InvalidRequestError:
+    if models is CHAT_TOOLS and (kind in HOSTED or kind in WEB_SEARCH):
+        return InvalidRequestError(
+            f"Hosted tool '{kind}' is not supported with the Chat Completions API; use the "
+            "Responses API (/v1/responses), which runs hosted tools.",
+            param=f"{where}.type",
+            code="unsupported_value",
+        )
     if kind in HOSTED:
         return InvalidRequestError(
             f"Tool type '{kind}' is not supported by this server.",
@@ -215,11 +223,30 @@ def _custom_format(raw: dict[str, Any] | None, where: str, *, chat: bool) -> dic
 Mode = Literal["none", "auto", "required"]
 
 
-def check_tool_choice(choice: str | dict[str, Any] | None, tools: list[Tool]) -> None:
-    """A Responses `tool_choice` must be well formed and name only declared tools."""
+def check_tool_choice(
+    choice: str | dict[str, Any] | None, tools: list[Tool], declared: list[Tool] | None = None
+) -> None:
+    """A Responses `tool_choice` must be well formed and name only declared tools (a hosted
+    tool's type, `{"type": "web_search_preview"}`, names a declared hosted tool)."""
     if choice is None:
         return
-    resolve_tool_choice(choice, tools)
+    kind = hosted_choice(choice)
+    if kind is None:
+        resolve_tool_choice(choice, tools)
+    elif declared is not None and not any(tool["type"] in WEB_SEARCH for tool in declared):
+        raise InvalidRequestError(
+            f"Tool choice '{kind}' not found in 'tools' parameter.",
+            param="tool_choice",
+            code="invalid_value",
+        )
+
+
+def hosted_choice(choice: str | dict[str, Any] | None) -> str | None:
+    """The hosted tool type a `tool_choice` forces (`{"type": "web_search"}`), if it does;
+    the gateway's tool loop turns it into a choice of the function it offers."""
+    if isinstance(choice, dict) and choice.get("type") in WEB_SEARCH:
+        return str(choice["type"])
+    return None
 
 
 def resolve_tool_choice(choice: str | dict[str, Any], tools: list[Tool]) -> tuple[Mode, list[str]]:

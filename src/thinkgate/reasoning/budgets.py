@@ -2,6 +2,8 @@
 
 Defaults are a fixed share of the model's context window, so a bigger model gets room to
 think in proportion (8,192 tokens: minimal 64, low 128, medium 256, high 512, xhigh 1,024).
+For the embedded model that is the window it was trained on (`Capabilities.reasoning_window`):
+stretching RoPE past it makes room for long prompts, not for longer thoughts.
 A model's TOML entry may set its own caps (`reasoning_budgets = {high = 300}`).
 """
 

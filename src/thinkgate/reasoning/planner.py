@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 
 from thinkgate.backends.base import Backend, GenerationPlan
-from thinkgate.config import LocalModelConfig, Settings
+from thinkgate.config import AdaptiveThresholds, LocalModelConfig, Settings
 from thinkgate.engine.deltas import Delta, ReasoningDelta, ReasoningDoneDelta
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.reasoning.budgets import budget_for
@@ -34,6 +34,7 @@ class ModelReasoning:
     budgets: Mapping[str, int] = field(default_factory=dict)
     adaptive: bool = True
     thought_format: ThoughtFormat = field(default_factory=ScaffoldFormat)
+    policy: ThinkingPolicy | None = None  # its calibrated thresholds; None: the planner's
 
 
 class ReasoningPlanner:
@@ -51,7 +52,7 @@ class ReasoningPlanner:
     def plan(self, request: CanonicalRequest, backend: Backend) -> GenerationPlan:
         settings = self._models.get(backend.name, ModelReasoning())
         capabilities = backend.capabilities()
-        window = capabilities.context_window
+        window = capabilities.reasoning_window or capabilities.context_window
         budget = budget_for(request.reasoning_effort, window, settings.budgets)
         cap = request.max_output_tokens
         default = capabilities.default_max_output_tokens
@@ -83,11 +84,14 @@ class ReasoningPlanner:
         if request.reasoning_effort == "none" or plan.reasoning_budget <= 0:
             deltas = backend.generate(without_thinking(request, settings.thought_format), plan)
             if backend.capabilities().native_reasoning:  # it may send its own sealed thought
-                return sealed_upstream(self.sealer, deltas)
+                return sealed_upstream(self.sealer, deltas, plan.meter)
             return deltas
         if backend.capabilities().native_reasoning:  # an upstream given reasoning_effort
-            return UpstreamBudget(backend, request, plan, self.sealer).deltas()
-        policy = self._adaptive if settings.adaptive else self._fixed
+            channel = self._models.get(backend.name)
+            probing = channel is not None and channel.adaptive
+            policy = (channel.policy or self._adaptive) if channel and probing else None
+            return UpstreamBudget(backend, request, plan, self.sealer, policy=policy).deltas()
+        policy = (settings.policy or self._adaptive) if settings.adaptive else self._fixed
         return ThinkThenAnswer(
             backend, request, plan, policy, self.sealer, settings.thought_format
         ).deltas()
@@ -103,14 +107,33 @@ def planner_for(settings: Settings) -> ReasoningPlanner:
             budgets={str(k): v for k, v in config.reasoning_budgets.items()},
             adaptive=config.adaptive_reasoning,
             thought_format=_thought_format(config),
+            policy=_policy(config.adaptive_thresholds),
         )
         for config in settings.local_models
     }
     for channel in settings.channels:  # upstream backends are named `upstream:<model>`
         budgets = {str(k): v for k, v in channel.reasoning_budgets.items()}
+        adaptive, policy = channel.adaptive_reasoning, _policy(channel.adaptive_thresholds)
         for public in channel.models:
-            models.setdefault(f"upstream:{public}", ModelReasoning(budgets=budgets))
-    return ReasoningPlanner(Sealer.from_data_dir(settings.data_dir), models)
+            reasoning = ModelReasoning(budgets=budgets, adaptive=adaptive, policy=policy)
+            models.setdefault(f"upstream:{public}", reasoning)
+    key = settings.reasoning_key
+    sealer = (  # replicas share `reasoning_key`; one server alone keeps its own file
+        Sealer(key.get_secret_value().encode())
+        if key is not None
+        else Sealer.from_data_dir(settings.data_dir)
+    )
+    return ReasoningPlanner(sealer, models)
+
+
+def _policy(thresholds: AdaptiveThresholds | None) -> ThinkingPolicy | None:
+    if thresholds is None:
+        return None
+    return AdaptivePolicy(
+        skip_confidence=thresholds.skip_confidence,
+        stop_confidence=thresholds.stop_confidence,
+        agree=thresholds.agree,
+    )
 
 
 def _thought_format(config: LocalModelConfig) -> ThoughtFormat:

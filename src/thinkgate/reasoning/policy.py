@@ -1,40 +1,49 @@
-"""Adaptive depth, training-free: how much of the effort's cap a request should spend.
+"""Adaptive depth, training-free: answer probes decide when thinking may stop, or skip.
 
-Two signals, both cheap:
+A probe is the answer the model would give if it had to answer now: the answer prefix
+(the thought so far closed, then `Answer:`), at most `probe_tokens` greedy tokens, cut at
+the line's end. Its confidence is the geometric mean of its tokens' probabilities.
 
-1. before thinking, a difficulty estimate from request features (numbers, operators,
-   multi-step cue words, sentences, length) blended with the model's own confidence on
-   a short direct-answer probe (the mean probability of its greedy tokens);
-2. while thinking, an early exit: the answer is probed at intervals and thinking stops
-   once two probes in a row agree and the model is confident in them.
+    probe 0 (before thinking) ─► confidence ≥ skip_confidence ─► SKIP: answer, no thought
+          │ otherwise
+          ▼
+    think `probe_interval` tokens ─► probe k ─► the last `agree` probes give one answer,
+          ▲                                     each with confidence ≥ stop_confidence
+          │                                     ─► STOP: close the thought, answer
+          └──────────── CONTINUE ◄──────────────── otherwise (until the cap or the model
+                                                   ends its thought itself)
 
-The policy is a small value the planner holds; replace it by passing another object
-with the `ThinkingPolicy` shape.
+Probe 0 counts towards `agree`, so "no thinking" is earned twice over: by a skip-confident
+probe 0, or by a first thought chunk whose probe confirms probe 0. Thresholds come from
+the model's config (`adaptive_thresholds`), written by `thinkgate eval --calibrate`, which
+chooses them on the calibration part of the bundled suites (`evals.calibrate`). The rule
+follows DEER (early exit on a confident trial answer) and Dynasor-CoT (consistency of
+probed answers). Probe tokens are generated tokens: they count as reasoning tokens.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_OPERATOR = re.compile(r"[+\-*/×÷^%=]|\b(?:plus|minus|times|divided|multiplied|squared)\b")
-_CUES = re.compile(
-    r"\b(?:then|after|each|every|total|remaining|left|twice|half|triple|double|if|"
-    r"step|first|second|third|more than|less than|how many|how much|altogether|"
-    r"average|ratio|percent|all|some|none|not|only|who|which)\b"
-)
-_SENTENCE_END = re.compile(r"[.?!]+(?:\s|$)")
+Decision = Literal["skip", "stop", "continue"]
+NEVER = 1.01  # a confidence threshold no probe reaches: that move is off
 
 
 @dataclass(slots=True, frozen=True)
 class Probe:
-    """A short answer the model gave when asked to answer now, and how sure it was."""
+    """A short answer the model gave when asked to answer now, and how sure it was.
+
+    `at`: thinking tokens written before the probe (0: before thinking). `confidence`
+    None: the backend sent no logprobs (an upstream): such a probe never earns a skip,
+    and stops by agreement alone."""
 
     answer: str
-    confidence: float
+    confidence: float | None
     tokens: int
+    at: int = 0
 
 
 class ThinkingPolicy(Protocol):
@@ -43,7 +52,7 @@ class ThinkingPolicy(Protocol):
 
     @property
     def probe_tokens(self) -> int:
-        """Answer tokens per probe (each counts as a reasoning token)."""
+        """Answer tokens per probe at most (each counts as a reasoning token)."""
         ...
 
     @property
@@ -56,58 +65,45 @@ class ThinkingPolicy(Protocol):
         ...
 
     def should_stop(self, probes: list[Probe]) -> bool:
-        """Whether the answer has converged while thinking."""
+        """Whether the answer has converged while thinking (probe 0 first)."""
         ...
-
-
-def feature_difficulty(prompt: str) -> float:
-    """0 (one-step lookup) … 1 (several chained steps), from surface features alone."""
-    text = prompt.lower()
-    numbers = len(_NUMBER.findall(text))
-    operators = len(_OPERATOR.findall(text))
-    cues = len(_CUES.findall(text))
-    sentences = max(1, len(_SENTENCE_END.findall(text)))
-    words = len(text.split())
-    score = (
-        0.12 * max(0, numbers - 2)
-        + 0.12 * max(0, operators - 1)
-        + 0.1 * cues
-        + 0.1 * (sentences - 1)
-        + words / 200
-    )
-    return min(1.0, score)
 
 
 @dataclass(slots=True, frozen=True)
 class AdaptivePolicy:
-    """Spend nothing on what looks easy and is answered confidently; the cap on the rest."""
+    """Probe agreement: skip, stop or continue, by the rule in the module docstring.
+
+    The defaults are the embedded SmolLM2-135M's calibrated values (docs/reasoning.md)."""
 
     adaptive: bool = True
-    probe_tokens: int = 2
+    probe_tokens: int = 6
     probe_interval: int = 32
-    feature_weight: float = 0.7
-    easy_below: float = 0.2  # difficulty under this: answer without thinking
-    full_above: float = 0.55  # difficulty over this: the whole cap
-    stop_confidence: float = 0.6
+    skip_confidence: float = 0.8
+    stop_confidence: float = 0.4
+    agree: int = 2
 
-    def difficulty(self, prompt: str, probe: Probe | None) -> float:
-        features = feature_difficulty(prompt)
-        if probe is None:
-            return features
-        doubt = 1.0 - probe.confidence
-        return self.feature_weight * features + (1 - self.feature_weight) * doubt
+    def decide(self, probes: Sequence[Probe]) -> Decision:
+        """The whole rule: `probes` in order, probe 0 (taken before thinking) first."""
+        if not probes:
+            return "continue"
+        if len(probes) == 1:
+            first = probes[0]
+            confident = first.confidence is not None and first.confidence >= self.skip_confidence
+            return "skip" if first.answer and confident else "continue"
+        recent = probes[-self.agree :]
+        if len(recent) < self.agree or not recent[-1].answer:
+            return "continue"
+        same = len({normalise_answer(p.answer) for p in recent}) == 1
+        sure = all(p.confidence is None or p.confidence >= self.stop_confidence for p in recent)
+        return "stop" if same and sure else "continue"
 
     def budget(self, cap: int, prompt: str, probe: Probe | None) -> int:
-        level = self.difficulty(prompt, probe)
-        share = (level - self.easy_below) / (self.full_above - self.easy_below)
-        return round(cap * min(1.0, max(0.0, share)))
+        if probe is not None and self.decide([probe]) == "skip":
+            return 0
+        return cap
 
     def should_stop(self, probes: list[Probe]) -> bool:
-        if len(probes) < 2:
-            return False
-        last, before = probes[-1], probes[-2]
-        agree = bool(last.answer) and _norm(last.answer) == _norm(before.answer)
-        return agree and min(last.confidence, before.confidence) >= self.stop_confidence
+        return self.decide(probes) == "stop"
 
 
 @dataclass(slots=True, frozen=True)
@@ -125,5 +121,8 @@ class FixedPolicy:
         return False
 
 
-def _norm(answer: str) -> str:
-    return " ".join(re.sub(r"[^\w.\-]", " ", answer.lower()).split())
+def normalise_answer(answer: str) -> str:
+    """What two probes must share to agree: lower case, a leading "the answer is" and
+    punctuation dropped, so "Answer: 12." and "12" agree."""
+    text = re.sub(r"^(?:the answer is|answer)\s*[:=]?\s*", "", answer.strip().lower())
+    return " ".join(re.sub(r"[^\w.\-]", " ", text).split()).strip(".")

@@ -1,8 +1,9 @@
 """Think-then-answer over any backend: a hidden thinking pass, then the answer after it.
 
-    [probe: answer prefix + 2 tokens → confidence]          (adaptive only)
+    [probe 0: answer prefix + ≤ 6 tokens → answer, confidence]   (adaptive only)
       → thinking pass: the reply opened for thinking, the model's own tokens, ≤ budget
-          (adaptive: in chunks, probing the answer between chunks; stop when stable)
+          (adaptive: skipped when probe 0 earns it; in chunks, probing the answer
+          between chunks; stopped when the probes agree: `reasoning.policy`)
       → answer pass: the thought closed in the reply → the visible answer
 
 What surrounds the thought is a `ThoughtFormat` (`reasoning.formats`): the
@@ -72,6 +73,7 @@ class ThinkThenAnswer:
         self._sealer = sealer
         self._spent = _Spent(plan)
         self._thought = ""
+        self._thought_tokens = 0  # the thought's own tokens (reasoning less the probes)
         self._cap = plan.reasoning_budget
         if plan.max_output_tokens is not None:
             self._cap = min(self._cap, plan.max_output_tokens)
@@ -79,17 +81,16 @@ class ThinkThenAnswer:
     async def deltas(self) -> AsyncGenerator[Delta, None]:
         input_tokens = await self._backend.count_tokens(self._scaffold(""))
         budget = self._cap
+        probes: list[Probe] = []
         if self._policy.adaptive and budget > 0:
-            probe = None
             if budget >= self._policy.probe_tokens > 0:
-                probe = await self._probe()
-            budget = min(
-                self._cap,
-                self._spent.tokens
-                + self._policy.budget(self._cap - self._spent.tokens, self._prompt_text(), probe),
+                probes.append(await self._probe())
+            allowed = self._policy.budget(
+                self._cap - self._spent.tokens, self._prompt_text(), probes[0] if probes else None
             )
+            budget = min(self._cap, self._spent.tokens + allowed) if allowed else 0
         yield PromptDelta(input_tokens=input_tokens)
-        async for delta in self._think(budget):
+        async for delta in self._think(budget, probes):
             yield delta
         yield self._done()
         async for delta in self._answer():
@@ -97,8 +98,8 @@ class ThinkThenAnswer:
 
     # --- passes ------------------------------------------------------------------------
 
-    async def _think(self, budget: int) -> AsyncGenerator[Delta, None]:
-        probes: list[Probe] = []
+    async def _think(self, budget: int, probes: list[Probe]) -> AsyncGenerator[Delta, None]:
+        """Chunks of `probe_interval` tokens, a probe after each (probe 0 is in `probes`)."""
         probe_cost = self._policy.probe_tokens if self._policy.adaptive else 0
         while self._spent.tokens < budget:
             left = budget - self._spent.tokens
@@ -109,6 +110,7 @@ class ThinkThenAnswer:
                 self._format.think_prefix(self._thought), stop=self._format.think_stop
             )
             reason: FinishReason = "length"
+            before = self._spent.tokens
             async for delta in self._run(request, chunk):
                 if isinstance(delta, TextDelta) and delta.text:
                     text = delta.text if self._thought else delta.text.lstrip()
@@ -117,6 +119,7 @@ class ThinkThenAnswer:
                         yield ReasoningDelta(text)
                 elif isinstance(delta, FinishDelta):
                     reason = delta.reason
+            self._thought_tokens += self._spent.tokens - before
             if reason != "length" or self._spent.tokens >= budget:
                 return
             if probe_cost and budget - self._spent.tokens >= probe_cost:
@@ -128,13 +131,22 @@ class ThinkThenAnswer:
         """The model's answer if it had to answer now, and its mean token probability."""
         prefix = self._answer_prefix()
         request = self._scaffold(prefix, logprobs=True)
-        text, probabilities = "", []
-        async for delta in self._run(request, self._policy.probe_tokens):
-            if isinstance(delta, TextDelta):
-                text += delta.text
-                probabilities += [math.exp(lp.logprob) for lp in delta.logprobs]
-        confidence = sum(probabilities) / len(probabilities) if probabilities else 0.0
-        return Probe(answer=text.strip(), confidence=confidence, tokens=len(probabilities))
+        at = self._thought_tokens
+        text, logprobs = "", []
+        run = self._run(request, self._policy.probe_tokens)
+        try:
+            async for delta in run:
+                if isinstance(delta, TextDelta):
+                    text += delta.text
+                    logprobs += [lp.logprob for lp in delta.logprobs]
+                    if "\n" in text.lstrip():  # the answer's first line is all a probe needs
+                        text = text.lstrip().split("\n", 1)[0]
+                        break
+        finally:
+            await run.aclose()  # cut at the line's end: the engine's turn is given back now
+        # the geometric mean of the token probabilities: one unsure token shows
+        confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
+        return Probe(answer=text.strip(), confidence=confidence, tokens=len(logprobs), at=at)
 
     async def _answer(self) -> AsyncGenerator[Delta, None]:
         spent = self._spent.tokens
@@ -164,14 +176,16 @@ class ThinkThenAnswer:
         """One hidden pass; its tokens are counted as reasoning as they are made."""
         plan = GenerationPlan(max_output_tokens=tokens)
         before = self._spent.tokens
+        deltas = self._backend.generate(request, plan)
         try:
-            async for delta in self._backend.generate(request, plan):
+            async for delta in deltas:
                 self._plan.meter.output_tokens = before + plan.meter.output_tokens
                 self._plan.meter.reasoning_tokens = before + plan.meter.output_tokens
                 if isinstance(delta, FinishDelta):
                     self._spent.add(delta.output_tokens)
                 yield delta
         finally:
+            await deltas.aclose()
             if self._spent.tokens == before:  # cut short: keep what the meter saw
                 self._spent.add(plan.meter.output_tokens)
 

@@ -5,6 +5,9 @@ dir, so a client on `store: false` can send a reasoning item back and the server
 the thought back in context without having stored anything. A blob that fails the MAC
 (tampered, or sealed by another server) is the client's error: 400 naming the item.
 Each blob names its kind (`reasoning`, `compaction`): one is never accepted as the other.
+An upstream's own sealed reasoning (kind `upstream`) also names the channel that sealed it,
+so a replay is routed back to that account and never sent to another
+(backends.upstream.affinity).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from thinkgate.backends.base import UsageMeter
 from thinkgate.engine.deltas import Delta, ReasoningDoneDelta
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
@@ -45,22 +49,27 @@ class Sealer:
     def ephemeral(cls) -> Sealer:
         return cls(Fernet.generate_key())
 
-    def seal(self, text: str, *, kind: str = "reasoning") -> str:
-        payload = {"v": 1, "kind": kind, "text": text}
+    def seal(self, text: str, *, kind: str = "reasoning", channel: str | None = None) -> str:
+        payload: dict[str, object] = {"v": 1, "kind": kind, "text": text}
+        if channel is not None:
+            payload["channel"] = channel
         return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
     def open(self, blob: str, *, param: str, kind: str = "reasoning") -> str:
         return self._open(blob, param=param, kinds=(kind,))[1]
 
-    def _open(self, blob: str, *, param: str, kinds: tuple[str, ...]) -> tuple[str, str]:
-        """(kind, text) of a blob sealed as one of `kinds`."""
+    def _open(
+        self, blob: str, *, param: str, kinds: tuple[str, ...]
+    ) -> tuple[str, str, str | None]:
+        """(kind, text, channel that sealed it) of a blob sealed as one of `kinds`."""
         try:
             payload = json.loads(self._fernet.decrypt(blob.encode()))
             # blobs sealed before kinds were named are reasoning
             kind = payload.get("kind", "reasoning")
             if kind not in kinds:
                 raise ValueError(f"sealed {kind!r}, not one of {kinds!r}")
-            return str(kind), str(payload["text"])
+            channel = payload.get("channel")
+            return str(kind), str(payload["text"]), None if channel is None else str(channel)
         except (InvalidToken, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidRequestError(
                 "The encrypted content could not be verified: it was changed, or it was "
@@ -69,25 +78,30 @@ class Sealer:
                 code="invalid_encrypted_content",
             ) from exc
 
-    def seal_upstream(self, done: ReasoningDoneDelta) -> ReasoningDoneDelta:
+    def seal_upstream(
+        self, done: ReasoningDoneDelta, channel: str | None = None
+    ) -> ReasoningDoneDelta:
         """An upstream's own sealed reasoning, sealed again as ours (kind `upstream`): the
-        client holds one kind of blob, and only this server's blobs are accepted back."""
+        client holds one kind of blob, and only this server's blobs are accepted back.
+        `channel`: the upstream channel (account) that sealed it, the only one it goes to."""
         if done.encrypted_content is None:
             return done
-        sealed = self.seal(done.encrypted_content, kind=UPSTREAM)
+        sealed = self.seal(done.encrypted_content, kind=UPSTREAM, channel=channel)
         return dataclasses.replace(done, encrypted_content=sealed)
 
     def unseal_inputs(self, request: CanonicalRequest) -> None:
         """Reasoning items sent back with `encrypted_content` get their thought as content;
-        an upstream's sealed reasoning gets the upstream's own blob back, for it alone."""
+        an upstream's sealed reasoning gets the upstream's own blob back, for it alone
+        (`request.sealed_by` names the channel that sealed each)."""
         for index, item in enumerate(request.input_items):
             blob = item.get("encrypted_content")
             if item.get("type") != "reasoning" or not isinstance(blob, str):
                 continue
             param = f"input[{index}].encrypted_content"
-            kind, text = self._open(blob, param=param, kinds=KINDS)
+            kind, text, channel = self._open(blob, param=param, kinds=KINDS)
             if kind == UPSTREAM:
                 item["encrypted_content"] = text
+                request.sealed_by[text] = channel
             else:
                 item["content"] = [{"type": "reasoning_text", "text": text}]
         for index, item in enumerate(request.history):  # stored: sealed here, by us
@@ -95,19 +109,23 @@ class Sealer:
             if item.get("type") != "reasoning" or not isinstance(blob, str):
                 continue
             try:
-                kind, text = self._open(blob, param="previous_response_id", kinds=KINDS)
+                kind, text, channel = self._open(blob, param="previous_response_id", kinds=KINDS)
             except InvalidRequestError:  # an older key's: the item goes on as stored
                 continue
             if kind == UPSTREAM:  # copied: history may be shared with other readers
                 request.history[index] = {**item, "encrypted_content": text}
+                request.sealed_by[text] = channel
 
 
 async def sealed_upstream(
-    sealer: Sealer, deltas: AsyncGenerator[Delta, None]
+    sealer: Sealer, deltas: AsyncGenerator[Delta, None], meter: UsageMeter | None = None
 ) -> AsyncGenerator[Delta, None]:
-    """`deltas` with each upstream-sealed reasoning sealed again (`Sealer.seal_upstream`)."""
+    """`deltas` with each upstream-sealed reasoning sealed again (`Sealer.seal_upstream`),
+    naming the channel that served (`meter.channel`)."""
     try:
         async for delta in deltas:
-            yield sealer.seal_upstream(delta) if isinstance(delta, ReasoningDoneDelta) else delta
+            if isinstance(delta, ReasoningDoneDelta):
+                delta = sealer.seal_upstream(delta, meter.channel if meter else None)
+            yield delta
     finally:
         await deltas.aclose()

@@ -14,11 +14,18 @@ OpenAI's own APIs have no prefill: on `openai-responses` channels the answer req
 carries the closed thought as an earlier assistant message, and is answered at effort
 `none`; whether it conditions on it is up to the upstream (enforcement by truncation).
 Either way the reported reasoning never exceeds the budget.
+
+With a policy (the channel's `adaptive_reasoning = true`) the answer is probed as the
+thought streams: probe 0 before it (effort `none`, a confident probe skips the thought),
+then one every `probe_interval` reasoning chunks, each a short request continuing the
+thought so far closed; when the policy says stop (`reasoning.policy`), the thought is
+closed there exactly as at the budget. Probe tokens count as reasoning tokens.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import AsyncGenerator
 
 from thinkgate.backends.base import Backend, GenerationPlan
@@ -28,9 +35,11 @@ from thinkgate.engine.deltas import (
     PromptDelta,
     ReasoningDelta,
     ReasoningDoneDelta,
+    TextDelta,
 )
 from thinkgate.engine.request import CanonicalRequest
 from thinkgate.reasoning.formats import NativeFormat
+from thinkgate.reasoning.policy import Probe, ThinkingPolicy
 from thinkgate.reasoning.sealing import Sealer
 from thinkgate.reasoning.summary import summarize
 
@@ -45,6 +54,7 @@ class UpstreamBudget:
         plan: GenerationPlan,
         sealer: Sealer,
         thought_format: NativeFormat | None = None,
+        policy: ThinkingPolicy | None = None,
     ) -> None:
         self._backend = backend
         self._request = request
@@ -54,8 +64,21 @@ class UpstreamBudget:
         self._budget = plan.reasoning_budget
         if plan.max_output_tokens is not None:
             self._budget = min(self._budget, plan.max_output_tokens)
+        self._policy = policy if policy is not None and policy.adaptive else None
+        self._probes: list[Probe] = []
+        self._probe_tokens = 0  # spent on probes: reasoning, outside the stream's meter
+        self._prompt: PromptDelta | None = None  # probe 0's: the prompt, if it skips
 
     async def deltas(self) -> AsyncGenerator[Delta, None]:
+        if self._policy is not None and self._budget >= self._policy.probe_tokens:
+            self._probes.append(await self._probe(""))
+            if self._policy.budget(self._budget, "", self._probes[0]) == 0:  # skipped
+                if self._prompt is not None:
+                    yield self._prompt
+                yield self._done("")
+                async for delta in self._answer(""):
+                    yield delta
+                return
         meter = self._plan.meter
         thought: list[str] = []
         stream = self._backend.generate(self._request, self._plan)
@@ -65,11 +88,25 @@ class UpstreamBudget:
                 if isinstance(delta, ReasoningDelta):
                     thought.append(delta.text)
                     yield delta
-                    if meter.reasoning_tokens >= self._budget:
+                    if meter.reasoning_tokens + self._probe_tokens >= self._budget:
+                        forced = True
+                        break
+                    if await self._converged("".join(thought), len(thought)):
                         forced = True
                         break
                 elif isinstance(delta, ReasoningDoneDelta):
                     yield self._filled(delta)
+                elif isinstance(delta, FinishDelta) and self._probe_tokens:
+                    probes = self._probe_tokens
+                    meter.output_tokens += probes
+                    meter.reasoning_tokens += probes
+                    output, reasoning = (
+                        delta.output_tokens + probes,
+                        delta.reasoning_tokens + probes,
+                    )
+                    yield FinishDelta(
+                        delta.reason, output_tokens=output, reasoning_tokens=reasoning
+                    )
                 else:
                     yield delta
         finally:
@@ -79,9 +116,45 @@ class UpstreamBudget:
             async for delta in self._answer("".join(thought)):
                 yield delta
 
+    async def _converged(self, thought: str, chunks: int) -> bool:
+        """A probe every `probe_interval` chunks, while the budget has room for one."""
+        policy = self._policy
+        if policy is None or chunks % policy.probe_interval:
+            return False
+        used = self._plan.meter.reasoning_tokens + self._probe_tokens
+        if self._budget - used < policy.probe_tokens:
+            return False
+        self._probes.append(await self._probe(thought, at=chunks))
+        return policy.should_stop(self._probes)
+
+    async def _probe(self, thought: str, *, at: int = 0) -> Probe:
+        """The answer the upstream gives now, after the thought so far closed (greedy)."""
+        assert self._policy is not None
+        sampling = dataclasses.replace(
+            self._request.sampling, temperature=0.0, top_p=1.0, stop=("\n",), logprobs=True
+        )
+        request = dataclasses.replace(
+            self._request,
+            reasoning_effort="none",
+            assistant_prefix=self._format.answer_prefix(thought),
+            sampling=sampling,
+        )
+        plan = GenerationPlan(max_output_tokens=self._policy.probe_tokens)
+        text, logprobs = "", []
+        async for delta in self._backend.generate(request, plan):
+            if isinstance(delta, TextDelta):
+                text += delta.text
+                logprobs += [lp.logprob for lp in delta.logprobs]
+            elif isinstance(delta, PromptDelta) and self._prompt is None:
+                self._prompt = delta
+        tokens = max(plan.meter.output_tokens, len(logprobs))
+        self._probe_tokens += tokens
+        confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else None
+        return Probe(answer=text.strip(), confidence=confidence, tokens=tokens, at=at)
+
     async def _answer(self, thought: str) -> AsyncGenerator[Delta, None]:
         meter = self._plan.meter
-        spent = meter.reasoning_tokens
+        spent = meter.reasoning_tokens + self._probe_tokens
         cap = self._plan.max_output_tokens
         if cap is not None and cap - spent <= 0:
             yield FinishDelta("length", output_tokens=spent, reasoning_tokens=spent)
@@ -101,8 +174,8 @@ class UpstreamBudget:
                 if isinstance(delta, ReasoningDelta | ReasoningDoneDelta):
                     continue  # thinking again at effort none: counted, not shown
                 if isinstance(delta, FinishDelta):
-                    delta = FinishDelta(
-                        delta.reason,
+                    delta = dataclasses.replace(
+                        delta,
                         output_tokens=spent + delta.output_tokens,
                         reasoning_tokens=spent + delta.reasoning_tokens,
                     )
@@ -120,7 +193,8 @@ class UpstreamBudget:
         mode = self._request.reasoning_summary
         if not summary and mode:
             summary = summarize(done.text, mode)
-        sealed = self._sealer.seal_upstream(done).encrypted_content  # theirs, in ours
+        channel = self._plan.meter.channel  # theirs, in ours, naming its account
+        sealed = self._sealer.seal_upstream(done, channel).encrypted_content
         if sealed is None and "reasoning.encrypted_content" in self._request.include:
             sealed = self._sealer.seal(done.text)
         return dataclasses.replace(done, summary=summary, encrypted_content=sealed)

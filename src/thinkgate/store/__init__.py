@@ -3,6 +3,7 @@
 SQLite under the data dir by default; any SQLAlchemy async URL (PostgreSQL) when configured.
 """
 
+from thinkgate.store.background_jobs import BackgroundJobRepository
 from thinkgate.store.conversations import ConversationRepository
 from thinkgate.store.database import Database
 from thinkgate.store.keys import KeyRepository
@@ -11,6 +12,7 @@ from thinkgate.store.response_events import ResponseEventRepository
 from thinkgate.store.responses import ResponseRepository
 
 __all__ = [
+    "BackgroundJobRepository",
     "ConversationRepository",
     "Database",
     "KeyRepository",

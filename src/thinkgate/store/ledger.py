@@ -20,7 +20,15 @@ from thinkgate.store.keys import touch_keys
 from thinkgate.store.tables import LedgerRow, UsageDailyRow
 
 GroupBy = Literal["day", "model", "key"]
-_COUNTERS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "cost_pico")
+_COUNTERS = (
+    "input_tokens",
+    "cached_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_pico",
+    "tool_calls",  # completed hosted tool calls (web search…), priced per call
+    "tool_cost_pico",  # their part of `cost_pico`
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,6 +47,8 @@ class LedgerEntry:
     status: str
     latency_ms: int
     created_at: int
+    tool_calls: int = 0
+    tool_cost_pico: int = 0
 
     @property
     def day(self) -> str:
@@ -175,13 +185,15 @@ def _daily_totals(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
             day = days[number] = entry.day
         slot = totals.get((day, entry.key_id, entry.model))
         if slot is None:
-            slot = totals[(day, entry.key_id, entry.model)] = [entry.user_id, 0, 0, 0, 0, 0, 0]
+            slot = totals[(day, entry.key_id, entry.model)] = [entry.user_id, *[0] * 8]
         slot[1] += 1
         slot[2] += entry.input_tokens
         slot[3] += entry.cached_tokens
         slot[4] += entry.output_tokens
         slot[5] += entry.reasoning_tokens
         slot[6] += entry.cost_pico
+        slot[7] += entry.tool_calls
+        slot[8] += entry.tool_cost_pico
     names = ("user_id", "requests", *_COUNTERS)
     return [
         {"day": day, "key_id": key_id, "model": model, **dict(zip(names, slot, strict=True))}
@@ -205,4 +217,6 @@ def _entry(row: LedgerRow) -> LedgerEntry:
         status=row.status,
         latency_ms=row.latency_ms,
         created_at=row.created_at,
+        tool_calls=row.tool_calls,
+        tool_cost_pico=row.tool_cost_pico,
     )

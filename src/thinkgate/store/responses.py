@@ -6,10 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkgate.store.database import Database
-from thinkgate.store.tables import ResponseItemRow, ResponseRow
+from thinkgate.store.tables import (
+    ConversationItemRow,
+    ConversationRow,
+    ResponseItemRow,
+    ResponseRow,
+)
 
 Item = dict[str, Any]
 
@@ -25,11 +31,17 @@ class ResponseRepository:
         self._db = database
 
     async def save(
-        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None = None
+        self,
+        response: dict[str, Any],
+        input_items: list[Item],
+        *,
+        owner: str | None = None,
+        channel: str | None = None,
     ) -> None:
-        """Insert or replace the response with its items (items carry their own `id`)."""
+        """Insert or replace the response with its items (items carry their own `id`);
+        `channel`: the upstream channel that served it."""
         try:
-            await self._save(response, input_items, owner=owner)
+            await self._save(response, input_items, owner=owner, channel=channel)
         except Exception:
             self._db.writes_failing = True
             raise
@@ -38,7 +50,12 @@ class ResponseRepository:
         await self._db.ensure_writable()
 
     async def _save(
-        self, response: dict[str, Any], input_items: list[Item], *, owner: str | None
+        self,
+        response: dict[str, Any],
+        input_items: list[Item],
+        *,
+        owner: str | None,
+        channel: str | None = None,
     ) -> None:
         async with self._db.session() as session, session.begin():
             await session.execute(
@@ -53,6 +70,7 @@ class ResponseRepository:
                     previous_response_id=response.get("previous_response_id"),
                     body=response,
                     owner=owner,
+                    channel=channel,
                 )
             )
             await session.flush()  # the response row first: items reference it
@@ -77,25 +95,20 @@ class ResponseRepository:
                 return None
             return dict(row.body)
 
+    async def served_by(self, response_id: str) -> str | None:
+        """The upstream channel that served a stored response (affinity routing)."""
+        async with self._db.session() as session:
+            channel: str | None = await session.scalar(
+                select(ResponseRow.channel).where(ResponseRow.id == response_id)
+            )
+            return channel
+
     async def update(self, response: dict[str, Any]) -> None:
         """Replace the stored body and status only (a background job's progress)."""
         async with self._db.session() as session, session.begin():
             row = await session.get(ResponseRow, response["id"])
             if row is not None:
                 row.body, row.status = response, response["status"]
-
-    async def fail_unfinished(self, error: dict[str, str]) -> int:
-        """Mark every queued or in-progress response failed (their process is gone)."""
-        async with self._db.session() as session, session.begin():
-            rows = await session.scalars(
-                select(ResponseRow).where(ResponseRow.status.in_(("queued", "in_progress")))
-            )
-            count = 0
-            for row in rows:
-                row.body = {**row.body, "status": "failed", "error": error}
-                row.status = "failed"
-                count += 1
-            return count
 
     async def delete(self, response_id: str, *, owner: str | None = None) -> bool:
         if owner is not None and await self.get(response_id, owner=owner) is None:
@@ -128,7 +141,8 @@ class ResponseRepository:
 
     async def _generated_from(self, response_id: str) -> list[Item]:
         """The earlier turns (inputs and outputs, reasoning included, along the
-        `previous_response_id` chain), then the response's own input."""
+        `previous_response_id` chain, or the conversation's items before this turn's),
+        then the response's own input."""
         async with self._db.session() as session:
             row = await session.get(ResponseRow, response_id)
             bodies = await session.scalars(
@@ -137,24 +151,33 @@ class ResponseRepository:
                 .order_by(ResponseItemRow.position)
             )
             own = [dict(body) for body in bodies]
-        earlier: list[Item] = []
+            conversation = (row.body.get("conversation") or {}) if row is not None else {}
+            earlier: list[Item] = []
+            if own and conversation.get("id"):
+                earlier = await _conversation_before(session, conversation["id"], own[0]["id"])
         if row is not None and row.previous_response_id is not None:
             earlier = await self.conversation(row.previous_response_id, owner=row.owner) or []
         return [*earlier, *own]
 
     async def find_items(self, ids: Sequence[str], *, owner: str | None) -> dict[str, Item]:
-        """Stored items by id, of responses `owner` may read; the latest copy of each."""
+        """Stored items by id that `owner` may read: of its responses (the latest copy of
+        each), else of its conversations."""
+        wanted = sorted(set(ids))
         query = (
             select(ResponseItemRow.item_id, ResponseItemRow.body)
             .join(ResponseRow, ResponseRow.id == ResponseItemRow.response_id)
-            .where(ResponseItemRow.item_id.in_(sorted(set(ids))))
+            .where(ResponseItemRow.item_id.in_(wanted))
             .order_by(ResponseItemRow.pk)
         )
         if owner is not None:
             query = query.where(ResponseRow.owner == owner)
         async with self._db.session() as session:
             rows = (await session.execute(query)).all()
-        return {row.item_id: dict(row.body) for row in rows}
+            found = {row.item_id: dict(row.body) for row in rows}
+            missing = [item_id for item_id in wanted if item_id not in found]
+            if missing:
+                found |= await _conversation_items(session, missing, owner)
+        return found
 
     async def conversation(
         self, response_id: str, *, owner: str | None = None
@@ -184,3 +207,42 @@ class ResponseRepository:
                 )
                 items.extend(dict(body) for body in rows)
         return items
+
+
+async def _conversation_items(
+    session: AsyncSession, ids: Sequence[str], owner: str | None
+) -> dict[str, Item]:
+    """Items of `owner`'s conversations by id (the latest copy of each)."""
+    query = (
+        select(ConversationItemRow.item_id, ConversationItemRow.body)
+        .join(ConversationRow, ConversationRow.id == ConversationItemRow.conversation_id)
+        .where(ConversationItemRow.item_id.in_(ids))
+        .order_by(ConversationItemRow.pk)
+    )
+    if owner is not None:
+        query = query.where(ConversationRow.owner == owner)
+    rows = (await session.execute(query)).all()
+    return {row.item_id: dict(row.body) for row in rows}
+
+
+async def _conversation_before(
+    session: AsyncSession, conversation_id: str, first_own: str
+) -> list[Item]:
+    """The conversation's items before a turn, whose input starts with the item
+    `first_own` (a turn's items join its conversation when it finishes; an id is never
+    in one conversation twice). None found (the turn failed, or its items were deleted
+    from the conversation): the turn's own input only."""
+    where = ConversationItemRow.conversation_id == conversation_id
+    start = await session.scalar(
+        select(func.min(ConversationItemRow.position)).where(
+            where, ConversationItemRow.item_id == first_own
+        )
+    )
+    if start is None:
+        return []
+    bodies = await session.scalars(
+        select(ConversationItemRow.body)
+        .where(where, ConversationItemRow.position < start)
+        .order_by(ConversationItemRow.position)
+    )
+    return [dict(body) for body in bodies]

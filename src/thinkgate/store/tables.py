@@ -91,6 +91,9 @@ class LedgerRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     latency_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(Integer)
+    # completed hosted tool calls (web search…) and their price, part of cost_pico (0016)
+    tool_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tool_cost_pico: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class UsageDailyRow(Base):
@@ -112,6 +115,8 @@ class UsageDailyRow(Base):
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     reasoning_tokens: Mapped[int] = mapped_column(BigInteger)
     cost_pico: Mapped[int] = mapped_column(BigInteger)
+    tool_calls: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tool_cost_pico: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ResponseRow(Base):
@@ -125,6 +130,8 @@ class ResponseRow(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The caller's owner id (see api/deps.py `OwnerDep`); others get 404, as for an unknown id.
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The upstream channel that served it (migration 0014): the next turn's first choice.
+    channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ResponseItemRow(Base):
@@ -203,3 +210,22 @@ class PromptVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class BackgroundJobRow(Base):
+    """A background response's job (migration 0013): the request to run it again, who runs
+    it now, and whether any of it reached a client (then it is never run again)."""
+
+    __tablename__ = "background_jobs"
+
+    response_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    streamed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[int] = mapped_column(Integer)

@@ -1,7 +1,8 @@
 """`UpstreamBackend`: one public model served by upstream channels, with failover.
 
     generate ─► PromptDelta (an estimate: the gateway admits the request on it)
-             ─► for each candidate channel (priority, weight, breaker, back-off):
+             ─► for each candidate channel (priority, session affinity or weight,
+                breaker, back-off; sealed reasoning only to the channel that sealed it):
                   open the stream ─ fails before the first event? ─► next channel
              ─► committed: PromptDelta again, each read's Deltas (`dialects`), FinishDelta
 
@@ -21,15 +22,18 @@ import anyio
 import orjson
 
 from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
+from thinkgate.backends.upstream.affinity import affinity_of, replayable
 from thinkgate.backends.upstream.channel import Channel, UpstreamStream
 from thinkgate.backends.upstream.chat_wire import chat_body
 from thinkgate.backends.upstream.dialects import dialect_for, joined_text
 from thinkgate.backends.upstream.failure import UpstreamFailure, exhausted
 from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, candidates
+from thinkgate.backends.upstream.service_tiers import TierChoice, tier_for_channel
 from thinkgate.config import ChannelConfig
 from thinkgate.engine.deltas import Delta, PromptDelta
 from thinkgate.engine.request import CanonicalRequest
+from thinkgate.protocol.turn_state import reply_turn_state
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,10 @@ class UpstreamBackend:
         yield estimate  # nothing is sent before the gateway admits the request
         route, stream = await self._open(request, plan)
         finished = False
-        dialect = dialect_for(route.channel.config.kind, route.channel.name, plan.meter)
+        config = route.channel.config
+        sent = tier_for_channel(request.service_tier, config.service_tiers)
+        tier = TierChoice(request.service_tier, sent)
+        dialect = dialect_for(config.kind, route.channel.name, plan.meter, tier)
         try:
             yield estimate  # the upstream answered: the request is committed
             joined = plan.whole_answer
@@ -109,16 +116,22 @@ class UpstreamBackend:
     ) -> tuple[Route, UpstreamStream]:
         """The first channel that answers with a first event; failures move on."""
         failures: list[UpstreamFailure] = []
-        for attempt, route in enumerate(candidates(self.routes, self._rng)):
+        sole = len(self.routes) == 1
+        order = candidates(self.routes, self._rng, affinity_of(request))
+        for attempt, route in enumerate(order):
             if attempt:
                 await anyio.sleep(self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
             plan.meter.channel = route.channel.name
             try:
-                path, body = _request_for(route, request, plan)
+                sent = replayable(request, route.channel.name, sole=sole)
+                path, body = _request_for(route, sent, plan)
                 headers = None  # a Responses-native upstream hears the client's session
                 if path == "responses" and request.session_headers:
                     headers = request.session_headers
-                return route, await route.channel.open_stream(path, body, headers)
+                stream = await route.channel.open_stream(path, body, headers)
+                if path == "responses":  # Codex's sticky-routing token, for the client
+                    plan.meter.turn_state = reply_turn_state(stream.headers)
+                return route, stream
             except UpstreamFailure as failure:
                 log.warning("upstream attempt failed: %s", failure)
                 if not failure.retryable:
@@ -140,10 +153,12 @@ def _request_for(
     route: Route, request: CanonicalRequest, plan: GenerationPlan
 ) -> tuple[str, dict[str, Any]]:
     config = route.channel.config
+    tier = tier_for_channel(request.service_tier, config.service_tiers)
     if config.kind == "openai-chat":
-        body = chat_body(request, route.upstream_model, plan.max_output_tokens, config.compat)
+        body = chat_body(request, route.upstream_model, plan.max_output_tokens, config.compat, tier)
         return "chat/completions", body
-    return "responses", responses_body(request, route.upstream_model, plan.max_output_tokens)
+    body = responses_body(request, route.upstream_model, plan.max_output_tokens, tier)
+    return "responses", body
 
 
 def upstream_backends(configs: Sequence[ChannelConfig]) -> list[UpstreamBackend]:

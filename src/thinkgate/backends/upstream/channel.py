@@ -154,6 +154,11 @@ class UpstreamStream:
         self._failure: UpstreamFailure | None = None  # met after good events of one read
         self._closed = False
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The reply's headers, names lower-case."""
+        return self._response.headers
+
     async def read_first(self) -> None:
         """Read up to the first event (the first byte that counts), held for `batches`."""
         self._held = await self._next_batch()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkgate.backends.base import UsageMeter
+from thinkgate.backends.upstream.service_tiers import TierChoice
 from thinkgate.engine.deltas import (
     Delta,
     FinishDelta,
@@ -33,8 +34,10 @@ class _OpenCall:
 
 
 class ChatStreamTranslator:
-    def __init__(self, meter: UsageMeter) -> None:
+    def __init__(self, meter: UsageMeter, tier: TierChoice | None = None) -> None:
         self._meter = meter
+        self._tier = tier  # None: the response keeps the tier it was made with
+        self._reported_tier: object = None  # the chunks' own `service_tier`
         self._reasoning: list[str] | None = None
         self._call: _OpenCall | None = None
         self._calls_seen: set[int] = set()
@@ -45,6 +48,8 @@ class ChatStreamTranslator:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self._usage = usage
+        if "service_tier" in chunk:
+            self._reported_tier = chunk["service_tier"]
         choices = chunk.get("choices")
         if not choices:
             return []
@@ -63,17 +68,19 @@ class ChatStreamTranslator:
         """After the stream ended with a finish reason: close what is open, then usage."""
         deltas = self._close_reasoning() + self._close_call()
         reason: FinishReason = "length" if self.finish_reason == "length" else "stop"
+        tier = None if self._tier is None else self._tier.served(self._reported_tier)
         usage = self._usage
         if usage is None:  # engines that send no usage: the chunks counted are the bill
             meter = self._meter
-            return [*deltas, FinishDelta(reason, meter.output_tokens, meter.reasoning_tokens)]
+            counted = FinishDelta(reason, meter.output_tokens, meter.reasoning_tokens, tier)
+            return [*deltas, counted]
         prompt = int(usage.get("prompt_tokens") or 0)
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         output = int(usage.get("completion_tokens") or 0)
         details = usage.get("completion_tokens_details") or {}
         reasoning = int(details.get("reasoning_tokens") or 0) or self._meter.reasoning_tokens
         self._meter.output_tokens = output
-        return [*deltas, PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning)]
+        return [*deltas, PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning, tier)]
 
     # --- one chunk's delta ---------------------------------------------------------------
 

@@ -27,7 +27,9 @@ def chat_body(
     upstream_model: str,
     max_output_tokens: int | None,
     compat: Compat = "openai",
+    service_tier: str | None = None,
 ) -> dict[str, Any]:
+    """`service_tier`: the tier this channel is sent (backends.upstream.service_tiers)."""
     body: dict[str, Any] = {
         "model": upstream_model,
         "messages": chat_messages(request),
@@ -57,6 +59,8 @@ def chat_body(
         value = getattr(request, name)
         if value is not None:
             body[name] = value
+    if service_tier is not None:
+        body["service_tier"] = service_tier
     return body
 
 

@@ -14,6 +14,7 @@ from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.upstream.chat_stream import ChatStreamTranslator
 from thinkgate.backends.upstream.failure import UpstreamFailure
 from thinkgate.backends.upstream.responses_wire import ResponsesStreamTranslator
+from thinkgate.backends.upstream.service_tiers import TierChoice
 from thinkgate.engine.deltas import Delta, TextDelta
 
 Event = dict[str, Any]
@@ -33,9 +34,9 @@ class Dialect(Protocol):
 class ChatDialect:
     """Chat Completions chunks (`openai-chat` channels): read up to `[DONE]`."""
 
-    def __init__(self, channel: str, meter: UsageMeter) -> None:
+    def __init__(self, channel: str, meter: UsageMeter, tier: TierChoice | None = None) -> None:
         self._channel = channel
-        self._chunks = ChatStreamTranslator(meter)
+        self._chunks = ChatStreamTranslator(meter, tier)
         self.failure: UpstreamFailure | None = None
         self.done = False  # usage may follow the finish: the stream's end is the answer's
 
@@ -57,9 +58,9 @@ class ChatDialect:
 class ResponsesDialect:
     """Responses events (`openai-responses` channels): read up to the terminal event."""
 
-    def __init__(self, channel: str, meter: UsageMeter) -> None:
+    def __init__(self, channel: str, meter: UsageMeter, tier: TierChoice | None = None) -> None:
         self._channel = channel
-        self._events = ResponsesStreamTranslator(meter)
+        self._events = ResponsesStreamTranslator(meter, tier)
         self.failure: UpstreamFailure | None = None
         self.done = False
 
@@ -107,10 +108,12 @@ def _one_text(pieces: list[TextDelta]) -> TextDelta:
     return TextDelta("".join(piece.text for piece in pieces), logprobs)
 
 
-def dialect_for(kind: str, channel: str, meter: UsageMeter) -> Dialect:
+def dialect_for(
+    kind: str, channel: str, meter: UsageMeter, tier: TierChoice | None = None
+) -> Dialect:
     if kind == "openai-chat":
-        return ChatDialect(channel, meter)
-    return ResponsesDialect(channel, meter)
+        return ChatDialect(channel, meter, tier)
+    return ResponsesDialect(channel, meter, tier)
 
 
 def _message(error: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from thinkgate.backends.base import UsageMeter
+from thinkgate.backends.upstream.service_tiers import TierChoice
 from thinkgate.engine.deltas import (
     Delta,
     FinishDelta,
@@ -36,8 +37,12 @@ _TERMINAL = ("response.completed", "response.incomplete")
 
 
 def responses_body(
-    request: CanonicalRequest, upstream_model: str, max_output_tokens: int | None
+    request: CanonicalRequest,
+    upstream_model: str,
+    max_output_tokens: int | None,
+    service_tier: str | None = None,
 ) -> dict[str, Any]:
+    """`service_tier`: the tier this channel is sent (backends.upstream.service_tiers)."""
     text: dict[str, Any] = {"format": request.output_format.to_wire()}
     if request.verbosity != "medium":
         text["verbosity"] = request.verbosity
@@ -81,6 +86,8 @@ def responses_body(
         value = getattr(request, name)
         if value is not None:
             body[name] = value
+    if service_tier is not None:
+        body["service_tier"] = service_tier
     return body
 
 
@@ -118,8 +125,9 @@ class ResponsesStreamTranslator:
     """Upstream Responses events → Deltas. Unknown event types are ignored on purpose:
     the assembler re-derives the full event sequence from the Deltas."""
 
-    def __init__(self, meter: UsageMeter) -> None:
+    def __init__(self, meter: UsageMeter, tier: TierChoice | None = None) -> None:
         self._meter = meter
+        self._tier = tier  # None: the response keeps the tier it was made with
         self.terminal: dict[str, Any] | None = None  # the completed/incomplete response
         self.failure: dict[str, Any] | None = None  # the upstream's error, if it failed
 
@@ -158,7 +166,8 @@ class ResponsesStreamTranslator:
         reasoning = int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0)
         self._meter.output_tokens = output
         reason: FinishReason = "length" if kind == "response.incomplete" else "stop"
-        return [PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning)]
+        tier = None if self._tier is None else self._tier.served(self.terminal.get("service_tier"))
+        return [PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning, tier)]
 
 
 def _item_added(item: dict[str, Any]) -> list[Delta]:

@@ -1,0 +1,231 @@
+"""Call or answer with `tool_choice: "auto"` on the embedded model: the old decision (the
+model's own first token under the auto grammar) against the calibrated one
+(backends.tool_decision), measured in the same run on the same held-out prompts.
+
+Prompts: bench/tool_decision_prompts.py (100 where an offered tool applies, 100 where
+none does, fixed seed; every other case of each kind is held out). Steps:
+
+1. calibration: the model's scores (call − answer log-likelihood) on the calibration half;
+   the margin is the midpoint of the widest interval of thresholds that makes the most
+   right decisions there.
+2. test: each held-out prompt goes through `LocalBackend.generate` (the server's own
+   path, Responses request parsing included), once with `tool_decision = "model"` and once
+   with `"calibrated"` at that margin; the first Delta that shows the decision (a call's
+   start, with its tool name, or text) is read and the generation cancelled.
+
+Right decision: a call when a tool applies, a message when none does; for calls, whether
+the tool that applies was chosen is reported too. Greedy (temperature 0).
+
+    .venv/bin/python -m bench.tool_decisions [--threads 2] [--write]
+
+`--write` puts the calibrated margin into backends/tool_decision.py (CALIBRATED_MARGIN),
+the default the engine reads; results go to bench/results/tool_decisions.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.tool_decision_prompts import TOOLS, Case, cases
+from thinkgate.backends import tool_decision
+from thinkgate.backends.base import GenerationPlan
+from thinkgate.backends.llama_prompt import PromptEvaluation
+from thinkgate.backends.local import LocalBackend
+from thinkgate.backends.tool_decision import measure, neutral_items
+from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
+from thinkgate.engine.deltas import FinishDelta, TextDelta, ToolCallStartDelta
+from thinkgate.engine.request import CanonicalRequest
+from thinkgate.engine.responses_request import canonical_from_responses
+from thinkgate.protocol import parse_body
+from thinkgate.protocol.responses import CreateResponseRequest
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "tool_decisions.json"
+DECISION_MODULE = REPO / "src" / "thinkgate" / "backends" / "tool_decision.py"
+
+
+@dataclass(slots=True)
+class Outcome:
+    index: int  # the case's place in the test part
+    prompt: str
+    expected: str | None
+    called: str | None  # the tool called first; None: a message
+    seconds: float
+
+    @property
+    def right(self) -> bool:
+        return (self.called is not None) == (self.expected is not None)
+
+
+def request_of(case: Case) -> CanonicalRequest:
+    body = {
+        "model": "gpt-5.1",
+        "input": case.prompt,
+        "tools": [TOOLS[name] for name in case.tools],
+        "temperature": 0,
+    }
+    return canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
+
+
+def calibration_scores(
+    backend: LocalBackend, part: list[Case]
+) -> list[tuple[float, bool, dict[str, Any]]]:
+    """(score, a tool applies) per case, from the prompt the engine would evaluate."""
+    llama = backend._llama
+    rows = []
+    for case in part:
+        request = request_of(case)
+        tokens = backend._tokenize(request, request.all_items)
+        neutral = backend._tokenize(request, neutral_items(request.all_items))
+        prompt = PromptEvaluation(tokens=tokens, chunk=64)
+        prompt.evaluate(llama, lambda: False)
+        scores = measure(llama, prompt, neutral, list(case.tools))
+        detail = {
+            "prompt": case.prompt,
+            "tools": case.tools,
+            "expected": case.expected,
+            "score": scores.score,
+            "real": asdict(scores.real),
+            "neutral": asdict(scores.neutral),
+        }
+        rows.append((scores.score, case.expected is not None, detail))
+    return rows
+
+
+def calibrate(rows: list[tuple[float, bool]]) -> tuple[float, int]:
+    """The margin with the most right decisions (score >= margin → call): the midpoint of
+    the widest run of equally good thresholds. Returns (margin, right decisions)."""
+    values = sorted({score for score, _ in rows})
+    candidates = [values[0] - 1.0]
+    candidates += [(a + b) / 2 for a, b in itertools.pairwise(values)]
+    candidates.append(values[-1] + 1.0)
+    right = [sum((s >= c) == applies for s, applies in rows) for c in candidates]
+    best = max(right)
+    runs: list[list[float]] = []
+    for index, (candidate, count) in enumerate(zip(candidates, right, strict=True)):
+        if count != best:
+            continue
+        if runs and right[index - 1] == best:
+            runs[-1].append(candidate)
+        else:
+            runs.append([candidate])
+    widest = max(runs, key=lambda run: run[-1] - run[0])
+    return round((widest[0] + widest[-1]) / 2, 3), best
+
+
+async def decide_once(backend: LocalBackend, case: Case) -> Outcome:
+    started = time.perf_counter()
+    called: str | None = None
+    generation = backend.generate(request_of(case), GenerationPlan(max_output_tokens=32))
+    try:
+        async for delta in generation:
+            if isinstance(delta, ToolCallStartDelta):
+                called = delta.name
+                break
+            if (isinstance(delta, TextDelta) and delta.text.strip()) or isinstance(
+                delta, FinishDelta
+            ):
+                break
+    finally:
+        await generation.aclose()
+    return Outcome(case.index, case.prompt, case.expected, called, time.perf_counter() - started)
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, Any]:
+    applies = [o for o in outcomes if o.expected is not None]
+    none = [o for o in outcomes if o.expected is None]
+    calls = [o for o in applies if o.called is not None]
+    return {
+        "cases": len(outcomes),
+        "right_decisions": sum(o.right for o in outcomes),
+        "accuracy": round(sum(o.right for o in outcomes) / len(outcomes), 3),
+        "tool_applies_called": f"{len(calls)}/{len(applies)}",
+        "no_tool_answered": f"{sum(o.called is None for o in none)}/{len(none)}",
+        "right_tool_when_called": f"{sum(o.called == o.expected for o in calls)}/{len(calls)}",
+        "seconds_per_decision": round(sum(o.seconds for o in outcomes) / len(outcomes), 3),
+    }
+
+
+async def run(threads: int, workers: int) -> dict[str, Any]:
+    """Each worker has its own model (llama.cpp releases the GIL): the calibration scores
+    and the old path first, then the new path at the calibrated margin."""
+    config = LocalModelConfig(name=DEFAULT_LOCAL_MODEL, threads=threads)
+    backends = [LocalBackend(config) for _ in range(workers)]
+    for backend in backends:
+        await backend.load()
+    every = cases()
+    calibration = [c for c in every if c.part == "calibration"]
+    test = [c for c in every if c.part == "test"]
+    old = backends[-1]
+    old._config = config.model_copy(update={"tool_decision": "model"})
+    scorers = backends[:-1] or backends  # one worker: scores first, then the old path
+    jobs = [
+        asyncio.to_thread(calibration_scores, b, calibration[k :: len(scorers)])
+        for k, b in enumerate(scorers)
+    ]
+    if workers == 1:
+        scored = [await jobs[0]]
+        model_outcomes = await sequential(old, test)
+    else:
+        scored, model_outcomes = await asyncio.gather(asyncio.gather(*jobs), sequential(old, test))
+    rows = [row for chunk in scored for row in chunk]
+    margin, right = calibrate([(s, a) for s, a, _ in rows])
+    print(f"calibration: margin {margin} ({right}/{len(rows)} right)", file=sys.stderr)
+    results: dict[str, Any] = {"margin": margin, "calibration_right": f"{right}/{len(rows)}"}
+    results["calibration_cases"] = [detail for _, _, detail in rows]
+    for backend in backends:
+        backend._config = config.model_copy(
+            update={"tool_decision": "calibrated", "tool_call_margin": margin}
+        )
+    parts = await asyncio.gather(*(sequential(b, test[k::workers]) for k, b in enumerate(backends)))
+    new_outcomes = sorted((o for part in parts for o in part), key=lambda o: o.index)
+    for mode, outcomes in (("model", model_outcomes), ("calibrated", new_outcomes)):
+        results[mode] = summary(outcomes)
+        results[f"{mode}_cases"] = [asdict(o) for o in outcomes]
+        print(f"{mode}: {results[mode]}", file=sys.stderr)
+    for backend in backends:
+        await backend.aclose()
+    return results
+
+
+async def sequential(backend: LocalBackend, part: list[Case]) -> list[Outcome]:
+    return [await decide_once(backend, case) for case in part]
+
+
+def write_margin(margin: float) -> None:
+    text = DECISION_MODULE.read_text()
+    updated = re.sub(r"(?m)^CALIBRATED_MARGIN = .*$", f"CALIBRATED_MARGIN = {margin}", text)
+    DECISION_MODULE.write_text(updated)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads per worker")
+    parser.add_argument("--workers", type=int, default=3, help="models run side by side")
+    parser.add_argument("--write", action="store_true", help="write the margin as the default")
+    args = parser.parse_args()
+    results = asyncio.run(run(args.threads, args.workers))
+    results["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    results["previous_default_margin"] = tool_decision.CALIBRATED_MARGIN
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1))
+    if args.write:
+        write_margin(results["margin"])
+    for mode in ("model", "calibrated"):
+        print(f"| {mode} | " + " | ".join(str(v) for v in results[mode].values()) + " |")
+
+
+if __name__ == "__main__":
+    main()

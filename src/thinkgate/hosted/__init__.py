@@ -1,0 +1,14 @@
+"""Hosted tools: tools the gateway runs itself for any model (web search first), each one
+module behind `HostedTool`; `engine.hosted_loop` offers them to the model and runs its calls."""
+
+from thinkgate.hosted.base import CallOutcome, HostedCall, HostedTool, Source
+from thinkgate.hosted.catalog import HostedTools, hosted_tools_for
+
+__all__ = [
+    "CallOutcome",
+    "HostedCall",
+    "HostedTool",
+    "HostedTools",
+    "Source",
+    "hosted_tools_for",
+]

@@ -1,0 +1,153 @@
+"""`tool_choice: "auto"` on the embedded model: the calibrated call-or-answer decision
+(backends.tool_decision, docs/tool-decisions.md), through the real server and SDK."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from openai import OpenAI
+
+from thinkgate.backends.tool_decision import (
+    CALIBRATED_MARGIN,
+    DecisionScores,
+    Likelihoods,
+    decide,
+    split_grammar,
+)
+
+MODEL = "gpt-5.1"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "tool-decisions.md"
+# What the OpenAI Agents SDK sends for `@function_tool def add(a: int, b: int) -> int`.
+ADD_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "a": {"title": "A", "type": "integer"},
+        "b": {"title": "B", "type": "integer"},
+    },
+    "required": ["a", "b"],
+    "title": "add_args",
+    "additionalProperties": False,
+}
+ADD = {
+    "type": "function",
+    "name": "add",
+    "description": "Add two numbers.",
+    "parameters": ADD_SCHEMA,
+    "strict": True,
+}
+# The Open Responses compliance scenario's tool.
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"location": {"type": "string", "description": "The city and state"}},
+    "required": ["location"],
+    "additionalProperties": False,
+}
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather for a location",
+    "parameters": WEATHER_SCHEMA,
+}
+CHAT_WEATHER: Any = {
+    "type": "function",
+    "function": {k: v for k, v in WEATHER.items() if k != "type"},
+}
+
+
+@pytest.fixture(scope="module")
+def client(client: OpenAI) -> OpenAI:
+    return client.with_options(timeout=900)
+
+
+def create(client: OpenAI, **body: Any) -> Any:
+    body.setdefault("model", MODEL)
+    body.setdefault("temperature", 0)
+    body.setdefault("max_output_tokens", 60)
+    return client.responses.create(**body)
+
+
+def only_call(response: Any, name: str, schema: dict[str, Any]) -> Any:
+    calls = [item for item in response.output if item.type == "function_call"]
+    assert calls and all(call.name == name for call in calls), response.output
+    for call in calls:
+        Draft202012Validator(schema).validate(json.loads(call.arguments))
+    return calls[0]
+
+
+def test_agents_sdk_add_tool_is_called(client: OpenAI) -> None:
+    response = create(client, input="use the add tool to add 2 and 3", tools=[ADD])
+    call = only_call(response, "add", ADD_SCHEMA)
+    assert response.status == "completed" and call.status == "completed"
+
+
+def test_weather_question_calls_get_weather(client: OpenAI) -> None:
+    response = create(client, input="What's the weather like in San Francisco?", tools=[WEATHER])
+    call = only_call(response, "get_weather", WEATHER_SCHEMA)
+    assert call.call_id.startswith("call_")
+
+
+def test_weather_question_on_chat_completions(client: OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "What's the weather like in San Francisco?"}],
+        tools=[CHAT_WEATHER],
+        temperature=0,
+        max_completion_tokens=60,
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    for call in choice.message.tool_calls or []:
+        assert call.function.name == "get_weather"  # type: ignore[union-attr]
+        Draft202012Validator(WEATHER_SCHEMA).validate(json.loads(call.function.arguments))  # type: ignore[union-attr]
+
+
+def test_haiku_with_weather_offered_is_a_message(client: OpenAI) -> None:
+    response = create(client, input="Write a haiku about autumn", tools=[WEATHER])
+    assert [item.type for item in response.output] == ["message"]
+    assert response.output_text.strip()
+
+
+def test_after_the_tool_output_the_model_answers(client: OpenAI) -> None:
+    """The agent loop ends: with the call's output in, a message (no second call)."""
+    first = create(client, input="use the add tool to add 2 and 3", tools=[ADD])
+    call = only_call(first, "add", ADD_SCHEMA)
+    second = create(
+        client,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "5"}],
+        tools=[ADD],
+    )
+    assert [item.type for item in second.output] == ["message"]
+
+
+def test_decision_rule_on_fixed_scores() -> None:
+    """score = max over tools of L(tool | prompt) − L(tool | neutral prompt); a call when
+    score >= margin (docs/tool-decisions.md). The answer likelihood does not enter it."""
+    real = Likelihoods(call=-20.0, answer=-0.1, tools={"add": -21.0, "get_weather": -20.5})
+    neutral = Likelihoods(call=-24.0, answer=-0.2, tools={"add": -24.0, "get_weather": -25.0})
+    scores = DecisionScores(real=real, neutral=neutral)
+    assert scores.relevance == scores.score == 4.5  # get_weather: -20.5 − (−25.0)
+    assert scores.tool == "get_weather"
+    assert decide(scores, 4.5) is True  # at the margin: call
+    assert decide(scores, 3.0) is True
+    assert decide(scores, 5.0) is False
+    assert decide(scores, CALIBRATED_MARGIN) is (CALIBRATED_MARGIN <= 4.5)
+    lowered = DecisionScores(real=real, neutral=real)  # the message changes nothing
+    assert lowered.score == 0.0 and decide(lowered, CALIBRATED_MARGIN) is (CALIBRATED_MARGIN <= 0)
+
+
+def test_docs_name_the_calibrated_margin() -> None:
+    documented = re.search(r"CALIBRATED_MARGIN = (-?[0-9.]+)", DOCS.read_text())
+    assert documented is not None and float(documented.group(1)) == CALIBRATED_MARGIN
+
+
+def test_split_grammar_keeps_each_branch() -> None:
+    grammar = 'free-text ::= [^<]*\nroot ::= tool-calls | free-text\ntool-calls ::= "<x>"'
+    calls, text = split_grammar(grammar)
+    assert "root ::= tool-calls\n" in calls and "root ::= free-text\n" in text
+    assert calls.count("::=") == text.count("::=") == 3
