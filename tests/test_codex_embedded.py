@@ -5,8 +5,9 @@ the 8,192 positions SmolLM2 was trained on: the stretched window reads it and th
 completes. The next request of the session starts with the same prefix, which the prompt
 cache hands back (`cached_tokens` in the ledger and in Codex's own usage).
 
-The slowest test of the suite: reading the first prompt is about 2 CPU-minutes
-(docs/long-context.md has the figures). `THINKGATE_SKIP_SLOW_CODEX=1` skips it.
+Opt-in (`THINKGATE_SLOW_CODEX=1`) until timed on an idle 2-core machine: the first turn
+took 185 s there with light load (load average 2 to 4), and over 25 minutes at load ~20;
+docs/long-context.md has the figures. In CI by default once it is seen to take ~3 minutes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ TRAINED_CONTEXT = 8192
 SLOW = {"sandbox": "read-only", "idle_ms": 3_000_000, "timeout": 3000}
 
 pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("THINKGATE_SKIP_SLOW_CODEX")), reason="THINKGATE_SKIP_SLOW_CODEX is set"
+    not os.environ.get("THINKGATE_SLOW_CODEX"),
+    reason="minutes of CPU (Codex's 8,700-token prompt); set THINKGATE_SLOW_CODEX=1 to run it",
 )
 
 

@@ -14,8 +14,10 @@ the model still picks the tool and writes the arguments); else only the text bra
 message). The margin comes from calibration (bench/tool_decisions.py,
 docs/tool-decisions.md): `CALIBRATED_MARGIN`, or `tool_call_margin` in the model's config.
 `tool_decision = "model"` keeps the old behaviour (the auto grammar, the model's first
-token). Decided so only when the turn ends with a user message and the reply is not
-prefilled: after a tool output the model's own choice stands (it answers: agent loops end).
+token). Decided so when the turn ends with a user message and the reply is not prefilled;
+right after a tool output the reply is a message (left to itself the model repeats the
+call it sees in the history, so agent loops would not end); elsewhere (the reasoning
+scaffold's passes) the model's own choice stands.
 
 Cost: the neutral prompt shares everything before the user's text, so it adds that short
 tail plus ~10-30 one-token evaluations. Runs on the generation thread inside the model's
@@ -95,6 +97,13 @@ def wants_decision(request: CanonicalRequest, plan: ToolPlan | None) -> bool:
     return last.get("type", "message") == "message" and last.get("role") == "user"
 
 
+def after_tool_output(request: CanonicalRequest, plan: ToolPlan) -> bool:
+    """`auto` right after a tool's output: answered (the tiny model would repeat the call)."""
+    items = request.all_items
+    kind = items[-1].get("type", "message") if items else "message"
+    return plan.allow_text and not request.assistant_prefix and kind.endswith("call_output")
+
+
 def neutral_items(items: list[Item]) -> list[Item]:
     """The items with the last (user) message's text replaced by `NEUTRAL`."""
     return [*items[:-1], {**items[-1], "content": NEUTRAL}]
@@ -159,10 +168,14 @@ def tool_decider(
 ) -> Callable[[Any, PromptEvaluation], Any] | None:
     """The grammar picker the runner calls after the prompt evaluation (None: the plan's
     own grammar stands): the call-only or the text-only branch of `plan.grammar`."""
-    if config.tool_decision != "calibrated" or plan is None or not wants_decision(request, plan):
+    if config.tool_decision != "calibrated" or plan is None:
+        return None
+    calls, text = split_grammar(plan.grammar) if plan.allow_text else ("", "")
+    if after_tool_output(request, plan):
+        return lambda llama, prompt: _grammar(text)  # the loop ends with a message
+    if not wants_decision(request, plan):
         return None
     margin = CALIBRATED_MARGIN if config.tool_call_margin is None else config.tool_call_margin
-    calls, text = split_grammar(plan.grammar)
     names = list(plan.kinds)
 
     def choose(llama: Any, prompt: PromptEvaluation) -> Any:
