@@ -224,7 +224,7 @@ def test_api_docs_page_lists_models_with_prices_and_this_base_url(alice: Browser
     assert f'<code id="base-url">{base}</code>' in page
     assert "curl " + base + "/responses" in page
     assert "<td>$1</td><td>$0.1</td><td>$8</td>" in page  # gpt-5.1's default prices per 1M
-    assert "smollm2-135m-instruct" in page and "8,192 tokens" in page
+    assert "smollm2-135m-instruct" in page and "16,384 tokens" in page
     assert page.count('data-lang="python"') == page.count('data-lang="curl"') >= 5
 
 

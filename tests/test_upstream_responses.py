@@ -118,7 +118,7 @@ def test_json_schema_through_responses_upstream(api: OpenAI) -> None:
 
 def test_upstream_400_is_passed_back(api: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        api.responses.create(input="word " * 9000, **SMALL)
+        api.responses.create(input="word " * 20000, **SMALL)  # past the 16,384 window
     assert caught.value.code == "context_length_exceeded"
     assert "context" in caught.value.message
 
