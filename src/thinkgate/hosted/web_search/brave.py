@@ -5,12 +5,11 @@ from __future__ import annotations
 import httpx
 
 from thinkgate.hosted.web_search.provider import (
-    SearchFailed,
     SearchQuery,
     SearchResult,
     get_json,
+    results_from,
     site_terms,
-    text_of,
 )
 
 DEFAULT_URL = "https://api.search.brave.com"
@@ -34,15 +33,7 @@ class BraveProvider:
         )
         web = body.get("web") if isinstance(body, dict) else None
         results = web.get("results") if isinstance(web, dict) else []
-        if not isinstance(results, list):
-            raise SearchFailed("the search provider (brave) sent no result list")
-        return [
-            SearchResult(
-                text_of(hit.get("url")), text_of(hit.get("title")), text_of(hit.get("description"))
-            )
-            for hit in results
-            if isinstance(hit, dict) and text_of(hit.get("url"))
-        ]
+        return results_from(results, self.name, "description")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -99,3 +99,15 @@ async def get_json(
 
 def text_of(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def results_from(results: object, provider: str, snippet: str) -> list[SearchResult]:
+    """A provider's list of hits as results (hits without a URL dropped); one parser for
+    the three APIs, which differ only in where the list sits and the snippet's key."""
+    if not isinstance(results, list):
+        raise SearchFailed(f"the search provider ({provider}) sent no result list")
+    return [
+        SearchResult(text_of(hit.get("url")), text_of(hit.get("title")), text_of(hit.get(snippet)))
+        for hit in results
+        if isinstance(hit, dict) and text_of(hit.get("url"))
+    ]

@@ -6,12 +6,11 @@ from __future__ import annotations
 import httpx
 
 from thinkgate.hosted.web_search.provider import (
-    SearchFailed,
     SearchQuery,
     SearchResult,
     get_json,
+    results_from,
     site_terms,
-    text_of,
 )
 
 
@@ -28,15 +27,7 @@ class SearxngProvider:
             params["language"] = f"all-{query.location.country.upper()}"
         body = await get_json(self._client, "GET", self._url, self.name, params=params)
         results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            raise SearchFailed("the search provider (searxng) sent no result list")
-        return [
-            SearchResult(
-                text_of(hit.get("url")), text_of(hit.get("title")), text_of(hit.get("content"))
-            )
-            for hit in results
-            if isinstance(hit, dict) and text_of(hit.get("url"))
-        ]
+        return results_from(results, self.name, "content")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -8,11 +8,10 @@ from typing import Any
 import httpx
 
 from thinkgate.hosted.web_search.provider import (
-    SearchFailed,
     SearchQuery,
     SearchResult,
     get_json,
-    text_of,
+    results_from,
 )
 
 DEFAULT_URL = "https://api.tavily.com"
@@ -37,15 +36,7 @@ class TavilyProvider:
             self._client, "POST", self._url, self.name, json=payload, headers=headers
         )
         results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            raise SearchFailed("the search provider (tavily) sent no result list")
-        return [
-            SearchResult(
-                text_of(hit.get("url")), text_of(hit.get("title")), text_of(hit.get("content"))
-            )
-            for hit in results
-            if isinstance(hit, dict) and text_of(hit.get("url"))
-        ]
+        return results_from(results, self.name, "content")
 
     async def aclose(self) -> None:
         await self._client.aclose()
