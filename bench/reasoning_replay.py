@@ -47,10 +47,15 @@ def replay(test_path: Path, calibration_path: Path) -> dict[str, object]:
     calibration, test = load(calibration_path), load(test_path)
     assert all(t.split == "calibration" for t in calibration)
     assert all(t.split == "test" for t in test)
-    reach = min(t.cap for t in test + calibration)
+    # every effort the test traces reach is reported; the thresholds are chosen on the
+    # calibration traces at the efforts those reach (a thought cut at their cap cannot be
+    # replayed past it), then applied unchanged at every effort
+    reach = min(t.cap for t in test)
     efforts = [e for e in EFFORT_LADDER[2:] if budget_for(e, CONTEXT) <= reach]
     caps = [budget_for(e, CONTEXT) for e in efforts]
-    choice = choose(calibration, caps, base=AdaptivePolicy())
+    calibration_reach = min(t.cap for t in calibration)
+    calibration_caps = [cap for cap in caps if cap <= calibration_reach]
+    choice = choose(calibration, calibration_caps, base=AdaptivePolicy())
     policy = choice.policy
     rows: list[dict[str, object]] = []
     for suite in SUITES:

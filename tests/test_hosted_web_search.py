@@ -381,3 +381,13 @@ def test_config_needs_a_provider_address(tmp_path: Path) -> None:
     config.write_text('[web_search]\nprovider = "searxng"\n')
     with pytest.raises(ConfigError, match="base_url"):
         load_settings(config_file=config, environ={})
+
+
+def test_search_queries_stay_out_of_the_server_log(client: OpenAI, front: ServerProcess) -> None:
+    """httpx logs each request's URL at INFO, and a search URL carries the user's query."""
+    _, final = _streamed(
+        client, model="searcher-chat", input="search twice", tools=[{"type": "web_search"}]
+    )
+    assert _items(final, "web_search_call")  # the provider was asked
+    log = front.log()
+    assert "/search?" not in log and "q=search" not in log

@@ -163,6 +163,10 @@ def configure_logging(fmt: LogFormat, level: str) -> None:
         named.propagate = True
     # uvicorn's own access log is replaced by ours (it has no request id, model or key).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's URL at INFO: a web search's URL carries the user's query
+    # (and a fetched page's URL what they asked about), which the logs must not keep.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
     # Fields no formatter here prints, each a lookup per record on the request path.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
