@@ -87,6 +87,12 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="turns per cell, `--seconds` split among them"
     )
+    parser.add_argument(
+        "--busy-poll-us",
+        type=int,
+        default=500,
+        help="also run a thinkgate with busy polling opted in at this cap (0: defaults only)",
+    )
     parser.add_argument("--litellm-version", default="1.110.2")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -112,7 +118,11 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
         targets: dict[str, tuple[str, dict[str, str]]] = {
             "direct": (f"{standin}/v1/chat/completions", {})
         }
-        targets["thinkgate"] = _start_thinkgate(tmp, standin, processes)
+        targets["thinkgate"] = _start_thinkgate(tmp / "defaults", standin, processes)
+        if args.busy_poll_us:  # the opt-in, measured beside the defaults in the same turns
+            targets["thinkgate+polling"] = _start_thinkgate(
+                tmp / "polling", standin, processes, busy_poll_us=args.busy_poll_us
+            )
         if not args.skip_litellm:
             targets["litellm"] = _start_litellm(tmp, standin, args.litellm_version, processes)
         runs: list[dict[str, Any]] = []
@@ -143,16 +153,18 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
 
 
 def _start_thinkgate(
-    tmp: Path, standin: str, processes: list[subprocess.Popen[bytes]]
+    tmp: Path, standin: str, processes: list[subprocess.Popen[bytes]], *, busy_poll_us: int = 0
 ) -> tuple[str, dict[str, str]]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    polling = f"busy_poll_us = {busy_poll_us}\n" if busy_poll_us else ""
     config = tmp / "thinkgate.toml"
     config.write_text(
-        "[[channels]]\n"
+        polling + "[[channels]]\n"
         'name = "fixed"\n'
         'kind = "openai-chat"\n'
         f'base_url = "{standin}/v1"\n'
         'models = { "gpt-5.1" = "fixed" }\n'
-        "max_concurrency = 256\n"
+        "max_concurrency = 256\n" + polling
     )
     port = free_port()
     env = {**os.environ, "THINKGATE_ADMIN_KEY": ADMIN_KEY}
@@ -230,7 +242,7 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
     direct = {(r["stream"], r["connections"]): r for r in runs if r["target"] == "direct"}
     print()
     print(
-        f"{'target':10} {'mode':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'target':18} {'mode':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'added p50':>10} {'added p99':>10}"
     )
     for row in runs:
@@ -240,7 +252,7 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
         row["added_p50_ms"], row["added_p99_ms"] = round(added50, 3), round(added99, 3)
         mode = "stream" if row["stream"] else "json"
         print(
-            f"{row['target']:10} {mode:10} {row['connections']:>5} {row['rps']:>9.1f} "
+            f"{row['target']:18} {mode:10} {row['connections']:>5} {row['rps']:>9.1f} "
             f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {added50:>10.2f} {added99:>10.2f}"
         )
     out: Path = args.out.resolve()

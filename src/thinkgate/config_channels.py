@@ -66,8 +66,9 @@ class ChannelConfig(BaseModel):
     breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open it
     breaker_cooldown: float = Field(default=30.0, ge=0)  # seconds before a half-open probe
     # The longest a reply is polled for before the process sleeps, in µs (adaptive: only
-    # while this channel's replies come that fast; 0 = never). See net.short_waits.
-    busy_poll_us: int = Field(default=500, ge=0, le=100_000)
+    # while this channel's replies come that fast; 0 = never, the default). See
+    # net.short_waits: an opt-in for hosts where it is measured to help.
+    busy_poll_us: int = Field(default=0, ge=0, le=100_000)
     # Quirks of the engine behind the channel: "llama-cpp-python" (its server takes
     # `max_tokens` and a schema inside `response_format: json_object`).
     compat: Literal["openai", "llama-cpp-python"] = "openai"
@@ -92,11 +93,22 @@ class ChannelConfig(BaseModel):
         | None
     ) = None
 
+    # Hosted tools (web_search, mcp, code_interpreter): "emulate" runs them in thinkgate's
+    # own loop, the model offered functions; "passthrough" (Responses-native upstreams that
+    # run them, as OpenAI does) sends them as declared and hands back the upstream's items
+    # (docs/hosted-tools.md "Pass-through").
+    hosted_tools: Literal["emulate", "passthrough"] = "emulate"
+
     @model_validator(mode="after")
     def _limits_name_served_models(self) -> ChannelConfig:
         unknown = sorted(set(self.model_limits) - set(self.models))
         if unknown:
             raise ValueError(f"model_limits names models this channel does not serve: {unknown}")
+        if self.hosted_tools == "passthrough" and self.kind != "openai-responses":
+            raise ValueError(
+                'hosted_tools = "passthrough" needs kind = "openai-responses": Chat Completions '
+                "has no hosted tools"
+            )
         return self
 
     def limits_for(self, model: str) -> tuple[int, int | None, list[str]]:
