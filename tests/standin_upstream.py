@@ -2,7 +2,8 @@
 
 `BEHAVIOUR:tag` (the tag only separates counters): `ok` answers a chat stream (reasoning,
 text, usage with cached and reasoning tokens), `tool` streams a tool call, `hang` never
-answers, `fail500` / `fail400` answer errors, `limit429` answers 429 with Retry-After,
+answers, `fail500` / `fail400` / `fail401` / `fail400quoting` answer errors (the last two
+quote a key), `limit429` answers 429 with Retry-After,
 `cut` stops mid-stream, `garbled` sends a non-JSON event first, `garbled_late` after text,
 `slow` ticks for a minute, `ticksN` N times 0.1 s. `think` reasons in `reasoning_content`
 (one token a chunk) for 200 chunks, `think_short` for 5, then answers; asked to continue a
@@ -147,6 +148,15 @@ async def chat_completions(request: Request) -> Response:
     if behaviour == "fail500":
         error = {"message": "the stand-in broke", "type": "server_error", "code": None}
         return JSONResponse({"error": error}, status_code=500)
+    if behaviour == "fail401":  # as OpenAI words it: the operator's key, masked
+        error = {"message": "Incorrect API key provided: sk-proj-ab12**********wxyz.", "code": None}
+        return JSONResponse({"error": error | {"type": "invalid_request_error"}}, status_code=401)
+    if behaviour == "fail400quoting":  # a 400 that quotes a key back
+        error = {
+            "message": "Bad request for key sk-live-abcd1234efgh",
+            "type": "invalid_request_error",
+        }
+        return JSONResponse({"error": error}, status_code=400)
     if behaviour == "fail400":
         error = {"message": "Bad thing in messages", "type": "invalid_request_error"}
         error |= {"param": "messages", "code": "invalid_value"}

@@ -31,10 +31,6 @@ from thinkgate.config_channels import (
     ChannelTimeouts,
     WebSearchConfig,
 )
-from thinkgate.config_billing import AlertsConfig, WalletConfig
-from thinkgate.config_console import ConsoleConfig
-from thinkgate.config_mcp import McpConfig, McpServerConfig
-from thinkgate.config_files import FilesConfig
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
@@ -49,8 +45,6 @@ __all__ = [
     "ChannelTimeouts",
     "ConfigError",
     "LocalModelConfig",
-    "McpConfig",
-    "McpServerConfig",
     "Settings",
     "WebSearchConfig",
     "load_settings",
@@ -195,17 +189,12 @@ class Settings(BaseModel):
     reasoning_key: SecretStr | None = None
     channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
     web_search: WebSearchConfig | None = None  # the hosted web_search tool's provider
-    mcp: McpConfig = Field(default_factory=McpConfig)  # hosted remote MCP (docs/mcp.md)
-    files: FilesConfig = Field(default_factory=FilesConfig)  # uploads, vector stores
     # USD per completed call of a hosted tool (`[tool_pricing]`, by tool type)
     tool_pricing: dict[str, Annotated[Decimal, Field(ge=0, decimal_places=6)]] = Field(
         default_factory=lambda: dict(DEFAULT_TOOL_PRICING)
     )
     prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
-    console: ConsoleConfig = Field(default_factory=ConsoleConfig)  # sign-up, mail, SSO
-    wallet: WalletConfig = Field(default_factory=WalletConfig)  # prepaid balances
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # webhooks (docs/console.md)
     # Operations: log lines as JSON (collectors) or plain text (people); who may scrape
     # /metrics ("admin": an admin key or `metrics_token`; "none": anyone who can reach it);
     # SIGTERM drains for `shutdown_drain_seconds` (503s, /readyz 503) before the listener

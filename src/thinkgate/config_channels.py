@@ -93,22 +93,11 @@ class ChannelConfig(BaseModel):
         | None
     ) = None
 
-    # Hosted tools (web_search, mcp, code_interpreter): "emulate" runs them in thinkgate's
-    # own loop, the model offered functions; "passthrough" (Responses-native upstreams that
-    # run them, as OpenAI does) sends them as declared and hands back the upstream's items
-    # (docs/hosted-tools.md "Pass-through").
-    hosted_tools: Literal["emulate", "passthrough"] = "emulate"
-
     @model_validator(mode="after")
     def _limits_name_served_models(self) -> ChannelConfig:
         unknown = sorted(set(self.model_limits) - set(self.models))
         if unknown:
             raise ValueError(f"model_limits names models this channel does not serve: {unknown}")
-        if self.hosted_tools == "passthrough" and self.kind != "openai-responses":
-            raise ValueError(
-                'hosted_tools = "passthrough" needs kind = "openai-responses": Chat Completions '
-                "has no hosted tools"
-            )
         return self
 
     def limits_for(self, model: str) -> tuple[int, int | None, list[str]]:

@@ -71,6 +71,11 @@ class Admission(Protocol):
     Optional: the pipeline runs without one (tests of the engine alone).
     """
 
+    @property
+    def upstream_detail(self) -> bool:
+        """Whether upstream failures may name their channel and quote the upstream."""
+        ...
+
     async def admit(
         self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
     ) -> Settlement: ...
@@ -208,6 +213,8 @@ class ResponsesPipeline:
         """A run whose Deltas become what `assembler_for` makes of them (chat: chunks);
         `response_id`: the chat completion's, shared by its choices."""
         await self.prepare(request)
+        if admission is not None:
+            request.upstream_detail = admission.upstream_detail
         _, backend = self._registry.resolve(request.model)
         compaction = await compact_before_generation(self, backend, request, admission)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget

@@ -86,6 +86,10 @@ class CanonicalRequest:
     legacy_max_tokens: bool = False
     # Who may see the stored response and its chain (api/deps.py `OwnerDep`); None: anyone.
     owner: str | None = None
+    key_id: str | None = None  # the caller's key (per-key MCP permissions, docs/mcp.md)
+    # Whether upstream failures name their channel and quote the upstream (an admin key or
+    # a keyless server) or say only what kind of failure it was (a member key).
+    upstream_detail: bool = True
     # `conversation` on the request: its items come first; this turn's are appended after.
     conversation_id: str | None = None
     # Text the model's reply starts with (prefilled, not generated): the reasoning layer

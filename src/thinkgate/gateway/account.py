@@ -39,6 +39,11 @@ class Account:
     started: float = field(default_factory=time.monotonic)
     model: str | None = None  # once admitted: the access log and /metrics label it
 
+    @property
+    def upstream_detail(self) -> bool:
+        """Admins see which channel failed and what it said; members only the kind."""
+        return self.key.is_admin
+
     async def admit(
         self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
     ) -> Bill:

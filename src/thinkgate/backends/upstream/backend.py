@@ -99,7 +99,7 @@ class UpstreamBackend:
         except UpstreamFailure as failure:
             route.channel.breaker.failure()
             log.warning("upstream stream failed after the first delta: %s", failure)
-            raise failure.mid_stream_error() from failure
+            raise failure.mid_stream_error(detail=request.upstream_detail) from failure
         except BaseException:  # client gone: the upstream did answer, so it counts as up
             route.channel.breaker.success()
             raise
@@ -136,13 +136,13 @@ class UpstreamBackend:
                 log.warning("upstream attempt failed: %s", failure)
                 if not failure.retryable:
                     route.channel.breaker.success()  # the channel answered; the request was bad
-                    raise failure.client_error() from failure
+                    raise failure.client_error(detail=request.upstream_detail) from failure
                 route.channel.breaker.failure()
                 failures.append(failure)
             except BaseException:  # cancelled, or the request cannot be translated
                 route.channel.breaker.abandon()
                 raise
-        raise exhausted(self.model, failures)
+        raise exhausted(self.model, failures, detail=request.upstream_detail)
 
     async def aclose(self) -> None:
         for route in self.routes:
