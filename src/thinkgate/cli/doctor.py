@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from thinkgate.cli_options import config_option, data_dir_option, settings_from
+from thinkgate.cli.options import config_option, data_dir_option, settings_from
 from thinkgate.ops.checks import Check
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from thinkgate.cli_options import config_option
+from thinkgate.cli.options import config_option
 from thinkgate.config import ConfigError, load_settings
 
 

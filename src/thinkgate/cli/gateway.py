@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from thinkgate.cli_options import config_option, data_dir_option, settings_from
+from thinkgate.cli.options import config_option, data_dir_option, settings_from
 from thinkgate.config import Settings
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.gateway.admin import BOOTSTRAP_USER, Admin, KeySpec

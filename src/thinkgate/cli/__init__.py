@@ -1,4 +1,5 @@
-"""Command line: `thinkgate serve` (more verbs arrive with their issues)."""
+"""Command line: `thinkgate serve` here; each other verb in its own module of this package
+(`keys`/`users`/`usage`: gateway, `channels`, `doctor`, `migrate`; `eval` in `thinkgate.evals`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from thinkgate import cli_gateway
-from thinkgate.cli_channels import channels_command
-from thinkgate.cli_doctor import doctor_command
-from thinkgate.cli_migrate import migrate_command
-from thinkgate.cli_options import config_option, data_dir_option, settings_from
+from thinkgate.cli import gateway as cli_gateway
+from thinkgate.cli.channels import channels_command
+from thinkgate.cli.doctor import doctor_command
+from thinkgate.cli.migrate import migrate_command
+from thinkgate.cli.options import config_option, data_dir_option, settings_from
 from thinkgate.evals.cli import eval_command
 
 

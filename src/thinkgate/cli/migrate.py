@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from thinkgate.cli_options import config_option, data_dir_option, settings_from
+from thinkgate.cli.options import config_option, data_dir_option, settings_from
 
 
 @click.command(name="migrate")
