@@ -56,3 +56,30 @@ def test_bad_config_fails_at_boot(tmp_path: Path) -> None:
 def test_placeholder_admin_key_is_refused() -> None:
     with pytest.raises(ConfigError):
         load_settings(environ={"THINKGATE_ADMIN_KEY": "changeme"})
+
+
+def test_every_setting_comes_from_the_environment_over_the_file(tmp_path: Path) -> None:
+    """Nested with `__`, lists and tables as JSON, empty variables unset; a variable for one
+    nested setting keeps the rest of the file's table; the command line wins over both."""
+    config = tmp_path / "thinkgate.toml"
+    config.write_text("port = 7000\n[prompt_cache]\nchunk_tokens = 32\nram_budget_bytes = 1024\n")
+    environ = {
+        "THINKGATE_PROMPT_CACHE__RAM_BUDGET_BYTES": "2048",
+        "THINKGATE_ALIASES": '{"fast": "smollm2-135m-instruct"}',
+        "THINKGATE_BUSY_POLL_US": "250",
+        "THINKGATE_LOG_LEVEL": "",
+        "THINKGATE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
+    }
+    settings = load_settings(config_file=config, environ=environ, overrides={"port": 7100})
+    assert settings.prompt_cache.ram_budget_bytes == 2048
+    assert settings.prompt_cache.chunk_tokens == 32  # the file's, kept
+    assert settings.aliases["fast"] == "smollm2-135m-instruct"
+    assert settings.aliases["gpt-5.1"] == "smollm2-135m-instruct"  # the default alias stays
+    assert settings.busy_poll_us == 250
+    assert settings.log_level == load_settings(environ={}).log_level  # empty: unset
+    assert settings.trusted_proxies == ["127.0.0.1", "10.0.0.0/8"]
+    assert settings.port == 7100
+    with pytest.raises(ConfigError, match="busy_poll_us"):
+        load_settings(environ={"THINKGATE_BUSY_POLL_US": "-1"})
+    with pytest.raises(ConfigError, match="aliases"):
+        load_settings(environ={"THINKGATE_ALIASES": "fast=smollm2"})  # a table must be JSON

@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_settings import NoDecode, SettingsError
 
 from thinkgate.config_channels import (
     AdaptiveThresholds,
@@ -31,6 +32,7 @@ from thinkgate.config_channels import (
     ChannelTimeouts,
     WebSearchConfig,
 )
+from thinkgate.config_env import environment_values, merged
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
@@ -161,7 +163,7 @@ class Settings(BaseModel):
     # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are
     # believed: the client is the right-most address in X-Forwarded-For that is not one of
     # them. Empty (the default): both headers are ignored and the client is the TCP peer.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "a, b" too
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     log_level: str = "info"
     local_models: list[LocalModelConfig] = Field(
@@ -267,7 +269,8 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Merge, lowest first: defaults, TOML file, `THINKGATE_*` variables, CLI overrides."""
+    """Merge, lowest first: defaults, TOML file, `THINKGATE_*` variables (every setting:
+    `config_env`), CLI overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     config_path = config_file or (
@@ -275,33 +278,10 @@ def load_settings(
     )
     if config_path is not None:
         values.update(_read_toml(config_path))
-    for key in (
-        "data_dir",
-        "database_url",
-        "admin_key",
-        "admin_password",
-        "console_secure_cookies",
-        "trusted_proxies",
-        "host",
-        "port",
-        "log_level",
-        "redis_url",
-        "replica_id",
-        "job_lease_seconds",
-        "redis_outage",
-        "redis_outage_replicas",
-        "key_pepper",
-        "reasoning_key",
-        "log_format",
-        "metrics_auth",
-        "metrics_token",
-        "shutdown_grace_seconds",
-        "shutdown_drain_seconds",
-        "access_log",
-    ):
-        env_name = f"THINKGATE_{key.upper()}"
-        if env.get(env_name):
-            values[key] = env[env_name]
+    try:
+        values = merged(values, environment_values(Settings, env))
+    except SettingsError as exc:  # a list or table variable that is not JSON
+        raise ConfigError(f"{exc}: {exc.__cause__}") from exc
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if "aliases" in values:
         values["aliases"] = {**DEFAULT_ALIASES, **values["aliases"]}
