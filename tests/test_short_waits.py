@@ -14,6 +14,7 @@ import uvicorn
 
 from thinkgate.api.http_protocol import HeadersWithBodyProtocol
 from thinkgate.backends.upstream.http1 import Pool
+from thinkgate.backends.upstream.transport import TransportOptions
 from thinkgate.net.short_waits import GROW_START, WaitPoller
 
 pytestmark = pytest.mark.anyio
@@ -122,7 +123,7 @@ def _answer_after(delay: float) -> Any:
 
 
 async def _requests(port: int, poller: WaitPoller, count: int) -> None:
-    pool = Pool(f"http://127.0.0.1:{port}/v1", {}, connect_timeout=5, read_timeout=5, waits=poller)
+    pool = Pool(TransportOptions(f"http://127.0.0.1:{port}/v1", {}, 5, 5, waits=poller))
     for _ in range(count):
         reply = await pool.request("POST", "chat/completions", b"{}")
         assert await reply.read_all(1024) == b"{}"
@@ -150,13 +151,8 @@ async def test_an_upstream_that_closes_without_answering_ends_the_wait() -> None
     poller = WaitPoller(0.05)
     listener = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     async with listener:
-        pool = Pool(
-            f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/v1",
-            {},
-            connect_timeout=5,
-            read_timeout=5,
-            waits=poller,
-        )
+        url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/v1"
+        pool = Pool(TransportOptions(url, {}, connect_timeout=5, read_timeout=5, waits=poller))
         with pytest.raises(Exception, match="closed the connection"):
             await pool.request("POST", "chat/completions", b"{}")
         await pool.aclose()

@@ -4,6 +4,7 @@ channel or a local model may set. Re-exported by `thinkgate.config`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +29,7 @@ class ChannelTimeouts(BaseModel):
     connect: float = Field(default=5.0, gt=0)
     first_byte: float = Field(default=60.0, gt=0)
     total: float = Field(default=600.0, gt=0)
+    idle: float = Field(default=30.0, ge=0)  # a keep-alive connection idle longer is closed
 
 
 class ChannelModelLimits(BaseModel):
@@ -69,6 +71,14 @@ class ChannelConfig(BaseModel):
     # while this channel's replies come that fast; 0 = never, the default). See
     # net.short_waits: an opt-in for hosts where it is measured to help.
     busy_poll_us: int = Field(default=0, ge=0, le=100_000)
+    # The HTTP client (backends/upstream/transport.py): "http1" (lean, the default) or
+    # "httpx"; behind a proxy (HTTPS_PROXY / HTTP_PROXY, not NO_PROXY) httpx either way.
+    transport: Literal["http1", "httpx"] = "http1"
+    # TLS: trust this CA (PEM) instead of the system's; present this client certificate
+    # (PEM; its key in the same file or in `client_key`).
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
     # Quirks of the engine behind the channel: "llama-cpp-python" (its server takes
     # `max_tokens` and a schema inside `response_format: json_object`).
     compat: Literal["openai", "llama-cpp-python"] = "openai"

@@ -5,9 +5,11 @@ checks the status and reads the first SSE event within the first-byte deadline, 
 way an upstream can fail before producing anything is an `UpstreamFailure` the router may
 move past.
 
-The client is `http1.Pool`, a lean keep-alive HTTP/1.1 client chosen by the overhead
-benchmark (bench/overhead): aiohttp cost 3.5x its CPU per proxied request, httpx more.
-The pool is made on first use, inside the running event loop.
+The HTTP client is a `transport.Transport`, chosen per channel (`transport`): `http1`, a
+lean keep-alive HTTP/1.1 client chosen by the overhead benchmark (bench/overhead: aiohttp
+cost 3.5x its CPU per proxied request, httpx more), or `httpx`; a channel reached through
+a proxy (`HTTPS_PROXY`, not in `NO_PROXY`) always gets httpx. Both pass one conformance
+suite (tests/test_transports.py). It is made on first use, inside the running event loop.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import orjson
 
 from thinkgate.backends.upstream.breaker import CircuitBreaker
 from thinkgate.backends.upstream.failure import UpstreamFailure
-from thinkgate.backends.upstream.http1 import HTTPClientError, Pool, Reply
+from thinkgate.backends.upstream.http1 import HTTPClientError, Pool
+from thinkgate.backends.upstream.httpx_transport import HttpxTransport
 from thinkgate.backends.upstream.sse_reader import ServerSentEvent, SSEDecoder
+from thinkgate.backends.upstream.transport import Reply, Transport, TransportOptions
 from thinkgate.config import ChannelConfig, ConfigError
 from thinkgate.net.short_waits import WaitPoller
 
@@ -42,7 +46,7 @@ class Channel:
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._cool_until = 0.0
         self._headers = _default_headers(_read_key(config))
-        self._pool: Pool | None = None
+        self._pool: Transport | None = None
 
     @property
     def full(self) -> bool:
@@ -53,17 +57,22 @@ class Channel:
         """The upstream asked us to back off (429 with Retry-After) and the time is not up."""
         return time.monotonic() < self._cool_until
 
-    def _client(self) -> Pool:
+    def _client(self) -> Transport:
         if self._pool is None:
-            timeouts = self.config.timeouts  # every read bounded by the total limit
-            self._pool = Pool(
-                self.config.base_url,
+            config = self.config
+            options = TransportOptions(
+                config.base_url,
                 self._headers,
-                connect_timeout=timeouts.connect,
-                read_timeout=timeouts.total,
-                keep_idle=self.config.max_concurrency,
-                waits=WaitPoller(self.config.busy_poll_us * 1e-6),
+                connect_timeout=config.timeouts.connect,
+                read_timeout=config.timeouts.total,  # every read bounded by the total limit
+                keep_idle=config.max_concurrency,
+                idle_expiry=config.timeouts.idle,
+                ca_file=str(config.ca_file) if config.ca_file else None,
+                client_cert=str(config.client_cert) if config.client_cert else None,
+                client_key=str(config.client_key) if config.client_key else None,
+                waits=WaitPoller(config.busy_poll_us * 1e-6),
             )
+            self._pool = open_transport(config.transport, options)
         return self._pool
 
     async def get_json(self, path: str) -> Any:
@@ -257,6 +266,13 @@ class UpstreamStream:
             self._response.close()  # the connection is dropped either way
         finally:
             self.channel.release()
+
+
+def open_transport(kind: str, options: TransportOptions) -> Transport:
+    """The channel's transport; httpx wherever a proxy is in the way (`http1` has none)."""
+    if kind == "httpx" or options.proxy() is not None:
+        return HttpxTransport(options)
+    return Pool(options)
 
 
 def _is_event_stream(response: Reply) -> bool:

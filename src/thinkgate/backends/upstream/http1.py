@@ -12,30 +12,38 @@ known body, a reply read as it streams. So this is only that:
     Reply.release ► a reply read to its end gives its connection back to the pool;
                     anything else closes it (which is how an upstream is told to stop)
 
-A reused connection that the server had already closed (it dropped an idle keep-alive
-connection) fails before any byte of a reply: that request is sent again, once, on a new
-connection, as other clients do. Errors are `HTTPClientError` (connect, reset, cut or
-garbled) and `TimeoutError` (connect, or no byte within the read timeout).
+It keeps the rules of `transport` (tests/test_transports.py): an idle connection the
+server closed is never reused, nor one idle past `idle_expiry`; a request is never sent
+twice (a reused connection that dies with the request out is an error: its bytes may have
+reached the upstream); 1xx replies are skipped; headers and decoded bodies are bounded.
+It speaks to no proxy: `transport.make` gives a channel behind `HTTPS_PROXY` to httpx.
+Errors are `HTTPClientError` (`transport.TransportError`: connect, reset, cut, garbled,
+too big) and `TimeoutError` (connect, or no byte within the read timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-import zlib
+import time
 from collections.abc import Mapping
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
 
-from thinkgate.net.short_waits import WaitPoller
+from thinkgate.backends.upstream.transport import (
+    MAX_HEADER_BYTES,
+    BodyDecoder,
+    TransportError,
+    TransportOptions,
+    host_header,
+)
 
 _PAUSE_AT = 1 << 20  # bytes buffered before the socket stops being read (backpressure)
 
 
-class HTTPClientError(Exception):
-    """The connection could not be made, or broke, or the reply was not HTTP."""
+HTTPClientError = TransportError  # the name the channel code knows it by
 
 
 class Reply:
@@ -52,7 +60,8 @@ class Reply:
         self._complete = False  # the whole body is in
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._decoder: zlib._Decompress | None = None
+        self._decoder = BodyDecoder("identity")
+        self.header_bytes = 0
         self.started = False  # any byte of the reply arrived
         self.headers_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -101,12 +110,12 @@ class Reply:
     # --- fed by the connection --------------------------------------------------------
 
     def body(self, data: bytes) -> None:
-        if self._decoder is not None:
-            try:
-                data = self._decoder.decompress(data)
-            except zlib.error as exc:
-                self.fail(HTTPClientError(f"the reply body does not decompress: {exc}"))
-                return
+        try:
+            data = self._decoder.feed(data)
+        except TransportError as exc:
+            self.fail(exc)
+            self._connection.abort()
+            return
         if data:
             self._chunks.append(data)
             self._buffered += len(data)
@@ -116,19 +125,22 @@ class Reply:
 
     def headers_complete(self, status: int) -> None:
         self.status = status
-        encoding = self.headers.get("content-encoding", "identity").strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._decoder = zlib.decompressobj()
+        try:
+            self._decoder = BodyDecoder(self.headers.get("content-encoding", "identity"))
+        except TransportError as exc:
+            self.fail(exc)
+            return
         if not self.headers_done.done():
             self.headers_done.set_result(None)
 
     def complete(self) -> None:
-        if self._decoder is not None:
+        try:
             rest = self._decoder.flush()
-            if rest:
-                self._chunks.append(rest)
+        except TransportError as exc:
+            self.fail(exc)
+            return
+        if rest:
+            self._chunks.append(rest)
         self._complete = True
         self._wake()
 
@@ -161,7 +173,9 @@ class _Connection(asyncio.Protocol):
         self._sized = False  # Content-Length or chunked: the body ends by itself
         self._keep_alive = False
         self._waiting_since: float | None = None  # the request is out, no reply byte yet
+        self._informational = False  # a 1xx reply's end is not the reply's end
         self.closed = False
+        self.idle_since = 0.0
 
     def send(self, data: bytes, read_timeout: float) -> Reply:
         assert self._transport is not None and self._reply is None
@@ -244,9 +258,10 @@ class _Connection(asyncio.Protocol):
     def on_status(self, status: bytes) -> None:
         if self._reply is not None:
             self._reply.reason = status.decode("latin-1")
+            self._count_header_bytes(len(status))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._reply is None:
+        if self._reply is None or not self._count_header_bytes(len(name) + len(value)):
             return
         if name:
             self._header_name = name.decode("latin-1").lower()
@@ -258,53 +273,59 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self._reply is None:
             return
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # 100 Continue, 103 Early Hints: skipped
+            self._informational = True
+            self._reply.headers.clear()
+            return
         headers = self._reply.headers
         self._sized = (
             "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
         )
         self._keep_alive = self._parser.should_keep_alive()
-        self._reply.headers_complete(self._parser.get_status_code())
+        self._reply.headers_complete(status)
 
     def on_body(self, body: bytes) -> None:
         if self._reply is not None:
             self._reply.body(body)
 
     def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
         if self._reply is not None:
             self._reply.complete()
+
+    def _count_header_bytes(self, size: int) -> bool:
+        assert self._reply is not None
+        self._reply.header_bytes += size
+        if self._reply.header_bytes <= MAX_HEADER_BYTES:
+            return True
+        self._reply.fail(HTTPClientError("the reply's headers are larger than the limit"))
+        self.abort()
+        return False
 
 
 class Pool:
     """Keep-alive connections to one origin (`base_url`'s scheme, host and port)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        headers: Mapping[str, str],
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        keep_idle: int = 32,
-        waits: WaitPoller | None = None,
-    ) -> None:
-        parts = urlsplit(base_url)
+    def __init__(self, options: TransportOptions) -> None:
+        parts = urlsplit(options.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {base_url!r}")
+            raise ValueError(f"not an http(s) URL: {options.base_url!r}")
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._ssl = options.ssl_context() if parts.scheme == "https" else None
         self.base_path = parts.path.rstrip("/") + "/"
-        default_port = self._port == (443 if parts.scheme == "https" else 80)
-        host = self._host if default_port else f"{self._host}:{self._port}"
-        if ":" in self._host and not default_port:  # an IPv6 literal
-            host = f"[{self._host}]:{self._port}"
+        host = host_header(self._host, self._port, parts.scheme)
         lines = [f"Host: {host}", "Accept-Encoding: identity", "User-Agent: thinkgate"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines += [f"{name}: {value}" for name, value in options.headers.items()]
         self._head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._keep_idle = keep_idle
-        self.waits = waits  # the replies' waits, polled for while short (net.short_waits)
+        self._connect_timeout = options.connect_timeout
+        self._read_timeout = options.read_timeout
+        self._keep_idle = options.keep_idle
+        self._idle_expiry = options.idle_expiry
+        self.waits = options.waits  # the replies' waits, polled for while short
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._heads: dict[tuple[str, str], bytes] = {}
@@ -325,28 +346,23 @@ class Pool:
             data += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         else:
             data += b"\r\n"
-        while True:
-            connection = self._take_idle()
-            reused = connection is not None
-            if connection is None:
-                connection = await self._connect()
-            reply = connection.send(data, self._read_timeout)
-            try:
-                await reply.headers_done
-                return reply
-            except HTTPClientError:
-                reply.close()
-                if not reused or reply.started:  # not a stale keep-alive connection
-                    raise
-            except BaseException:
-                reply.close()
-                raise
+        connection = self._take_idle() or await self._connect()
+        reply = connection.send(data, self._read_timeout)
+        try:
+            await reply.headers_done  # a failure here is never retried: see the docstring
+        except BaseException:
+            reply.close()
+            raise
+        return reply
 
     def _take_idle(self) -> _Connection | None:
+        """The most recently used live connection; the ones idle too long are closed."""
+        expired = time.monotonic() - self._idle_expiry
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed:
+            if not connection.closed and connection.idle_since >= expired:
                 return connection
+            connection.abort()
         return None
 
     def _request_line(self, method: str, path: str) -> bytes:
@@ -380,6 +396,7 @@ class Pool:
 
     def idle(self, connection: _Connection) -> None:
         if len(self._idle) < self._keep_idle:
+            connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:
             connection.abort()

@@ -1,0 +1,54 @@
+"""A channel on each transport, end to end: the real server, a stand-in upstream, the SDK
+(the transports' own rules are tests/test_transports.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from tests.conftest import make_client
+from tests.server import ServerProcess
+from tests.standin_upstream import TEXT
+from tests.upstreams import start_standin
+
+CONFIG = """
+[[channels]]
+name = "on-{kind}"
+kind = "openai-chat"
+base_url = "{url}/v1"
+transport = "{kind}"
+timeouts = {{ idle = 5 }}
+models = {{ "fast-{kind}" = "ok:{kind}" }}
+"""
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAI]:
+    root: Path = tmp_path_factory.mktemp("transports")
+    standin = start_standin(root)
+    config = root / "thinkgate.toml"
+    config.write_text(
+        "".join(CONFIG.format(kind=k, url=standin.base_url) for k in ("http1", "httpx"))
+    )
+    server = ServerProcess(root / "data", config=config)
+    try:
+        yield make_client(server.base_url)
+    finally:
+        server.stop()
+        standin.stop()
+
+
+@pytest.mark.parametrize("kind", ["http1", "httpx"])
+def test_a_channel_answers_on_each_transport(client: OpenAI, kind: str) -> None:
+    for _ in range(2):  # the second on a kept-alive connection
+        response = client.responses.create(model=f"fast-{kind}", input="Say hello.")
+        assert response.output_text == "".join(TEXT)
+        assert (
+            response.usage is not None and response.usage.input_tokens_details.cached_tokens == 32
+        )
+    with client.responses.stream(model=f"fast-{kind}", input="Say hello.") as stream:
+        streamed = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+    assert streamed == "".join(TEXT)
