@@ -93,6 +93,9 @@ def main() -> None:
         default=500,
         help="also run a thinkgate with busy polling opted in at this cap (0: defaults only)",
     )
+    parser.add_argument(
+        "--httpx", action="store_true", help="also run a thinkgate whose channel uses httpx"
+    )
     parser.add_argument("--litellm-version", default="1.110.2")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -119,6 +122,10 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
             "direct": (f"{standin}/v1/chat/completions", {})
         }
         targets["thinkgate"] = _start_thinkgate(tmp / "defaults", standin, processes)
+        if args.httpx:  # the other transport, for choosing the default (docs/channels.md)
+            targets["thinkgate+httpx"] = _start_thinkgate(
+                tmp / "httpx", standin, processes, transport="httpx"
+            )
         if args.busy_poll_us:  # the opt-in, measured beside the defaults in the same turns
             targets["thinkgate+polling"] = _start_thinkgate(
                 tmp / "polling", standin, processes, busy_poll_us=args.busy_poll_us
@@ -153,7 +160,12 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
 
 
 def _start_thinkgate(
-    tmp: Path, standin: str, processes: list[subprocess.Popen[bytes]], *, busy_poll_us: int = 0
+    tmp: Path,
+    standin: str,
+    processes: list[subprocess.Popen[bytes]],
+    *,
+    busy_poll_us: int = 0,
+    transport: str = "http1",
 ) -> tuple[str, dict[str, str]]:
     tmp.mkdir(parents=True, exist_ok=True)
     polling = f"busy_poll_us = {busy_poll_us}\n" if busy_poll_us else ""
@@ -164,7 +176,7 @@ def _start_thinkgate(
         'kind = "openai-chat"\n'
         f'base_url = "{standin}/v1"\n'
         'models = { "gpt-5.1" = "fixed" }\n'
-        "max_concurrency = 256\n" + polling
+        "max_concurrency = 256\n" + f'transport = "{transport}"\n' + polling
     )
     port = free_port()
     env = {**os.environ, "THINKGATE_ADMIN_KEY": ADMIN_KEY}
