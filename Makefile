@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(BIN)/mypy src
 	bash scripts/test-services.sh  # PostgreSQL + Redis for the gateway tests (skip if impossible)
 	bash scripts/test-browser.sh  # Debian's chromium for the console browser tests (skip if impossible)
+	bash scripts/test-sandbox.sh  # Debian's bubblewrap for the code interpreter's sandbox (skip if impossible)
 	bash scripts/install-clients.sh  # pinned real clients (Agents SDK, LangChain, llm, openai-node, AI SDK) in .clients/ (skip if impossible)
 	bash scripts/install-codex.sh  # Codex CLI, pinned, in .clients/codex (skip if npm is missing)
 	$(BIN)/pytest

@@ -7,7 +7,10 @@ the pages it finds, and a scripted model that calls `web_search` (chat and Respo
   POST /v1/chat/completions      the scripted model, streamed: with a `web_search` tool and
   POST /v1/responses             no tool result after the user's message, it searches for
                                  the user's text ("twice": two searches at once); then it
-                                 answers citing the first URL of the last result
+                                 answers citing the first URL of the last result;
+                                 "open the page" / "find" / "open evil": see `_plan`.
+                                 Given a `web_search` tool itself (pass-through), the
+                                 Responses model runs its own search (as OpenAI does)
   GET /stats                     the searches, page reads and model requests seen
 
 Run: `python -m tests.search_standin PORT`.
@@ -78,15 +81,28 @@ async def page(request: Request) -> Response:
 # --- the scripted model -----------------------------------------------------------------
 
 
-def _plan(user: str, results: list[str], searchable: bool) -> tuple[list[str], str]:
-    """(queries to search now, or the answer's text)."""
+Call = tuple[str, dict[str, str]]  # (function name, arguments)
+
+
+def _plan(user: str, results: list[str], searchable: bool) -> tuple[list[Call], str]:
+    """(calls to make now, or the answer's text). "open the page": search, then open the
+    first result; "find": search, then find a phrase in it; "open evil": open a URL that
+    no result named (refused)."""
     if searchable and not results:
+        if "open evil" in user:
+            return [("open_page", {"url": "http://127.0.0.1:1/secret?leak=1"})], ""
         queries = [user, f"{user} (again)"] if "twice" in user else [user]
-        return queries, ""
+        return [("web_search", {"query": q}) for q in queries], ""
     last = results[-1] if results else ""
+    urls = re.findall(r"URL: (\S+)", last)
+    if len(results) == 1 and urls and "open the page" in user:
+        return [("open_page", {"url": urls[0]})], ""
+    if len(results) == 1 and urls and "find" in user:
+        return [("find_in_page", {"url": urls[0], "pattern": "from the page"})], ""
     if "failed" in last.lower():
         return [], "The search failed, so I cannot say."
-    urls = re.findall(r"URL: (\S+)", last)
+    if last.startswith(("Page ", '"from the page" on ')):
+        return [], f"The page says: {last[:200]}"
     return [], f"thinkgate runs hosted tools (see {urls[0]})." if urls else "No sources."
 
 
@@ -102,17 +118,17 @@ def _chat_stream(body: dict[str, Any]) -> Iterator[str]:
     user = str(messages[last_user].get("content")) if last_user >= 0 else ""
     results = [str(m.get("content")) for m in messages[last_user + 1 :] if m.get("role") == "tool"]
     names = {str((t.get("function") or {}).get("name")) for t in body.get("tools") or []}
-    queries, text = _plan(user, results, "web_search" in names)
+    planned, text = _plan(user, results, "web_search" in names)
     yield _chunk({"role": "assistant", "content": ""})
-    if queries:
+    if planned:
         calls = [
             {
                 "index": i,
                 "id": f"call_{i}",
                 "type": "function",
-                "function": {"name": "web_search", "arguments": json.dumps({"query": q})},
+                "function": {"name": name, "arguments": json.dumps(arguments)},
             }
-            for i, q in enumerate(queries)
+            for i, (name, arguments) in enumerate(planned)
         ]
         yield _chunk({"tool_calls": calls})
         yield _chunk({}, "tool_calls")
@@ -146,21 +162,24 @@ def _responses_stream(body: dict[str, Any]) -> Iterator[str]:
         if it.get("type") == "function_call_output"
     ]
     names = {str(t.get("name")) for t in body.get("tools") or []}
-    queries, text = _plan(user, results, "web_search" in names)
+    planned, text = _plan(user, results, "web_search" in names)
     response = {"id": f"resp_search_{len(SEEN['model'])}", "object": "response"}
     response |= {"status": "in_progress", "model": body.get("model"), "output": []}
     yield _event("response.created", response=response)
     output: list[dict[str, Any]] = []
-    for index, query in enumerate(queries):
+    if any(t.get("type") == "web_search" for t in body.get("tools") or []):
+        yield from _runs_search_itself(user, response, body.get("include") or [])
+        return
+    for index, (name, arguments) in enumerate(planned):
         item = {"type": "function_call", "id": f"fc_{index}", "call_id": f"call_{index}"}
-        item |= {"name": "web_search", "status": "completed"}
+        item |= {"name": name, "status": "completed"}
         yield _event(
             "response.output_item.added", output_index=index, item={**item, "arguments": ""}
         )
-        done = {**item, "arguments": json.dumps({"query": query})}
+        done = {**item, "arguments": json.dumps(arguments)}
         yield _event("response.output_item.done", output_index=index, item=done)
         output.append(done)
-    if not queries:
+    if not planned:
         message = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed"}
         part = {"type": "output_text", "text": text, "annotations": []}
         yield _event("response.output_item.added", output_index=0, item={**message, "content": []})
@@ -174,6 +193,45 @@ def _responses_stream(body: dict[str, Any]) -> Iterator[str]:
     usage |= {"output_tokens_details": {"reasoning_tokens": 0}}
     done = {**response, "status": "completed", "output": output, "usage": usage}
     yield _event("response.completed", response=done)
+
+
+def _runs_search_itself(user: str, response: dict[str, Any], include: list[str]) -> Iterator[str]:
+    """A Responses-native upstream with its own web search (as OpenAI): a `web_search_call`
+    item and its events, then an answer citing its source, billed in its usage."""
+    call: dict[str, Any] = {"type": "web_search_call", "id": "ws_upstream_1"}
+    action: dict[str, Any] = {"type": "search", "query": user}
+    if "web_search_call.action.sources" in include:
+        action["sources"] = [{"type": "url", "url": "https://upstream.example/found"}]
+    yield _event(
+        "response.output_item.added",
+        output_index=0,
+        item={**call, "status": "in_progress", "action": {"type": "search"}},
+    )
+    for stage in ("in_progress", "searching", "completed"):
+        yield _event(f"response.web_search_call.{stage}", output_index=0, item_id=call["id"])
+    done = {**call, "status": "completed", "action": action}
+    yield _event("response.output_item.done", output_index=0, item=done)
+    text = "Found it: https://upstream.example/found"
+    message = {"type": "message", "id": "msg_up", "role": "assistant", "status": "completed"}
+    yield _event("response.output_item.added", output_index=1, item={**message, "content": []})
+    yield _event("response.output_text.delta", output_index=1, content_index=0, delta=text)
+    citation = {"type": "url_citation", "url": "https://upstream.example/found"}
+    citation |= {"title": "Found", "start_index": 10, "end_index": len(text)}
+    yield _event(
+        "response.output_text.annotation.added",
+        output_index=1,
+        content_index=0,
+        annotation_index=0,
+        annotation=citation,
+    )
+    part = {"type": "output_text", "text": text, "annotations": [citation]}
+    whole = {**message, "content": [part]}
+    yield _event("response.output_item.done", output_index=1, item=whole)
+    usage = {"input_tokens": 300, "output_tokens": 30, "total_tokens": 330}
+    usage |= {"input_tokens_details": {"cached_tokens": 0}}
+    usage |= {"output_tokens_details": {"reasoning_tokens": 0}}
+    final = {**response, "status": "completed", "output": [done, whole], "usage": usage}
+    yield _event("response.completed", response=final)
 
 
 async def chat_completions(request: Request) -> Response:

@@ -8,6 +8,8 @@ quote a key), `limit429` answers 429 with Retry-After,
 `slow` ticks for a minute, `ticksN` N times 0.1 s. `think` reasons in `reasoning_content`
 (one token a chunk) for 200 chunks, `think_short` for 5, then answers; asked to continue a
 final assistant message (`continue_final_message`), it answers at once without reasoning.
+`filesearch` calls `file_search` and then answers from the excerpt it is given.
+`/v1/embeddings` answers small fixed vectors (`fail500`: a 500).
 Run: `python -m tests.standin_upstream PORT`. `GET /stats` counts requests per model.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -110,6 +113,31 @@ async def _tool() -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
+async def _file_search(body: dict[str, Any]) -> AsyncIterator[str]:
+    """Calls `file_search` with the user's question; told the excerpts, answers with the
+    first one's first sentence and names its file."""
+    messages = body.get("messages") or []
+    yield _chunk({"role": "assistant"})
+    if messages and messages[-1].get("role") == "tool":
+        excerpt = str(messages[-1].get("content") or "")
+        match = re.search(r"File: (\S+)\n([^.]*\.)", excerpt)
+        answer = f"{match.group(2)} (from {match.group(1)})" if match else "Nothing found."
+        yield _chunk({"content": answer})
+        yield _chunk({}, "stop")
+    else:
+        question = next(
+            (str(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+        )
+        call = {"index": 0, "id": "call_fs", "type": "function"}
+        arguments = json.dumps({"query": question})
+        yield _chunk(
+            {"tool_calls": [{**call, "function": {"name": "file_search", "arguments": arguments}}]}
+        )
+        yield _chunk({}, "tool_calls")
+    yield _usage()
+    yield "data: [DONE]\n\n"
+
+
 async def _cut() -> AsyncIterator[str]:
     yield _chunk({"role": "assistant"})
     for piece in TEXT[:3]:
@@ -174,9 +202,29 @@ async def chat_completions(request: Request) -> Response:
         return StreamingResponse(_slow(model, int(behaviour[5:])), media_type=sse)
     if behaviour == "tool":
         return StreamingResponse(_tool(), media_type=sse)
+    if behaviour == "filesearch":
+        return StreamingResponse(_file_search(body), media_type=sse)
     if behaviour in THOUGHT_CHUNKS:
         return StreamingResponse(_think(model, THOUGHT_CHUNKS[behaviour], body), media_type=sse)
     return StreamingResponse(_ok(), media_type=sse)
+
+
+async def embeddings(request: Request) -> Response:
+    """`/v1/embeddings`: a 3-number vector per input (its length, 1, its index); model
+    `fail500` answers 500. Usage: one token per word."""
+    body = await request.json()
+    HITS[str(body.get("model"))] += 1
+    BODIES.append(body)
+    if body.get("model") == "fail500":
+        return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, 500)
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = [
+        {"object": "embedding", "index": i, "embedding": [float(len(str(x))), 1.0, float(i)]}
+        for i, x in enumerate(inputs)
+    ]
+    words = sum(len(str(x).split()) for x in inputs)
+    usage = {"prompt_tokens": words, "total_tokens": words}
+    return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
 
 async def models(_request: Request) -> Response:
@@ -192,6 +240,7 @@ async def stats(_request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/models", models),
         Route("/stats", stats),
     ]

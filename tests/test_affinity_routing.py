@@ -10,7 +10,6 @@ removed or down; encrypted reasoning never reaches another account.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,8 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import make_client
-from tests.server import ManagedProcess, ServerProcess, free_port
+from tests.server import ManagedProcess, ServerProcess
+from tests.upstreams import serve_module
 from thinkgate.backends.upstream.affinity import Affinity, affinity_of, replayable
 from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.routing import Route, draw_order, rendezvous
@@ -154,12 +154,7 @@ def _front(root: Path, url: str, channels: list[str]) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    port = free_port()
-    command = [sys.executable, "-m", "tests.affinity_standin", str(port)]
-    log = tmp_path_factory.mktemp("affinity-standin") / f"standin-{port}.log"
-    process = ManagedProcess(command, port, log, "/v1/models")
-    yield process
-    process.stop()
+    yield from serve_module(tmp_path_factory, "tests.affinity_standin")
 
 
 @pytest.fixture(scope="module")

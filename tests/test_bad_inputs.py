@@ -291,7 +291,11 @@ CREATE_CASES = [
     ),
     # --- what this server does not do (yet) ------------------------------------------------
     pytest.param(
-        body(tools=[{"type": "file_search"}]), 400, "tools[0].type", "unsupported_value", id="tool"
+        body(tools=[{"type": "image_generation"}]),
+        400,
+        "tools[0].type",
+        "unsupported_value",
+        id="tool",
     ),
     pytest.param(
         body(tool_choice="required"), 400, "tool_choice", "invalid_value", id="tool-choice"

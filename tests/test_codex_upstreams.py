@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ import pytest
 
 from tests.codex_cli import require_codex, run_codex
 from tests.codex_standin import EXPECTED
-from tests.server import ManagedProcess, ServerProcess, free_port
+from tests.server import ManagedProcess, ServerProcess
+from tests.upstreams import serve_module
 
 CHANNEL_KEY = "sk-standin-channel-key-0123"
 KEY_ENV = "TEST_CODEX_STANDIN_KEY"  # ServerProcess drops THINKGATE_* variables
@@ -29,12 +29,7 @@ KEY_ENV = "TEST_CODEX_STANDIN_KEY"  # ServerProcess drops THINKGATE_* variables
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     require_codex()
-    port = free_port()
-    command = [sys.executable, "-m", "tests.codex_standin", str(port)]
-    log = tmp_path_factory.mktemp("codex-standin") / f"standin-{port}.log"
-    process = ManagedProcess(command, port, log, "/v1/models")
-    yield process
-    process.stop()
+    yield from serve_module(tmp_path_factory, "tests.codex_standin")
 
 
 @pytest.fixture(scope="module")

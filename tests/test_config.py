@@ -11,6 +11,7 @@ from tests.conftest import make_client
 from tests.server import ServerProcess
 from thinkgate.backends.model_files import default_gguf_path
 from thinkgate.config import ConfigError, load_settings
+from thinkgate.config_docs import DOC, table
 
 
 def test_config_file_adds_a_local_model_and_alias(tmp_path: Path) -> None:
@@ -83,3 +84,9 @@ def test_every_setting_comes_from_the_environment_over_the_file(tmp_path: Path) 
         load_settings(environ={"THINKGATE_BUSY_POLL_US": "-1"})
     with pytest.raises(ConfigError, match="aliases"):
         load_settings(environ={"THINKGATE_ALIASES": "fast=smollm2"})  # a table must be JSON
+
+
+def test_the_configuration_table_lists_every_setting() -> None:
+    """docs/configuration.md's table is the one the code generates (regenerate it with
+    `python -m thinkgate.config_docs` after adding a setting)."""
+    assert table() in DOC.read_text(), "stale: run `python -m thinkgate.config_docs`"

@@ -8,7 +8,6 @@ response; Chat Completions refuses hosted tools."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -25,7 +24,8 @@ from pydantic import TypeAdapter
 from tests.checks import check_stream_grammar
 from tests.conftest import make_client
 from tests.gateway_support import admin_http
-from tests.server import ManagedProcess, ServerProcess, free_port
+from tests.server import ManagedProcess, ServerProcess
+from tests.upstreams import serve_module
 
 SOURCES = "web_search_call.action.sources"
 KEY_ENV = "SEARCH_STANDIN_CHANNEL_KEY"
@@ -34,12 +34,7 @@ STREAM_EVENT: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    port = free_port()
-    command = [sys.executable, "-m", "tests.search_standin", str(port)]
-    log = tmp_path_factory.mktemp("search-standin") / f"standin-{port}.log"
-    process = ManagedProcess(command, port, log, "/v1/models")
-    yield process
-    process.stop()
+    yield from serve_module(tmp_path_factory, "tests.search_standin")
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +386,175 @@ def test_search_queries_stay_out_of_the_server_log(client: OpenAI, front: Server
     assert _items(final, "web_search_call")  # the provider was asked
     log = front.log()
     assert "/search?" not in log and "q=search" not in log
+
+
+# --- open_page and find_in_page -------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["searcher-chat", "searcher-responses"])
+def test_the_model_opens_a_result_page(client: OpenAI, standin: ManagedProcess, model: str) -> None:
+    pages = len(_stats(standin)["pages"])
+    events, final = _streamed(
+        client, model=model, input="open the page about thinkgate", tools=[{"type": "web_search"}]
+    )
+    check_stream_grammar(events, validate=False)
+    search, opened, message = final.output
+    assert search.action.type == "search" and search.status == "completed"
+    assert opened.type == "web_search_call" and opened.status == "completed"
+    assert opened.action.type == "open_page" and opened.action.url.endswith("/page/1")
+    assert _search_events(events, opened.id) == [
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+    ]
+    assert _stats(standin)["pages"][pages:] == ["1"]  # read once, through the guard
+    text = message.content[0].text
+    assert "read from the page itself" in text and "var x" not in text  # no script text
+    (citation,) = message.content[0].annotations
+    assert citation.url == opened.action.url and citation.title == "thinkgate release notes"
+
+
+@pytest.mark.parametrize("model", ["searcher-chat", "searcher-responses"])
+def test_the_model_finds_a_phrase_in_a_page(client: OpenAI, model: str) -> None:
+    _, final = _streamed(
+        client, model=model, input="find it in thinkgate", tools=[{"type": "web_search"}]
+    )
+    _search, found, message = final.output
+    assert found.action.type == "find_in_page"
+    assert found.action.pattern == "from the page" and found.action.url.endswith("/page/1")
+    assert found.status == "completed"
+    assert "read from the page itself" in message.content[0].text
+
+
+def test_a_page_no_result_named_is_not_opened(client: OpenAI, standin: ManagedProcess) -> None:
+    """A page (or a prompt injected into one) cannot send the model to a URL of its own."""
+    pages = len(_stats(standin)["pages"])
+    final = client.responses.create(
+        model="searcher-chat", input="open evil", tools=[{"type": "web_search"}]
+    )
+    (call,) = _items(final, "web_search_call")
+    assert call.action.type == "open_page" and call.status == "failed"
+    assert _stats(standin)["pages"][pages:] == []
+    assert final.status == "completed"
+
+
+def test_a_client_tool_named_like_a_hosted_function_stays_the_clients(client: OpenAI) -> None:
+    own = {"type": "function", "name": "open_page", "parameters": {"type": "object"}}
+    final = client.responses.create(
+        model="searcher-chat",
+        input="open the page about thinkgate",
+        tools=[{"type": "web_search"}, own],  # type: ignore[list-item]
+    )
+    search, call = final.output
+    assert search.type == "web_search_call" and search.action.type == "search"
+    assert call.type == "function_call" and call.name == "open_page"  # the client runs it
+
+
+def test_without_live_access_no_page_is_offered(client: OpenAI, standin: ManagedProcess) -> None:
+    before = len(_stats(standin)["model"])
+    client.responses.create(
+        model="searcher-chat",
+        input="open the page about thinkgate",
+        tools=[{"type": "web_search", "external_web_access": False}],
+    )
+    first = _stats(standin)["model"][before]["body"]
+    names = [tool["function"]["name"] for tool in first["tools"]]
+    assert names == ["web_search"]  # no open_page, no find_in_page
+
+
+# --- replays: ids kept, items faithful --------------------------------------------------
+
+
+def _sent_items(standin: ManagedProcess, before: int, kind: str) -> list[dict[str, Any]]:
+    (request,) = _stats(standin)["model"][before:]
+    return [item for item in request["body"]["input"] if item.get("type") == kind]
+
+
+def test_a_conversation_replays_its_searches_with_their_ids(
+    client: OpenAI, standin: ManagedProcess
+) -> None:
+    conversation = client.conversations.create()
+    first = client.responses.create(
+        model="searcher-responses",
+        conversation=conversation.id,
+        input="thinkgate hosted tools",
+        tools=[{"type": "web_search"}],
+        include=[SOURCES],
+    )
+    (call,) = _items(first, "web_search_call")
+    listed = client.conversations.items.list(conversation.id)
+    assert call.id in [item.id for item in listed.data]
+    before = len(_stats(standin)["model"])
+    client.responses.create(
+        model="searcher-responses", conversation=conversation.id, input="Thanks."
+    )
+    (sent,) = _sent_items(standin, before, "web_search_call")
+    assert sent == call.model_dump(mode="json", exclude_none=True)  # id, status, action
+
+
+def test_a_stateless_client_replays_its_searches_as_they_were(
+    client: OpenAI, standin: ManagedProcess
+) -> None:
+    """store: false, the output sent back as input (as Codex does): the upstream gets each
+    `web_search_call` with its id and status, which OpenAI requires of the item."""
+    first = client.responses.create(
+        model="searcher-responses",
+        input="thinkgate hosted tools",
+        tools=[{"type": "web_search"}],
+        store=False,
+    )
+    (call,) = _items(first, "web_search_call")
+    replay = [item.model_dump(mode="json", exclude_none=True) for item in first.output]
+    before = len(_stats(standin)["model"])
+    client.responses.create(
+        model="searcher-responses",
+        input=[*replay, {"role": "user", "content": "Thanks."}],  # type: ignore[list-item]
+        store=False,
+    )
+    (sent,) = _sent_items(standin, before, "web_search_call")
+    assert sent["id"] == call.id and sent["status"] == "completed"
+    assert sent["action"] == {"type": "search", "query": "thinkgate hosted tools"}
+
+
+# --- the budget reserves the calls ------------------------------------------------------
+
+
+def test_the_budget_reserves_the_worst_case_of_the_calls(front: ServerProcess) -> None:
+    """$0.05 covers the tokens but not 10 searches at $0.01 (the default cap): refused up
+    front; with `max_tool_calls: 2` it fits, and only what ran is billed."""
+    with admin_http(front.base_url) as admin:
+        user = admin.post("/admin/v1/users", json={"name": "budgeted", "role": "member"}).json()
+        key = admin.post(
+            "/admin/v1/keys", json={"name": "b", "user_id": user["id"], "budget_usd": "0.05"}
+        ).json()
+        sdk = make_client(front.base_url, key["key"])
+        request: dict[str, Any] = {
+            "model": "searcher-chat",
+            "input": "thinkgate hosted tools",
+            "tools": [{"type": "web_search"}],
+            "max_output_tokens": 100,
+        }
+        with pytest.raises(openai.RateLimitError) as refused:
+            sdk.responses.create(**request)
+        assert refused.value.code == "insufficient_quota"
+        ok = sdk.responses.create(**request, max_tool_calls=2)
+        assert len(_items(ok, "web_search_call")) == 1
+        (row,) = _ledger(admin, key["id"], 1)
+        assert row["tool_calls"] == 1 and Decimal(row["tool_cost_usd"]) == Decimal("0.01")
+        sdk.responses.create(**{**request, "tools": []})  # no tools: tokens only, admitted
+
+
+# --- the Agents SDK ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def agents_web_search(front: ServerProcess) -> dict[str, dict[str, Any]]:
+    from tests.test_clients import run_client
+
+    return run_client(front, "run_agents_web_search.py")
+
+
+@pytest.mark.parametrize("case", ["searches", "streamed", "opens_a_page"])
+def test_agents_sdk_web_search_tool(agents_web_search: dict[str, Any], case: str) -> None:
+    result = agents_web_search[case]
+    assert result["ok"], result.get("traceback") or result

@@ -9,7 +9,6 @@ tests/standin_upstream.py (`ok`: a fixed text answer, for the stored-state tests
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +20,8 @@ from pydantic import ValidationError
 
 from tests.conftest import make_client
 from tests.owners import other_user_client
-from tests.server import ADMIN_KEY, ManagedProcess, ServerProcess, free_port
-from tests.upstreams import UpstreamProcess
+from tests.server import ADMIN_KEY, ManagedProcess, ServerProcess
+from tests.upstreams import UpstreamProcess, serve_module
 from thinkgate.config import ChannelConfig
 
 SHELL = {
@@ -40,12 +39,7 @@ TURN_STATE = "x-codex-turn-state"
 
 @pytest.fixture(scope="module")
 def coder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    port = free_port()
-    command = [sys.executable, "-m", "tests.codex_standin", str(port)]
-    log = tmp_path_factory.mktemp("coder") / f"coder-{port}.log"
-    process = ManagedProcess(command, port, log, "/v1/models")
-    yield process
-    process.stop()
+    yield from serve_module(tmp_path_factory, "tests.codex_standin")
 
 
 def _channel(name: str, kind: str, url: str, models: str, tiers: str | None = None) -> str:

@@ -423,7 +423,8 @@ def test_custom_tool_with_free_text_input(client: OpenAI) -> None:
 
 BAD = [
     ({"tools": [{"type": "teleport"}]}, "tools[0].type"),
-    ({"tools": [{"type": "file_search"}]}, "tools[0].type"),
+    ({"tools": [{"type": "image_generation"}]}, "tools[0].type"),
+    ({"tools": [{"type": "file_search"}]}, "tools[0].vector_store_ids"),
     ({"tools": [{"type": "function"}]}, "tools[0].name"),
     ({"tools": [{**WEATHER, "parameters": {"type": "array"}}]}, "tools[0].parameters"),
     ({"tools": [WEATHER, WEATHER]}, "tools[1].name"),

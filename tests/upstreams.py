@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.server import ManagedProcess, free_port
 
 UpstreamProcess = ManagedProcess  # an upstream is any server ready on a path
+
+
+def serve_module(
+    tmp_path_factory: pytest.TempPathFactory, module: str, *args: str
+) -> Iterator[UpstreamProcess]:
+    """A stand-in written as a module (`python -m tests.x PORT [ARGS]`), for a fixture to
+    `yield from`: started on a free port, ready on `/v1/models`, stopped after."""
+    port = free_port()
+    name = module.rsplit(".", 1)[-1]
+    log = tmp_path_factory.mktemp(name) / f"{name}-{port}.log"
+    process = ManagedProcess(
+        [sys.executable, "-m", module, str(port), *args], port, log, "/v1/models"
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def start_standin(log_dir: Path) -> UpstreamProcess:

@@ -14,15 +14,22 @@ from fastapi.telemetry import TelemetryConfig
 
 from thinkgate import __version__
 from thinkgate.api import admin as admin_api
+from thinkgate.api import admin_billing as admin_billing_api
 from thinkgate.api import admin_prompts as admin_prompts_api
 from thinkgate.api import chat as chat_api
 from thinkgate.api import compact as compact_api
+from thinkgate.api import containers as containers_api
 from thinkgate.api import conversations as conversations_api
+from thinkgate.api import embeddings as embeddings_api
+from thinkgate.api import files as files_api
 from thinkgate.api import health as health_api
 from thinkgate.api import internal as internal_api
 from thinkgate.api import models as models_api
 from thinkgate.api import responses as responses_api
 from thinkgate.api import responses_ws
+from thinkgate.api import vector_store_batches as vector_store_batches_api
+from thinkgate.api import vector_store_search as vector_store_search_api
+from thinkgate.api import vector_stores as vector_stores_api
 from thinkgate.api.deps import Services
 from thinkgate.api.errors import install_error_handlers
 from thinkgate.api.gateway_headers import GatewayHeaders
@@ -36,13 +43,18 @@ from thinkgate.config import Settings
 from thinkgate.console import install_console
 from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.pipeline import ResponsesPipeline
+from thinkgate.files.setup import open_files
 from thinkgate.gateway.service import Gateway
 from thinkgate.gateway.setup import open_gateway
-from thinkgate.hosted import hosted_tools_for
+from thinkgate.hosted import HostedTool, hosted_tools_for
+from thinkgate.hosted.code_interpreter import code_interpreter_for
+from thinkgate.hosted.file_search import file_search_for
 from thinkgate.net import UrlPolicy
 from thinkgate.ops import Drain, Metrics, ScrapeSources
 from thinkgate.reasoning import planner_for
 from thinkgate.replicas.setup import open_background_jobs
+from thinkgate.retrieval.embedding_models import EmbeddingModels
+from thinkgate.retrieval.open import open_chunk_index
 from thinkgate.store import (
     ConversationRepository,
     Database,
@@ -83,16 +95,26 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(conversations_api.router)
     app.include_router(models_api.router)
     app.include_router(chat_api.router)
+    app.include_router(embeddings_api.router)
+    app.include_router(vector_store_search_api.router)
     app.include_router(internal_api.router)
     app.include_router(admin_api.router)
     app.include_router(admin_api.owner_router)
     app.include_router(admin_prompts_api.router)
+    app.include_router(files_api.router)
+    app.include_router(files_api.admin_router)
+    app.include_router(containers_api.router)
+    app.include_router(vector_stores_api.router)
+    app.include_router(vector_store_batches_api.router)
+    app.include_router(admin_billing_api.router)
+    app.include_router(admin_billing_api.owner_router)
     install_console(app)
     app.add_middleware(HotRoutes)  # innermost: the generation routes' lean path
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         max_header_bytes=settings.security.max_header_bytes,
+        upload_bytes=settings.files.max_file_bytes + 64 * 1024,
     )
     app.add_middleware(GatewayHeaders)
     app.state.metrics, app.state.drain = Metrics(), Drain()
@@ -126,13 +148,19 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         responses = ResponseRepository(database)
         conversations = ConversationRepository(database)
         response_events = ResponseEventRepository(database)
-        hosted = hosted_tools_for(settings, app.state.url_policy)  # web search, …
+        app.state.chunk_index = chunks = await open_chunk_index(database)  # vector stores
+        searches: list[HostedTool] = [file_search_for(chunks, database)]
+        app.state.containers, interpreters = await code_interpreter_for(settings, database)
+        app.state.embedding_models = EmbeddingModels(settings, chunks.embedder)
+        extra = [*searches, *interpreters]
+        hosted = hosted_tools_for(settings, app.state.url_policy, extra=extra)  # web search…
         pipeline = ResponsesPipeline(
             registry, responses, conversations, reasoning=planner_for(settings), hosted=hosted
         )
         jobs, close_jobs = await open_background_jobs(
             settings, database, pipeline, gateway, responses, response_events
         )
+        app.state.files, close_files = await open_files(settings, database, chunks)
         app.state.services = Services(
             settings=settings,
             database=database,
@@ -164,6 +192,10 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             await close_jobs()  # jobs stop (shared queue: handed back), then the queue
             await registry.aclose()
             await hosted.aclose()
+            await app.state.containers.aclose()
+            await close_files()  # ingestion stops; its files resume at the next start
+            await chunks.aclose()
+            await app.state.embedding_models.aclose()
             await gateway.aclose()  # flushes the ledger: nothing billed is lost on a clean stop
             await database.aclose()
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode, SettingsError
 
+from thinkgate.config_billing import AlertsConfig, WalletConfig
 from thinkgate.config_channels import (
     AdaptiveThresholds,
     ChannelConfig,
@@ -32,13 +33,28 @@ from thinkgate.config_channels import (
     ChannelTimeouts,
     WebSearchConfig,
 )
+from thinkgate.config_code import CodeInterpreterConfig
+from thinkgate.config_console import ConsoleConfig
 from thinkgate.config_env import environment_values, merged
+from thinkgate.config_files import FilesConfig
+from thinkgate.config_mcp import McpConfig, McpServerConfig
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {"gpt-5.1": DEFAULT_LOCAL_MODEL}
 DEFAULT_PRICE = {"input": "1.00", "cached_input": "0.10", "output": "8.00"}  # USD per 1M
-DEFAULT_PRICING = {"gpt-5.1": DEFAULT_PRICE, DEFAULT_LOCAL_MODEL: DEFAULT_PRICE}
-DEFAULT_TOOL_PRICING = {"web_search": Decimal("0.01")}  # USD per call: $10 per 1K, as OpenAI
+DEFAULT_EMBEDDING_MODEL = "wordllama-l2-256"  # embedded (thinkgate.retrieval.embedder)
+DEFAULT_PRICING = {
+    "gpt-5.1": DEFAULT_PRICE,
+    DEFAULT_LOCAL_MODEL: DEFAULT_PRICE,
+    # as OpenAI's text-embedding-3-small: $0.02 per 1M input tokens
+    DEFAULT_EMBEDDING_MODEL: {"input": "0.02", "cached_input": "0.02", "output": "0"},
+}
+# USD per call, as OpenAI: web search $10 per 1K, file search $2.50 per 1K
+DEFAULT_TOOL_PRICING = {
+    "web_search": Decimal("0.01"),
+    "file_search": Decimal("0.0025"),
+    "code_interpreter": Decimal("0.03"),  # per container a response used, as OpenAI's
+}
 
 __all__ = [
     "AdaptiveThresholds",
@@ -47,6 +63,8 @@ __all__ = [
     "ChannelTimeouts",
     "ConfigError",
     "LocalModelConfig",
+    "McpConfig",
+    "McpServerConfig",
     "Settings",
     "WebSearchConfig",
     "load_settings",
@@ -191,12 +209,19 @@ class Settings(BaseModel):
     reasoning_key: SecretStr | None = None
     channels: list[ChannelConfig] = Field(default_factory=list)  # upstream providers
     web_search: WebSearchConfig | None = None  # the hosted web_search tool's provider
+    mcp: McpConfig = Field(default_factory=McpConfig)  # hosted remote MCP (docs/mcp.md)
+    files: FilesConfig = Field(default_factory=FilesConfig)  # uploads, vector stores
+    # the hosted code interpreter: sandbox limits, containers (docs/code-interpreter.md)
+    code_interpreter: CodeInterpreterConfig = Field(default_factory=CodeInterpreterConfig)
     # USD per completed call of a hosted tool (`[tool_pricing]`, by tool type)
     tool_pricing: dict[str, Annotated[Decimal, Field(ge=0, decimal_places=6)]] = Field(
         default_factory=lambda: dict(DEFAULT_TOOL_PRICING)
     )
     prompt_cache: PromptCacheConfig = Field(default_factory=PromptCacheConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)  # sign-up, mail, SSO
+    wallet: WalletConfig = Field(default_factory=WalletConfig)  # prepaid balances
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # webhooks (docs/console.md)
     # Operations: log lines as JSON (collectors) or plain text (people); who may scrape
     # /metrics ("admin": an admin key or `metrics_token`; "none": anyone who can reach it);
     # SIGTERM drains for `shutdown_drain_seconds` (503s, /readyz 503) before the listener

@@ -56,7 +56,9 @@ class ChannelConfig(BaseModel):
     kind: Literal["openai-chat", "openai-responses"]
     base_url: str = Field(pattern=r"^https?://")
     api_key_env: str | None = None
-    models: dict[str, str] = Field(min_length=1)  # public name → upstream name
+    models: dict[str, str] = Field(default_factory=dict)  # public name → upstream name
+    # Embedding models it serves at `{base_url}/embeddings` (public name → upstream name)
+    embeddings: dict[str, str] = Field(default_factory=dict)
     priority: int = 1  # lower is tried first
     weight: int = Field(default=1, ge=1)  # among channels of one priority
     timeouts: ChannelTimeouts = Field(default_factory=ChannelTimeouts)
@@ -103,11 +105,24 @@ class ChannelConfig(BaseModel):
         | None
     ) = None
 
+    # Hosted tools (web_search, mcp, code_interpreter): "emulate" runs them in thinkgate's
+    # own loop, the model offered functions; "passthrough" (Responses-native upstreams that
+    # run them, as OpenAI does) sends them as declared and hands back the upstream's items
+    # (docs/hosted-tools.md "Pass-through").
+    hosted_tools: Literal["emulate", "passthrough"] = "emulate"
+
     @model_validator(mode="after")
     def _limits_name_served_models(self) -> ChannelConfig:
+        if not self.models and not self.embeddings:
+            raise ValueError("a channel serves at least one model: set `models` or `embeddings`")
         unknown = sorted(set(self.model_limits) - set(self.models))
         if unknown:
             raise ValueError(f"model_limits names models this channel does not serve: {unknown}")
+        if self.hosted_tools == "passthrough" and self.kind != "openai-responses":
+            raise ValueError(
+                'hosted_tools = "passthrough" needs kind = "openai-responses": Chat Completions '
+                "has no hosted tools"
+            )
         return self
 
     def limits_for(self, model: str) -> tuple[int, int | None, list[str]]:

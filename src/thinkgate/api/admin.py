@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from thinkgate.api.deps import AdminDep, KeyDep, ServicesDep
+from thinkgate.api.deps import AdminDep, KeyDep, Services, ServicesDep
 from thinkgate.errors import InvalidRequestError
+from thinkgate.gateway import audit
 from thinkgate.gateway.admin import KeySpec
 from thinkgate.protocol import parse_body
 from thinkgate.store.keys import KeyRecord
@@ -113,9 +114,13 @@ class CreateKey(BaseModel):
 
 
 @router.post("/users", status_code=201)
-async def create_user(request: Request, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+async def create_user(request: Request, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     body = parse_body(await request.body(), CreateUser)  # read after the key is checked
-    return await services.admin.create_user(body.name, body.role, body.password, body.limits())
+    user = await services.admin.create_user(body.name, body.role, body.password, body.limits())
+    await admin_audit(
+        services, request, admin, "user.created", user["id"], name=body.name, role=body.role
+    )
+    return user
 
 
 @router.get("/users")
@@ -132,7 +137,7 @@ async def show_user(user_id: str, services: ServicesDep, _admin: AdminDep) -> di
 
 @router.patch("/users/{user_id}")
 async def update_user(
-    user_id: str, request: Request, services: ServicesDep, _admin: AdminDep
+    user_id: str, request: Request, services: ServicesDep, admin: AdminDep
 ) -> dict[str, Any]:
     """Set limits that all of the user's keys draw from; a field left out stays as it is."""
     body = parse_body(await request.body(), UpdateUser)
@@ -140,6 +145,8 @@ async def update_user(
     changes = body.limit_values(body.model_fields_set)
     updated = await services.admin.update_user_limits(user_id, changes)
     services.gateway.users.forget(user_id)  # here at once; other replicas within seconds
+    shown = {k: str(v) if v is not None else None for k, v in changes.items()}
+    await admin_audit(services, request, admin, "user.limits_changed", user_id, **shown)
     return updated
 
 
@@ -147,7 +154,18 @@ async def update_user(
 async def create_key(request: Request, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """The response's `key` is the only time the secret is shown."""
     body = parse_body(await request.body(), CreateKey)
-    return await services.admin.create_key(body.spec(), default_user=body.owner(admin))
+    created = await services.admin.create_key(body.spec(), default_user=body.owner(admin))
+    await admin_audit(
+        services,
+        request,
+        admin,
+        "key.created",
+        created["id"],
+        name=body.name,
+        user_id=created["user_id"],
+        prefix=created["prefix"],
+    )
+    return created
 
 
 @router.get("/keys")
@@ -165,10 +183,13 @@ async def show_key(key_id: str, services: ServicesDep, _admin: AdminDep) -> dict
 
 
 @router.delete("/keys/{key_id}")
-async def revoke_key(key_id: str, services: ServicesDep, _admin: AdminDep) -> dict[str, Any]:
+async def revoke_key(
+    key_id: str, request: Request, services: ServicesDep, admin: AdminDep
+) -> dict[str, Any]:
     """Effective at once here, and on other replicas through Redis."""
     await services.admin.show_key(key_id)  # 404 for an unknown id
     await services.gateway.revoke(key_id)
+    await admin_audit(services, request, admin, "key.revoked", key_id)
     return {"id": key_id, "object": "api_key", "deleted": True, "revoked": True}
 
 
@@ -195,6 +216,20 @@ async def usage(
     await services.gateway.ledger.flush()
     rows = await services.admin.usage(group_by, key_id)
     return {"object": "list", "group_by": group_by, "data": rows}
+
+
+async def admin_audit(
+    services: Services, request: Request, admin: KeyRecord, action: str, target: str, **detail: Any
+) -> None:
+    """The audit log's entry for an admin API call: the admin's user, key and address."""
+    await audit.record(
+        services.database,
+        action,
+        actor=admin.user_id,
+        ip=audit.client_ip(request),
+        target=target,
+        detail={"via": "api", "key_id": admin.id, **detail},
+    )
 
 
 @owner_router.get("/v1/usage")

@@ -13,9 +13,17 @@ from thinkgate.errors import HeadersTooLargeError, PayloadTooLargeError
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, max_header_bytes: int = 32 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_header_bytes: int = 32 * 1024,
+        upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # POST /v1/files: a file of `[files] max_file_bytes` plus its multipart framing
+        self.upload_bytes = max(max_bytes, upload_bytes)
         self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -30,9 +38,10 @@ class BodySizeLimit:
             )
             await error_response(error)(scope, receive, send)
             return
+        limit = self.upload_bytes if scope["path"] == "/v1/files" else self.max_bytes
         declared = dict(headers).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(self._error())(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await error_response(self._error(limit))(scope, receive, send)
             return
         seen = 0
         started = False
@@ -42,7 +51,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -55,11 +64,11 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await error_response(self._error())(scope, receive, send)
+                await error_response(self._error(limit))(scope, receive, send)
 
-    def _error(self) -> PayloadTooLargeError:
+    def _error(self, limit: int) -> PayloadTooLargeError:
         return PayloadTooLargeError(
-            f"Request body too large: the limit is {self.max_bytes} bytes.",
+            f"Request body too large: the limit is {limit} bytes.",
             code="request_too_large",
         )
 

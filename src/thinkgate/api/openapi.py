@@ -18,20 +18,29 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from openai.types import Model
+from openai.types import FileObject, Model, VectorStore
 from openai.types.chat import ChatCompletion
 from openai.types.conversations import Conversation, ConversationItemList
 from openai.types.responses import CompactedResponse, Response
+from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from thinkgate.api.admin import CreateKey, CreateUser, UpdateUser
+from thinkgate.api.admin_billing import Adjustment, Assignment, CodeBatch, PlanBody, Redeem
 from thinkgate.protocol.chat import ChatCompletionRequest
 from thinkgate.protocol.compaction import CompactRequest
 from thinkgate.protocol.conversations import (
     CreateConversationRequest,
     CreateItemsRequest,
     UpdateConversationRequest,
+)
+from thinkgate.protocol.files import (
+    CreateFileBatchRequest,
+    CreateVectorStoreFileRequest,
+    CreateVectorStoreRequest,
+    UpdateVectorStoreFileRequest,
+    UpdateVectorStoreRequest,
 )
 from thinkgate.protocol.prompts import CreatePromptBody, PromptVersionBody
 from thinkgate.protocol.responses import CreateResponseRequest, InputTokensRequest
@@ -49,11 +58,23 @@ REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/conversations"): CreateConversationRequest,
     ("post", "/v1/conversations/{conversation_id}"): UpdateConversationRequest,
     ("post", "/v1/conversations/{conversation_id}/items"): CreateItemsRequest,
+    ("post", "/v1/vector_stores"): CreateVectorStoreRequest,
+    ("post", "/v1/vector_stores/{vector_store_id}"): UpdateVectorStoreRequest,
+    ("post", "/v1/vector_stores/{vector_store_id}/files"): CreateVectorStoreFileRequest,
+    ("post", "/v1/vector_stores/{vector_store_id}/files/{file_id}"): UpdateVectorStoreFileRequest,
+    ("post", "/v1/vector_stores/{vector_store_id}/file_batches"): CreateFileBatchRequest,
     ("post", "/admin/v1/users"): CreateUser,
     ("patch", "/admin/v1/users/{user_id}"): UpdateUser,
     ("post", "/admin/v1/keys"): CreateKey,
     ("post", "/admin/v1/prompts"): CreatePromptBody,
     ("post", "/admin/v1/prompts/{prompt_id}/versions"): PromptVersionBody,
+    ("post", "/admin/v1/users/{user_id}/wallet/adjustments"): Adjustment,
+    ("post", "/admin/v1/redemption_codes"): CodeBatch,
+    ("post", "/admin/v1/plans"): PlanBody,
+    ("put", "/admin/v1/plans/{plan_id}"): PlanBody,
+    ("put", "/admin/v1/users/{user_id}/plan"): Assignment,
+    ("put", "/admin/v1/keys/{key_id}/plan"): Assignment,
+    ("post", "/v1/wallet/redeem"): Redeem,
 }
 
 # (method, path) → the SDK type of its 200 body, and whether it may stream instead.
@@ -69,6 +90,14 @@ RESPONSE_BODIES: dict[tuple[str, str], tuple[type[BaseModel], bool]] = {
     ("post", "/v1/conversations/{conversation_id}/items"): (ConversationItemList, False),
     ("get", "/v1/conversations/{conversation_id}/items"): (ConversationItemList, False),
     ("get", "/v1/models/{model_id}"): (Model, False),
+    ("get", "/v1/files/{file_id}"): (FileObject, False),
+    ("post", "/v1/vector_stores"): (VectorStore, False),
+    ("get", "/v1/vector_stores/{vector_store_id}"): (VectorStore, False),
+    ("post", "/v1/vector_stores/{vector_store_id}"): (VectorStore, False),
+    ("post", "/v1/vector_stores/{vector_store_id}/files"): (VectorStoreFile, False),
+    ("get", "/v1/vector_stores/{vector_store_id}/files/{file_id}"): (VectorStoreFile, False),
+    ("post", "/v1/vector_stores/{vector_store_id}/files/{file_id}"): (VectorStoreFile, False),
+    ("post", "/v1/vector_stores/{vector_store_id}/file_batches"): (VectorStoreFileBatch, False),
 }
 
 _GENERATION = {

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from thinkgate.api.containers import check_containers
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.gateway_headers import gateway_headers
 from thinkgate.api.json import JSONResponse
@@ -34,8 +35,11 @@ async def create_response(
     await check_item_urls(request, canonical.input_items, "input")
     await use_stored_prompt(request, services, body, canonical)
     canonical.owner = owner
+    canonical.key_id = account.key.id
     canonical.session_headers = session_headers(request.headers.items())
-    unavailable = services.pipeline.unavailable_tools(canonical.declared_tools or [])
+    declared = canonical.declared_tools or []
+    await check_containers(request, declared, owner)  # code_interpreter's, the caller's own
+    unavailable = services.pipeline.unavailable_tools(declared, canonical.model)
     if unavailable:  # accepted, echoed, not offered to the model (docs/clients.md)
         gateway_headers(request.scope)["x-thinkgate-unavailable-tools"] = ",".join(unavailable)
     if canonical.background:

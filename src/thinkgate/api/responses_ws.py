@@ -190,6 +190,7 @@ class _Connection:
         await check_item_urls(self._ws, canonical.input_items, "input")
         await use_stored_prompt(self._ws, self._services, body, canonical)
         canonical.owner = self._key.user_id or self._key.id  # as `deps.owner_of`
+        canonical.key_id = self._key.id
         chained = self._chain_locally(canonical)
         self._last = None  # replaced by this response once it has ended
         account = self._services.gateway.account(self._key, "responses", headers)

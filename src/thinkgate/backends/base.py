@@ -33,6 +33,9 @@ class Capabilities:
     # a second one follows once the upstream has answered. Admission (limits, budget) is
     # decided between the two, so a refused request never reaches the upstream.
     confirms_prompt: bool = False
+    # The backend's upstream runs hosted tools itself (`hosted_tools = "passthrough"` on
+    # every channel serving the model): they are sent as declared, not run by thinkgate.
+    runs_hosted_tools: bool = False
 
 
 @dataclass(slots=True)

@@ -9,14 +9,20 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from thinkgate.console import (
+    account_routes,
+    admin_billing_pages,
     admin_pages,
     auth_routes,
     docs_page,
     pages,
+    password_routes,
     playground,
     prompt_pages,
+    sso_routes,
+    wallet_pages,
 )
 from thinkgate.console.deps import ConsoleProblem, SignInRequired
+from thinkgate.console.i18n import LocaleMiddleware
 from thinkgate.console.templating import STATIC, render
 
 
@@ -39,8 +45,11 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 def install_console(app: FastAPI) -> None:
     """Routes are left out of the OpenAPI schema: they are not part of the API."""
-    for module in (auth_routes, pages, playground, admin_pages, prompt_pages, docs_page):
+    for module in (auth_routes, account_routes, password_routes, sso_routes, pages, playground):
+        app.include_router(module.router)
+    for module in (admin_pages, prompt_pages, docs_page, wallet_pages, admin_billing_pages):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(SignInRequired, _on_sign_in_required)
     app.add_exception_handler(ConsoleProblem, _on_problem)
+    app.add_middleware(LocaleMiddleware)  # the language of /console requests

@@ -6,19 +6,16 @@ in an HttpOnly SameSite=Strict cookie and in the form, which must match.
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from thinkgate.console.account_support import anonymous_form, safe_next
 from thinkgate.console.deps import CSRF_FIELD, ConsoleDep, FormDep, SessionDep
+from thinkgate.console.i18n import _
 from thinkgate.console.sessions import LOGIN_COOKIE, tokens_match
-from thinkgate.console.templating import render
+from thinkgate.gateway import audit
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-_LOGIN_TOKEN_AGE_S = 3600
-_BAD_LOGIN = "Wrong user or password."
 
 
 @router.get("/login")
@@ -29,11 +26,11 @@ async def login_page(request: Request, console: ConsoleDep, next: str = "") -> R
 @router.post("/login")
 async def login(request: Request, console: ConsoleDep) -> Response:
     form = await request.form()
-    login_name = str(form.get("login") or "").strip()
-    password = str(form.get("password") or "")
-    next_page = _safe_next(str(form.get("next") or ""))
+    login_name = str(form.get("login") or "").strip()[:400]
+    password = str(form.get("password") or "")[:1000]
+    next_page = safe_next(str(form.get("next") or ""))
     if not tokens_match(request.cookies.get(LOGIN_COOKIE), str(form.get(CSRF_FIELD) or "")):
-        return _login_form(request, console, error="The form expired. Try again.", status=403)
+        return _login_form(request, console, error=_("The form expired. Try again."), status=403)
     # the TCP peer, or what a trusted proxy says it is (`trusted_proxies`; uvicorn)
     address = request.client.host if request.client is not None else None
     user_id = await console.services.admin.login_user_id(login_name)
@@ -42,7 +39,8 @@ async def login(request: Request, console: ConsoleDep) -> Response:
         response = _login_form(
             request,
             console,
-            error=f"Too many sign-in attempts. Try again in {verdict.retry_after_s} s.",
+            error=_("Too many sign-in attempts. Try again in %(num)s s.")
+            % {"num": verdict.retry_after_s},
             status=429,
             login=login_name,
         )
@@ -50,11 +48,38 @@ async def login(request: Request, console: ConsoleDep) -> Response:
         return response
     user = await console.services.admin.check_password(login_name, password)
     if user is None:
-        return _login_form(request, console, error=_BAD_LOGIN, status=401, login=login_name)
+        await audit.record(
+            console.services.database,
+            "auth.sign_in_failed",
+            actor=user_id,
+            ip=address,
+            detail={"login": login_name[:200], "method": "password"},
+        )
+        error = _("Wrong user or password.")
+        return _login_form(request, console, error=error, status=401, login=login_name)
+    if user.status != "active":
+        return _login_form(
+            request, console, error=inactive_message(user.status), status=403, login=login_name
+        )
     response = RedirectResponse(next_page, status_code=303)
     await console.sessions.start(user, response, request)
+    await audit.record(
+        console.services.database,
+        "auth.sign_in",
+        actor=user.id,
+        ip=address,
+        detail={"method": "password"},
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/console")
     return response
+
+
+def inactive_message(status: str) -> str:
+    if status == "pending_approval":
+        return _("Your account waits for an administrator's approval.")
+    if status == "unverified":
+        return _("Confirm your e-mail address first: open the link we sent you.")
+    return _("This account is disabled.")
 
 
 @router.post("/logout")
@@ -63,6 +88,12 @@ async def logout(
 ) -> Response:
     response = RedirectResponse("/console/login", status_code=303)
     await console.sessions.end(request, response)
+    await audit.record(
+        console.services.database,
+        "auth.sign_out",
+        actor=_session.user.id,
+        ip=audit.client_ip(request),
+    )
     return response
 
 
@@ -74,20 +105,19 @@ def _login_form(
     error: str | None = None,
     status: int = 200,
     login: str = "",
+    notice: str | None = None,
 ) -> Response:
-    token = secrets.token_urlsafe(32)
-    response = render(
-        request,
-        "login.html",
-        {"csrf_token": token, "error": error, "next": _safe_next(next), "login": login},
-        status_code=status,
-    )
-    console.sessions.set_cookie(response, request, LOGIN_COOKIE, token, _LOGIN_TOKEN_AGE_S)
-    return response
-
-
-def _safe_next(value: str) -> str:
-    """Only a console path: never an open redirect to another site."""
-    if value.startswith("/console") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/console"
+    settings = console.services.settings.console
+    context = {
+        "error": error,
+        "notice": notice,
+        "next": safe_next(next),
+        "login": login,
+        "signup": settings.signup,
+        "can_reset": settings.smtp is not None,
+        "sso": [
+            {"name": p.name, "label": p.label or ("GitHub" if p.kind == "github" else p.name)}
+            for p in settings.sso
+        ],
+    }
+    return anonymous_form(request, console, "login.html", context, status)

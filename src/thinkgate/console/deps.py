@@ -14,9 +14,13 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from thinkgate.api.deps import Services, ServicesDep
+from thinkgate.console import i18n
+from thinkgate.console.i18n import _
 from thinkgate.console.sessions import ConsoleSession, SessionManager, tokens_match
 from thinkgate.console.throttle import LoginThrottle
+from thinkgate.store.console_accounts import AccountRepository
 from thinkgate.store.console_sessions import ConsoleSessionRepository
+from thinkgate.store.users import UserRepository
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -35,12 +39,12 @@ class ConsoleProblem(Exception):
         self.message = message
 
 
-def forbidden(message: str = "You do not have access to this page.") -> ConsoleProblem:
-    return ConsoleProblem(403, message)
+def forbidden(message: str | None = None) -> ConsoleProblem:
+    return ConsoleProblem(403, message or _("You do not have access to this page."))
 
 
-def not_found(message: str = "There is nothing here.") -> ConsoleProblem:
-    return ConsoleProblem(404, message)
+def not_found(message: str | None = None) -> ConsoleProblem:
+    return ConsoleProblem(404, message or _("There is nothing here."))
 
 
 @dataclass(slots=True)
@@ -48,6 +52,8 @@ class Console:
     services: Services
     sessions: SessionManager
     throttle: LoginThrottle
+    users: UserRepository  # console account columns (language, e-mail, sign-up state)
+    accounts: AccountRepository  # one-time tokens (invites, mail links, SSO), SSO identities
 
 
 def get_console(request: Request, services: ServicesDep) -> Console:
@@ -59,8 +65,12 @@ def get_console(request: Request, services: ServicesDep) -> Console:
             sessions=SessionManager(
                 ConsoleSessionRepository(services.database),
                 services.settings.console_secure_cookies,
+                lifetime_s=int(services.settings.console.session_hours * 3600),
+                idle_s=int(services.settings.console.idle_minutes * 60),
             ),
             throttle=LoginThrottle(services.gateway.counters),
+            users=UserRepository(services.database),
+            accounts=AccountRepository(services.database),
         )
         request.app.state.console = console
     return console
@@ -74,8 +84,13 @@ async def current_session(request: Request, console: ConsoleDep) -> ConsoleSessi
     if record is None:
         raise SignInRequired()
     user = await console.services.admin.user(record.user_id)
-    if user is None:
+    if user is None or user.status != "active":
         raise SignInRequired()
+    chosen = i18n.chosen(request)
+    if chosen is not None and chosen != user.locale:  # the language switch: kept per user
+        await console.users.update_account(user.id, locale=chosen)
+    elif chosen is None and user.locale is not None:
+        i18n.set_locale(user.locale)
     return ConsoleSession(user=user, csrf_token=record.csrf_token, session_id=record.id)
 
 
@@ -84,7 +99,7 @@ SessionDep = Annotated[ConsoleSession, Depends(current_session)]
 
 def admin_session(session: SessionDep) -> ConsoleSession:
     if not session.is_admin:
-        raise forbidden("This page is for administrators.")
+        raise forbidden(_("This page is for administrators."))
     return session
 
 
@@ -96,7 +111,7 @@ async def checked_form(request: Request, session: SessionDep) -> FormData:
     form = await request.form()
     presented = form.get(CSRF_FIELD)
     if not tokens_match(session.csrf_token, presented if isinstance(presented, str) else None):
-        raise forbidden("The form's security token is missing or stale. Reload the page.")
+        raise forbidden(_("The form's security token is missing or stale. Reload the page."))
     return form
 
 
@@ -106,7 +121,7 @@ FormDep = Annotated[FormData, Depends(checked_form)]
 def checked_header(request: Request, session: SessionDep) -> ConsoleSession:
     """For the console's own fetch() calls: the CSRF token travels in a header."""
     if not tokens_match(session.csrf_token, request.headers.get(CSRF_HEADER)):
-        raise forbidden("The request's security token is missing or stale. Reload the page.")
+        raise forbidden(_("The request's security token is missing or stale. Reload the page."))
     return session
 
 

@@ -9,6 +9,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from thinkgate.console.i18n import N_
+
 KEY_ENV = "THINKGATE_API_KEY"
 
 
@@ -67,10 +69,13 @@ def examples(base: str, model: str) -> list[Example]:
     return [
         Example(
             "responses",
-            "Create a response",
+            N_("Create a response"),
             "POST",
             "/responses",
-            "Generate a reply: the SDK gives the text as output_text, the JSON has it in output.",
+            N_(
+                "Generate a reply: the SDK gives the text as output_text, "
+                "the JSON has it in output."
+            ),
             _curl(base, "POST", "/responses", respond),
             _python(
                 base,
@@ -88,10 +93,10 @@ def examples(base: str, model: str) -> list[Example]:
         ),
         Example(
             "responses-stream",
-            "Stream a response",
+            N_("Stream a response"),
             "POST",
             "/responses",
-            "Server-sent events as the answer is written (response.output_text.delta).",
+            N_("Server-sent events as the answer is written (response.output_text.delta)."),
             _curl(base, "POST", "/responses", stream).replace("curl ", "curl -N ", 1),
             _python(
                 base,
@@ -112,10 +117,10 @@ def examples(base: str, model: str) -> list[Example]:
         ),
         Example(
             "chat",
-            "Chat Completions",
+            N_("Chat Completions"),
             "POST",
             "/chat/completions",
-            "The older chat format, served by the same pipeline.",
+            N_("The older chat format, served by the same pipeline."),
             _curl(base, "POST", "/chat/completions", chat),
             _python(
                 base,
@@ -132,10 +137,10 @@ def examples(base: str, model: str) -> list[Example]:
         ),
         Example(
             "models",
-            "List models",
+            N_("List models"),
             "GET",
             "/models",
-            "Every model this server serves, with its reasoning efforts.",
+            N_("Every model this server serves, with its reasoning efforts."),
             _curl(base, "GET", "/models", None),
             _python(base, "for model in client.models.list():\n    print(model.id)\n"),
             _javascript(
@@ -144,10 +149,10 @@ def examples(base: str, model: str) -> list[Example]:
         ),
         Example(
             "usage",
-            "Your usage",
+            N_("Your usage"),
             "GET",
             "/usage",
-            "Requests, tokens and cost (USD) of your keys, by day, model or key.",
+            N_("Requests, tokens and cost (USD) of your keys, by day, model or key."),
             _curl(base, "GET", "/usage?group_by=model", None),
             _python(
                 base,

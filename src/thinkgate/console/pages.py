@@ -16,9 +16,11 @@ from starlette.responses import RedirectResponse, Response
 
 from thinkgate.console import views
 from thinkgate.console.deps import ConsoleDep, FormDep, SessionDep, not_found
+from thinkgate.console.i18n import _
 from thinkgate.console.sessions import ConsoleSession
 from thinkgate.console.templating import render
 from thinkgate.errors import InvalidRequestError, NotFoundError
+from thinkgate.gateway import audit
 from thinkgate.gateway.admin import user_view
 from thinkgate.store.ledger import LedgerFilter
 
@@ -73,6 +75,14 @@ async def add_key(
     except InvalidRequestError as refused:  # past what the admin allows this user
         parsed.errors.append(refused.message)
         return await _keys(request, console, session, form=parsed, status=400)
+    await audit.record(
+        console.services.database,
+        "key.created",
+        actor=session.user.id,
+        ip=audit.client_ip(request),
+        target=created["id"],
+        detail={"via": "console", "name": created["name"], "prefix": created["prefix"]},
+    )
     # Rendered here, never stored: the only time the secret is seen.
     return await _keys(request, console, session, created=created, status=201)
 
@@ -91,10 +101,18 @@ async def key_page(
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(
-    key_id: str, console: ConsoleDep, session: SessionDep, _form: FormDep
+    key_id: str, request: Request, console: ConsoleDep, session: SessionDep, _form: FormDep
 ) -> Response:
     await _own_key(console, session, key_id)
     await console.services.gateway.revoke(key_id)
+    await audit.record(
+        console.services.database,
+        "key.revoked",
+        actor=session.user.id,
+        ip=audit.client_ip(request),
+        target=key_id,
+        detail={"via": "console"},
+    )
     return RedirectResponse("/console/keys", status_code=303)
 
 
@@ -166,9 +184,9 @@ async def _own_key(console: ConsoleDep, session: ConsoleSession, key_id: str) ->
     try:
         key = await console.services.admin.show_key(key_id)
     except NotFoundError:
-        raise not_found("No such API token.") from None
+        raise not_found(_("No such API token.")) from None
     if key["user_id"] != session.user.id:
-        raise not_found("No such API token.")
+        raise not_found(_("No such API token."))
     return key
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from thinkgate.api.admin_prompts import version_body
 from thinkgate.console.deps import AdminSessionDep, ConsoleDep, FormDep
+from thinkgate.console.i18n import _
 from thinkgate.console.sessions import ConsoleSession
 from thinkgate.console.templating import render
 from thinkgate.errors import InvalidRequestError
@@ -41,7 +42,9 @@ async def create_prompt(
     created = await PromptRepository(console.services.database).create(
         body.name, body.description, version_body(body), created_by=session.user.id
     )
-    return await _page(request, console, session, notice=f"Created prompt {created['id']}.")
+    return await _page(
+        request, console, session, notice=_("Created prompt %(id)s.") % {"id": created["id"]}
+    )
 
 
 @router.post("/{prompt_id}/versions")
@@ -55,8 +58,8 @@ async def add_version(
     prompts = PromptRepository(console.services.database)
     version = await prompts.add_version(prompt_id, version_body(body))
     if version is None:
-        return await _page(request, console, session, error="No such prompt.", status=404)
-    notice = f"Added version {version['version']} of {prompt_id}."
+        return await _page(request, console, session, error=_("No such prompt."), status=404)
+    notice = _("Added version %(num)s of %(id)s.") % {"num": version["version"], "id": prompt_id}
     return await _page(request, console, session, notice=notice)
 
 

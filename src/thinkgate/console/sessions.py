@@ -3,6 +3,8 @@ only its hash, the user and the session's CSRF token (synchronizer pattern).
 
 The cookie is `Secure` when the console is served over https (`console_secure_cookies =
 "auto"`), always or never when configured: a loopback http test cannot use Secure cookies.
+A session ends `[console] session_hours` after sign-in, or after `idle_minutes` unused
+(its last use is written at most once a minute: not a database write per page).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from thinkgate.store.users import UserRecord
 COOKIE = "tg_console"
 LOGIN_COOKIE = "tg_console_login"  # the sign-in form's CSRF token, before any session
 LIFETIME_S = 12 * 3600
+IDLE_S = 3600
+TOUCH_EVERY_S = 60
 COOKIE_PATH = "/console"
 
 
@@ -36,9 +40,17 @@ class ConsoleSession:
 
 
 class SessionManager:
-    def __init__(self, repository: ConsoleSessionRepository, secure: str) -> None:
+    def __init__(
+        self,
+        repository: ConsoleSessionRepository,
+        secure: str,
+        lifetime_s: int = LIFETIME_S,
+        idle_s: int = IDLE_S,
+    ) -> None:
         self._repository = repository
         self._secure = secure  # "auto" | "always" | "never"
+        self._lifetime_s = lifetime_s
+        self._idle_s = idle_s
 
     async def start(self, user: UserRecord, response: Response, request: Request) -> None:
         """A fresh session (a new token on every sign-in: no session fixation)."""
@@ -46,15 +58,23 @@ class SessionManager:
         now = int(time.time())
         await self._repository.purge_expired(now)
         await self._repository.add(
-            SessionRecord(_digest(token), user.id, secrets.token_urlsafe(32), now, now + LIFETIME_S)
+            SessionRecord(
+                _digest(token), user.id, secrets.token_urlsafe(32), now, now + self._lifetime_s
+            )
         )
-        self.set_cookie(response, request, COOKIE, token, LIFETIME_S)
+        self.set_cookie(response, request, COOKIE, token, self._lifetime_s)
 
     async def load(self, request: Request) -> SessionRecord | None:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
-        return await self._repository.get(_digest(token), int(time.time()))
+        now = int(time.time())
+        record = await self._repository.get(_digest(token), now, self._idle_s)
+        if record is not None and now - (record.last_seen_at or record.created_at) >= min(
+            TOUCH_EVERY_S, self._idle_s // 2
+        ):
+            await self._repository.touch(record.id, now)
+        return record
 
     async def end(self, request: Request, response: Response) -> None:
         token = request.cookies.get(COOKIE)

@@ -14,7 +14,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from thinkgate.console.i18n import _
 from thinkgate.gateway.admin import Admin, KeySpec
+from thinkgate.gateway.passwords import MAX_LENGTH, MIN_LENGTH
 from thinkgate.store.ledger import LedgerFilter
 
 CHART_DAYS = 30
@@ -121,14 +123,14 @@ def parse_key_form(
     form = KeyForm(values={**fields, "models": models})
     name = fields.get("name", "").strip()
     if not 1 <= len(name) <= 200:
-        form.errors.append("Give the token a name (1 to 200 characters).")
+        form.errors.append(_("Give the token a name (1 to 200 characters)."))
     unknown = [m for m in models if m not in known_models]
     if unknown:
-        form.errors.append("Unknown model: " + ", ".join(unknown))
-    budget = _money(form, fields.get("budget_usd", ""), "Budget")
-    monthly = _money(form, fields.get("budget_monthly_usd", ""), "Monthly budget")
-    rpm = _count(form, fields.get("rpm", ""), "Requests per minute")
-    tpm = _count(form, fields.get("tpm", ""), "Tokens per minute")
+        form.errors.append(_("Unknown model: %(models)s") % {"models": ", ".join(unknown)})
+    budget = _money(form, fields.get("budget_usd", ""), _("Budget"))
+    monthly = _money(form, fields.get("budget_monthly_usd", ""), _("Monthly budget"))
+    rpm = _count(form, fields.get("rpm", ""), _("Requests per minute"))
+    tpm = _count(form, fields.get("tpm", ""), _("Tokens per minute"))
     expires_at = _expiry(form, fields.get("expires", ""))
     if not form.errors:
         form.spec = KeySpec(
@@ -154,7 +156,8 @@ def _money(form: KeyForm, raw: str, label: str) -> Decimal | None:
     exponent = value.as_tuple().exponent
     if not value.is_finite() or not 0 <= value <= MAX_BUDGET_USD or int(exponent) < -6:
         form.errors.append(
-            f"{label} must be an amount in USD up to {MAX_BUDGET_USD} (at most 6 decimals)."
+            _("%(field)s must be an amount in USD up to %(max)s (at most 6 decimals).")
+            % {"field": label, "max": MAX_BUDGET_USD}
         )
         return None
     return value
@@ -164,7 +167,7 @@ def _count(form: KeyForm, raw: str, label: str) -> int | None:
     if not raw.strip():
         return None
     if not raw.strip().isdigit() or int(raw) < 1 or int(raw) > 10**9:
-        form.errors.append(f"{label} must be a whole number from 1.")
+        form.errors.append(_("%(field)s must be a whole number from 1.") % {"field": label})
         return None
     return int(raw)
 
@@ -174,7 +177,7 @@ def _expiry(form: KeyForm, raw: str) -> int | None:
         return None
     start = _day_start(raw.strip())
     if start is None or start + 86400 <= time.time():
-        form.errors.append("The expiry must be a date from today on.")
+        form.errors.append(_("The expiry must be a date from today on."))
         return None
     return start + 86400  # valid through the whole chosen day (UTC)
 
@@ -184,16 +187,23 @@ def limits_line(user: Mapping[str, Any]) -> str | None:
     the tokens and admin pages."""
     parts: list[str] = []
     if user["budget_usd"] is not None:
-        parts.append(f"${user['budget_usd']} in all")
+        parts.append(_("$%(amount)s in all") % {"amount": user["budget_usd"]})
     if user["budget_monthly_usd"] is not None:
-        parts.append(f"${user['budget_monthly_usd']} a month")
+        parts.append(_("$%(amount)s a month") % {"amount": user["budget_monthly_usd"]})
     if user["rpm"] is not None:
-        parts.append(f"{user['rpm']} requests a minute")
+        parts.append(_("%(num)s requests a minute") % {"num": user["rpm"]})
     if user["tpm"] is not None:
-        parts.append(f"{user['tpm']} tokens a minute")
+        parts.append(_("%(num)s tokens a minute") % {"num": user["tpm"]})
     if user["models"] is not None:
-        parts.append("models: " + (", ".join(user["models"]) or "none"))
-    return "; ".join(parts) or None
+        parts.append(_("models: %(models)s") % {"models": ", ".join(user["models"]) or _("none")})
+    return _("; ").join(parts) or None
+
+
+def password_rule() -> str:
+    return _("The password needs %(min)s to %(max)s characters.") % {
+        "min": MIN_LENGTH,
+        "max": MAX_LENGTH,
+    }
 
 
 def key_status(key: dict[str, Any], now: int) -> str:

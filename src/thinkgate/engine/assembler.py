@@ -266,7 +266,9 @@ class ResponseAssembler:
         if index is None:
             return events
         where = {"output_index": index, "item_id": item_id}
-        events += [self._event(event_type, **where) for event_type in delta.events]
+        for event in delta.events:
+            kind, fields = (event, {}) if isinstance(event, str) else event
+            events.append(self._event(kind, **where, **fields))
         if delta.stage == "done":
             del self._hosted[item_id]
             self.response["output"][index] = dict(delta.item)

@@ -103,11 +103,12 @@ class HostedItemDelta:
 
     `added`: its item opens (status `in_progress`) at the next output index; `progress`:
     a named event only (`response.web_search_call.searching`); `done`: the item as it ended.
-    `events`: the item's own event types for this stage, sent with its id and index."""
+    `events`: the item's own event types for this stage, sent with its id and index (a
+    `(type, fields)` pair adds fields: MCP's `mcp_call_arguments.delta` carries `delta`)."""
 
     stage: Literal["added", "progress", "done"]
     item: dict[str, Any]
-    events: tuple[str, ...] = ()
+    events: tuple[str | tuple[str, dict[str, Any]], ...] = ()
     kind: Literal["hosted_item"] = "hosted_item"
 
 

@@ -34,9 +34,13 @@ from thinkgate.engine.deltas import (
     ToolCallDoneDelta,
     ToolCallStartDelta,
 )
+from thinkgate.engine.hosted_prelude import model_view, prepare
 from thinkgate.engine.request import CanonicalRequest, Item
-from thinkgate.hosted import CallOutcome, HostedCall, HostedTool, Source
+from thinkgate.hosted import CallOutcome, FileSource, HostedCall, HostedTool, Source, Turn
+from thinkgate.hosted.base import Event
+from thinkgate.hosted.file_search import file_citations
 from thinkgate.ids import new_call_id, new_id
+from thinkgate.protocol.hosted_costs import call_cap
 from thinkgate.protocol.tools import hosted_choice
 
 log = logging.getLogger(__name__)
@@ -80,19 +84,32 @@ class HostedLoop:
         self._generate = generate
         self._request = request
         self._plan = plan
+        self._offer(offered)
+        self._held: list[Delta] = []  # the prelude's items, sent after round 0's prompt
+        self._paused = False  # a call awaits the client (an MCP approval request)
+        self._usage = _Usage()
+        self._calls_made = 0
+        self._sources: list[Source] = []
+        self._files: list[FileSource] = []  # file_search excerpts: `file_citation`s
+        self._context: list[Item] = []  # this turn's rounds, as the model reads them
+        self._turn = Turn(_client_text(request), owner=request.owner)  # what the calls share
+        self._turn.items = request.all_items
+
+    def _offer(self, offered: Sequence[Offered]) -> None:
         self._offered = list(offered)
+        own = {str(tool.get("name")) for tool in self._request.tools}
         self._functions = [
             (function, declared, tool)
             for declared, tool in offered
             for function in tool.functions(declared)
+            if function["name"] not in own  # a client's tool of that name stays the client's
         ]
         self._by_name: dict[str, Served] = {f["name"]: (d, t) for f, d, t in self._functions}
-        self._usage = _Usage()
-        self._calls_made = 0
-        self._sources: list[Source] = []
-        self._context: list[Item] = []  # this turn's rounds, as the model reads them
 
     async def deltas(self) -> AsyncGenerator[Delta, None]:
+        prepared = await prepare(self._offered, self._request)  # MCP: lists, approvals
+        self._offer(prepared.offered)
+        self._held, self._context = list(prepared.held), list(prepared.context)
         last: _Round | None = None
         for number in range(MAX_ROUNDS + 1):
             plan = self._round_plan(number)
@@ -112,7 +129,11 @@ class HostedLoop:
                 break
             async for delta in self._run_calls(runnable, "".join(last.text)):
                 yield delta
+            if self._paused:
+                break
         for delta in self._citations(last):
+            yield delta
+        for delta in self._file_citations(last):
             yield delta
         yield self._finish(last.finish.reason if last and last.finish else "stop")
 
@@ -127,6 +148,10 @@ class HostedLoop:
                 passed = self._observe(delta, state)
                 if passed is not None:
                     yield passed
+                if isinstance(passed, PromptDelta) and self._held:
+                    for held in self._held:
+                        yield held
+                    self._held = []
         finally:
             await deltas.aclose()
             if plan.meter is not self._plan.meter:  # what this round counted joins the total
@@ -189,14 +214,20 @@ class HostedLoop:
         choice = request.tool_choice
         kind = hosted_choice(choice)
         if kind is not None:
-            named = [f["name"] for f, _, tool in self._functions if kind in tool.types]
+            named = [
+                f["name"]
+                for f, declared, tool in self._functions
+                if kind in tool.types and _chooses(tool, choice, declared, f)
+            ]
             forced = offer and number == 0 and bool(named)
             choice = {"type": "function", "name": named[0]} if forced else "auto"
         elif number > 0 and choice == "required":
             choice = "auto"
+        tools = [tool for _, tool in self._offered]
         return dataclasses.replace(
             request,
-            input_items=[*request.input_items, *self._context],
+            history=model_view(tools, request.history),
+            input_items=model_view(tools, [*request.input_items, *self._context]),
             tools=[*request.tools, *functions],
             declared_tools=declared,
             tool_choice=choice,
@@ -212,8 +243,7 @@ class HostedLoop:
         return dataclasses.replace(self._plan, max_output_tokens=left, meter=UsageMeter())
 
     def _calls_left(self) -> int:
-        limit = self._request.max_tool_calls
-        return 1 << 30 if limit is None else max(limit - self._calls_made, 0)
+        return max(call_cap(self._request.max_tool_calls) - self._calls_made, 0)
 
     # --- hosted calls -------------------------------------------------------------
 
@@ -227,9 +257,11 @@ class HostedLoop:
             item = {"id": new_id(tool.id_prefix)}
             call = HostedCall(declared, name, _arguments(arguments), item)
             call.include = self._request.include
+            call.turn = self._turn
             tool.begin(call)
             started.append((tool, call))
-            yield HostedItemDelta("added", dict(call.item), tool.opening)
+            opening = tool.opening if call.opening is None else call.opening
+            yield HostedItemDelta("added", dict(call.item), opening)
         tasks = [asyncio.ensure_future(_run(tool, call)) for tool, call in started]
         try:
             for tool, call in started:
@@ -238,7 +270,9 @@ class HostedLoop:
             for (tool, _call), task in zip(started, tasks, strict=True):
                 outcome = await task
                 outcomes.append(outcome)
-                closing = tool.closing if outcome.completed else ()
+                closing: tuple[Event, ...] = tool.closing if outcome.completed else ()
+                closing = closing if outcome.closing is None else outcome.closing
+                self._paused = self._paused or outcome.pauses
                 yield HostedItemDelta("done", dict(outcome.item), closing)
         finally:
             for task in tasks:
@@ -258,6 +292,8 @@ class HostedLoop:
             part = {"type": "output_text", "text": text, "annotations": []}
             self._context.append({"type": "message", "role": "assistant", "content": [part]})
         for (_tool, call), raw, outcome in zip(started, arguments, outcomes, strict=True):
+            if outcome.pauses:  # not run: the client answers it first
+                continue
             call_id = new_call_id()  # the model's own call id (an item id is too long for some)
             self._context.append(
                 {"type": "function_call", "call_id": call_id, "name": call.name, "arguments": raw}
@@ -266,8 +302,14 @@ class HostedLoop:
                 {"type": "function_call_output", "call_id": call_id, "output": outcome.output}
             )
             self._sources.extend(outcome.sources)
+            self._files.extend(outcome.files)
 
     # --- the end ------------------------------------------------------------------
+
+    def _file_citations(self, last: _Round | None) -> list[Delta]:
+        if last is None or not self._files:
+            return []
+        return [AnnotationDelta(a) for a in file_citations("".join(last.text), self._files)]
 
     def _citations(self, last: _Round | None) -> list[Delta]:
         """`url_citation`s where the answer's text names a source's URL."""
@@ -286,7 +328,9 @@ class HostedLoop:
                 start = text.find(source.url, start + len(source.url))
         return [
             AnnotationDelta(
-                {
+                {**source.annotation, "start_index": start, "end_index": end}
+                if source.annotation is not None
+                else {
                     "type": "url_citation",
                     "start_index": start,
                     "end_index": end,
@@ -299,6 +343,26 @@ class HostedLoop:
 
     def _finish(self, reason: Any) -> FinishDelta:
         return FinishDelta(reason, self._usage.output, self._usage.reasoning)
+
+
+def _client_text(request: CanonicalRequest) -> str:
+    """The text of the client's own messages (not tool outputs, not pages read)."""
+    parts: list[str] = [request.instructions or ""]
+    for item in request.all_items:
+        if item.get("type", "message") != "message" or item.get("role") == "assistant":
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts += [str(p.get("text", "")) for p in content if isinstance(p, dict)]
+    return "\n".join(parts)
+
+
+def _chooses(tool: HostedTool, choice: Any, declared: dict[str, Any], function: Any) -> bool:
+    """Whether a hosted `tool_choice` forces `function` (MCP's names a server and a tool)."""
+    chooses = getattr(tool, "chooses", None)
+    return chooses is None or bool(chooses(choice, declared, function))
 
 
 def _arguments(raw: str) -> dict[str, Any] | None:

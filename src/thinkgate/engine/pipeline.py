@@ -24,6 +24,7 @@ from thinkgate.engine.compaction_codec import open_summaries
 from thinkgate.engine.context_management import compact_before_generation, supersede
 from thinkgate.engine.deltas import Delta
 from thinkgate.engine.hosted_loop import HostedLoop
+from thinkgate.engine.hosted_prelude import refuse_stray_approvals
 from thinkgate.engine.input_state import settle_input
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.prepared import PreparedAssembler, no_generation
@@ -42,6 +43,7 @@ from thinkgate.engine.tool_pairs import check_tool_pairs
 from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
 from thinkgate.hosted import HostedTools
 from thinkgate.ids import new_id
+from thinkgate.protocol.hosted_costs import price_keys
 from thinkgate.protocol.tool_catalog import unavailable_tools
 from thinkgate.protocol.tools import hosted_choice
 from thinkgate.reasoning import ReasoningPlanner, Sealer
@@ -60,6 +62,7 @@ _ITEM_PREFIXES = {
     "shell_call": "sh",
     "shell_call_output": "sho",
     "web_search_call": "ws",
+    "file_search_call": "fs",
     "tool_search_call": "tsc",
     "tool_search_output": "tso",
 }
@@ -116,9 +119,19 @@ class ResponsesPipeline:
         self._reasoning = reasoning or ReasoningPlanner(Sealer.ephemeral())
         self._hosted = hosted or HostedTools()
 
-    def unavailable_tools(self, declared: list[dict[str, Any]]) -> list[str]:
-        """Declared hosted tools no model is offered here (no provider configured)."""
+    def unavailable_tools(self, declared: list[dict[str, Any]], model: str = "") -> list[str]:
+        """Declared hosted tools no model is offered here (no provider configured, and the
+        model's upstream does not run them itself)."""
+        if model and self._passes_through(model):
+            return []
         return [kind for kind in unavailable_tools(declared) if not self._hosted.serves(kind)]
+
+    def _passes_through(self, model: str) -> bool:
+        try:
+            _, backend = self._registry.resolve(model)
+        except ThinkgateError:  # an unknown model is refused later, in `prepare`
+            return False
+        return backend.capabilities().runs_hosted_tools
 
     @property
     def sealer(self) -> Sealer:
@@ -258,8 +271,14 @@ class ResponsesPipeline:
     ) -> AsyncGenerator[Delta, None]:
         """The model's Deltas; with hosted tools declared and served, the tool loop's
         (engine.hosted_loop), which runs their calls between the model's turns."""
+        if backend.capabilities().runs_hosted_tools:  # the upstream runs them: as declared
+            declared = request.declared_tools or ()
+            request.hosted_price_keys = price_keys(tool["type"] for tool in declared)
+            return self._reasoning.generate(backend, request, plan, shown=shown)
         offered = self._hosted.offered(request.declared_tools)
+        request.hosted_price_keys = price_keys(kind for _, tool in offered for kind in tool.types)
         if not offered:
+            refuse_stray_approvals(request)  # an MCP approval needs its server declared
             if hosted_choice(request.tool_choice) is not None:  # forced, but not served here
                 request = dataclasses.replace(request, tool_choice="auto")
             return self._reasoning.generate(backend, request, plan, shown=shown)

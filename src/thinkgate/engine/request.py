@@ -116,6 +116,9 @@ class CanonicalRequest:
     # and never stored as input, and the echo of what was used (id, version, variables).
     prompt_items: list[Item] = field(default_factory=list)
     prompt: dict[str, Any] | None = None
+    # The price keys of the hosted tools this request may call (run here or passed
+    # through; set by the pipeline): the budget reserves their worst case up front.
+    hosted_price_keys: tuple[str, ...] = ()
 
     @property
     def all_items(self) -> list[Item]:

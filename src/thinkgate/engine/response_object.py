@@ -9,6 +9,7 @@ import orjson
 
 from thinkgate.engine.prompt_templates import instructions_echo
 from thinkgate.engine.request import CanonicalRequest
+from thinkgate.protocol.mcp_models import public_tools
 
 ResponseDict = dict[str, Any]
 
@@ -43,7 +44,9 @@ def new_response(request: CanonicalRequest, response_id: str, created_at: int) -
         "temperature": request.sampling.temperature,
         "text": {"format": request.output_format.to_wire(), "verbosity": request.verbosity},
         "tool_choice": request.tool_choice,
-        "tools": request.tools if request.declared_tools is None else request.declared_tools,
+        "tools": request.tools
+        if request.declared_tools is None
+        else public_tools(request.declared_tools),
         "top_logprobs": request.sampling.top_logprobs,
         "top_p": request.sampling.top_p,
         "presence_penalty": request.sampling.presence_penalty,

@@ -130,6 +130,17 @@ def _refuse_unsupported(body: CreateResponseRequest) -> None:
             param="background",
             code="invalid_value",
         )
+    if body.background and any(
+        tool.get("type") == "mcp" and (tool.get("headers") or tool.get("authorization"))
+        for tool in body.tools or ()
+        if isinstance(tool, dict)
+    ):
+        raise InvalidRequestError(  # a queued job would have to store them (docs/mcp.md)
+            "MCP credentials ('headers', 'authorization') are not accepted with 'background': "
+            "they are never stored. Configure the server in [mcp.servers] instead.",
+            param="background",
+            code="unsupported_value",
+        )
     if body.input is None and body.previous_response_id is None and body.prompt is None:
         raise InvalidRequestError(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"

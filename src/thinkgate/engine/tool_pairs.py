@@ -27,7 +27,8 @@ def check_tool_pairs(items: list[Item], *, param: str = "input") -> None:
         kind = item.get("type")
         if kind in _PAIRS:
             calls[(kind, item["call_id"])] = kind
-        elif kind in _CALL_OF_OUTPUT:
+        elif kind in _CALL_OF_OUTPUT and item.get("call_id") is not None:
+            # (an output without `call_id`, as Codex sends, answers no call)
             key = (_CALL_OF_OUTPUT[kind], item["call_id"])
             if key not in calls:
                 raise InvalidRequestError(

@@ -17,13 +17,18 @@ from thinkgate.engine.request import CanonicalRequest
 from thinkgate.engine.response_object import ResponseDict
 from thinkgate.errors import QuotaExceededError, RateLimitError, ThinkgateError, model_not_found
 from thinkgate.gateway.counters import RateState, RateWindow, strictest
+from thinkgate.gateway.plans import Hold
 from thinkgate.gateway.pricing import usd
 from thinkgate.gateway.user_limits import model_allowed, user_window
+from thinkgate.gateway.wallet import PREFIX as WALLET_PREFIX
+from thinkgate.protocol.hosted_costs import call_cap
 from thinkgate.store.keys import KeyRecord
 from thinkgate.store.ledger import LedgerEntry
+from thinkgate.store.plans import PlanRecord
 from thinkgate.store.users import UserRecord
 
 if TYPE_CHECKING:
+    from thinkgate.gateway.billing import Billing
     from thinkgate.gateway.service import Gateway
 
 COST_HEADER = "x-thinkgate-cost-usd"
@@ -61,19 +66,53 @@ class Account:
             await self._count(windows, input_tokens + max_output_tokens)
         token_windows = [window.id for window in windows if window.tpm is not None]
         budgets = self.gateway.budget_counters(self.key, user)
+        plans = await self.gateway.plans(self.key)
         reserved = 0
-        if budgets:
+        if budgets or plans:
             reserved = self.gateway.prices.worst_case(
                 request.model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
+            ) + self.gateway.prices.worst_tool_cost(
+                request.hosted_price_keys, call_cap(request.max_tool_calls)
             )
-            if not await self.gateway.counters.reserve(budgets, reserved, self.gateway.spent):
-                for window in token_windows:
-                    await self.gateway.counters.refund_tokens(
-                        window, input_tokens + max_output_tokens
-                    )
-                raise QuotaExceededError(_quota_message(self.key, user))
+        holds = await self._plan_holds(plans, input_tokens + max_output_tokens, reserved, windows)
+        if budgets and not await self.gateway.counters.reserve(
+            budgets, reserved, self.gateway.spent
+        ):
+            await self._refund(token_windows, input_tokens + max_output_tokens)
+            if holds:
+                await self._billing().plans.give_back(holds)
+            wallet = any(name.startswith(WALLET_PREFIX) for name, _ in budgets)
+            if wallet and self.gateway.billing is not None:  # its balance's 100% alert
+                self.gateway.billing.alerts.touched(self.key, exhausted=True)
+            raise QuotaExceededError(_quota_message(self.key, user, budgets))
         names = [name for name, _ in budgets]
-        return Bill(self, request.model, reserved, names, max_output_tokens, token_windows)
+        bill = Bill(self, request.model, reserved, names, max_output_tokens, token_windows)
+        bill.plan_holds = holds
+        return bill
+
+    async def _plan_holds(
+        self,
+        plans: list[tuple[str, PlanRecord]],
+        tokens: int,
+        money: int,
+        windows: list[RateWindow],
+    ) -> list[Hold]:
+        """The request taken from its plans' windows (refused: the token windows refunded)."""
+        if not plans:
+            return []
+        try:
+            return await self._billing().plans.admit(plans, tokens, money, self.headers)
+        except ThinkgateError:
+            await self._refund([w.id for w in windows if w.tpm is not None], tokens)
+            raise
+
+    async def _refund(self, token_windows: list[str], tokens: int) -> None:
+        for window in token_windows:
+            await self.gateway.counters.refund_tokens(window, tokens)
+
+    def _billing(self) -> Billing:
+        assert self.gateway.billing is not None  # plans are found only through billing
+        return self.gateway.billing
 
     async def _count(self, windows: list[RateWindow], tokens: int) -> None:
         """Count the request in its key's window and its user's, or refuse it (429)."""
@@ -141,6 +180,7 @@ class Bill:
     budgets: list[str]
     max_output_tokens: int
     token_windows: list[str]  # the TPM windows it was counted in: unused output goes back
+    plan_holds: list[Hold] = field(default_factory=list)  # what plan windows it took
 
     async def settle(
         self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
@@ -153,6 +193,9 @@ class Bill:
         if priced.refund:
             for window in self.token_windows:
                 await counters.refund_tokens(window, priced.refund)
+        if self.plan_holds:
+            tokens = priced.input_tokens + priced.output_tokens
+            await self.account._billing().plans.settle(self.plan_holds, tokens, priced.cost)
         self._record(response, priced, channel)
 
     def settle_now(
@@ -160,6 +203,8 @@ class Bill:
     ) -> bool:
         """`settle` without waiting, where the counters allow (one replica's memory, or
         nothing to count): no task, no trip through the event loop. False: not settled."""
+        if self.plan_holds:
+            return False  # plan windows may be a round trip away
         priced = self._priced(usage, response)
         if self.budgets or priced.refund:
             counters = self.account.gateway.counters
@@ -183,6 +228,8 @@ class Bill:
             await counters.adjust(self.budgets, -self.reserved, self.reserved)
         for window in self.token_windows:  # the output reserved in the token windows
             await counters.refund_tokens(window, self.max_output_tokens)
+        if self.plan_holds:
+            await self.account._billing().plans.give_back(self.plan_holds)
         status = "cancelled" if error is None else f"failed_{error.status_code}"
         self.account.unbilled(self.model, response_id, status, channel=channel)
 
@@ -206,6 +253,8 @@ class Bill:
     def _record(self, response: ResponseDict, priced: _Priced, channel: str | None) -> None:
         """The cost header and the ledger row, once the counters are settled."""
         gateway, key = self.account.gateway, self.account.key
+        if gateway.billing is not None:
+            gateway.billing.alerts.touched(key)  # a set insert: checked off the request path
         self.account.cost_pico += priced.cost
         self.account.headers[COST_HEADER] = usd(self.account.cost_pico)
         gateway.ledger.add(
@@ -260,7 +309,13 @@ def _rate_message(whose: str, state: RateState) -> str:
     )
 
 
-def _quota_message(key: KeyRecord, user: UserRecord | None) -> str:
+def _quota_message(key: KeyRecord, user: UserRecord | None, counters: list[tuple[str, int]]) -> str:
+    if any(name.startswith(WALLET_PREFIX) for name, _ in counters):
+        return (
+            "You exceeded your current quota: your balance cannot cover this request's "
+            "worst-case cost (or a budget is reached). Top up with a redemption code in the "
+            "console, or lower max_output_tokens."
+        )
     own = key.budget_usd is not None or key.budget_monthly_usd is not None
     limits = user.limits if user is not None else None
     shared = limits is not None and (

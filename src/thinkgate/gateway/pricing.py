@@ -22,6 +22,7 @@ _CALL_ITEMS = {
     "web_search_call": "web_search",
     "mcp_call": "mcp",
     "code_interpreter_call": "code_interpreter",
+    "file_search_call": "file_search",
 }
 
 
@@ -50,12 +51,22 @@ class PriceTable:
     def tool_calls(self, output: Iterable[dict[str, Any]]) -> tuple[int, int]:
         """(completed priced hosted calls, their cost in picodollars) of a response."""
         calls = cost = 0
+        containers: set[str] = set()  # the code interpreter is priced per container used
         for item in output:
             tool = _CALL_ITEMS.get(str(item.get("type")))
             if tool is not None and tool in self._tools and item.get("status") == "completed":
+                if tool == "code_interpreter":
+                    if item.get("container_id") in containers:
+                        continue
+                    containers.add(str(item.get("container_id")))
                 calls += 1
                 cost += self._tools[tool]
         return calls, cost
+
+    def worst_tool_cost(self, keys: Iterable[str], calls: int) -> int:
+        """What `calls` hosted calls may cost at most: each at the dearest of these tools."""
+        dearest = max((self._tools.get(key, 0) for key in keys), default=0)
+        return calls * dearest
 
     def price(self, model: str) -> TokenPrice:
         """A model without its own line is billed at gpt-5.1's prices, never for free."""

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
 
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.errors import AuthenticationError, PermissionDeniedError, ThinkgateError
@@ -19,9 +20,14 @@ from thinkgate.gateway.keys import KeyRing, mask_key
 from thinkgate.gateway.ledger import LedgerWriter
 from thinkgate.gateway.pricing import PriceTable, to_pico
 from thinkgate.gateway.user_limits import UserBook, counter_user, user_budgets
+from thinkgate.gateway.wallet import PREFIX as WALLET_PREFIX
 from thinkgate.store.keys import KeyRecord
 from thinkgate.store.ledger import LedgerRepository
 from thinkgate.store.users import UserRecord
+
+if TYPE_CHECKING:
+    from thinkgate.gateway.billing import Billing
+    from thinkgate.store.plans import PlanRecord
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ class Gateway:
         counters: Counters,
         registry: ModelRegistry,
         users: UserBook,
+        billing: Billing | None = None,
     ) -> None:
         self.keys = keys
         self.users = users
@@ -45,6 +52,7 @@ class Gateway:
         self.prices = prices
         self.counters = counters
         self._registry = registry
+        self.billing = billing  # wallets, plans, alerts (`gateway/billing.py`)
 
     async def authenticate(self, presented: str, client_ip: str | None) -> KeyRecord:
         key = await self.keys.authenticate(presented)
@@ -84,13 +92,22 @@ class Gateway:
             counters.append((f"{key.id}|month|{month}", to_pico(key.budget_monthly_usd)))
         if user is not None:
             counters += user_budgets(user, month)
+        wallet = self.billing.wallets.counter(key) if self.billing is not None else None
+        if wallet is not None:
+            counters.append(wallet)
         return counters
+
+    async def plans(self, key: KeyRecord) -> list[tuple[str, PlanRecord]]:
+        """The plans a request on this key counts against (its own, its user's)."""
+        return await self.billing.plans.subjects(key) if self.billing is not None else []
 
     async def spent(self, counter: str) -> int:
         """A budget counter's starting value: the spend the ledger has recorded (a user's:
         of all the user's keys)."""
         subject, _, rest = counter.partition("|")
         await self.ledger.flush()
+        if counter.startswith(WALLET_PREFIX) and self.billing is not None:
+            return await self.billing.wallets.debt(counter)
         since = f"{rest.removeprefix('month|')}-01" if rest.startswith("month|") else None
         user_id = counter_user(subject)
         if user_id is not None:
@@ -110,6 +127,8 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.keys.aclose()
+        if self.billing is not None:
+            await self.billing.aclose()
         await self.ledger.aclose()
         await self.counters.aclose()
 

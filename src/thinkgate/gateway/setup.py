@@ -9,9 +9,11 @@ import sys
 
 from sqlalchemy.exc import IntegrityError
 
-from thinkgate.backends.registry import ModelRegistry
+from thinkgate.backends.registry import ModelRegistry, channel_states
 from thinkgate.config import Settings
 from thinkgate.gateway.admin import Admin, KeySpec
+from thinkgate.gateway.audit import record_config_changes
+from thinkgate.gateway.billing import open_billing
 from thinkgate.gateway.counters import Counters, MemoryCounters
 from thinkgate.gateway.keys import KeyRing, load_pepper
 from thinkgate.gateway.ledger import LedgerWriter
@@ -49,6 +51,16 @@ async def open_gateway(
     keys.announce_with(counters.publish_revoked)
     keys.start_refreshing()
     writer.start()
+    users = UserBook(UserRepository(database))
+    billing = open_billing(
+        settings,
+        database,
+        counters,
+        users,
+        ledger_repository,
+        lambda: channel_states(registry),
+        writer.flush,
+    )
     gateway = Gateway(
         keys=keys,
         ledger_repository=ledger_repository,
@@ -56,9 +68,18 @@ async def open_gateway(
         prices=PriceTable(settings.pricing, settings.tool_pricing),
         counters=counters,
         registry=registry,
-        users=UserBook(UserRepository(database)),
+        users=users,
+        billing=billing,
     )
     await bootstrap_admin_key(settings, admin, keys)
+    await record_config_changes(
+        database,
+        {
+            "tokens": {m: p.model_dump(mode="json") for m, p in settings.pricing.items()},
+            "tools": {t: f"{p:f}" for t, p in settings.tool_pricing.items()},
+        },
+        [c.model_dump(mode="json", exclude={"api_key_env"}) for c in settings.channels],
+    )
     return gateway, admin
 
 

@@ -18,14 +18,42 @@ from typing import Any, ClassVar, Protocol
 
 Tool = dict[str, Any]
 Item = dict[str, Any]
+Event = str | tuple[str, dict[str, Any]]
 
 
 @dataclass(slots=True, frozen=True)
 class Source:
-    """A page a call read: cited with a `url_citation` where the answer names it."""
+    """A page a call read: cited with a `url_citation` where the answer names it. With an
+    `annotation` (a container file: `container_file_citation`), that is cited where the
+    answer names `url` (the file's name)."""
 
     url: str
     title: str = ""
+    annotation: dict[str, Any] | None = field(default=None, compare=False)
+
+
+@dataclass(slots=True, frozen=True)
+class FileSource:
+    """A file excerpt a call returned: cited with a `file_citation` where the answer names
+    the file or repeats the excerpt's words (hosted.file_search.file_citations)."""
+
+    file_id: str
+    filename: str
+    text: str
+
+
+@dataclass(slots=True)
+class Turn:
+    """What one response's hosted calls share: the text the client wrote (its messages; a
+    tool may trust a URL there more than one a page suggests), and each tool's scratch
+    (pages a search found or read), under keys of the tool's own."""
+
+    client_text: str = ""
+    scratch: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # whose stores a call may read (file_search); None: anyone's
+    # the conversation so far (history, then input): the code interpreter's auto container
+    # is the one its last `code_interpreter_call` used, while that still runs
+    items: Sequence[Item] = ()
 
 
 @dataclass(slots=True)
@@ -38,6 +66,10 @@ class HostedCall:
     arguments: dict[str, Any] | None
     item: Item
     include: tuple[str, ...] = ()
+    turn: Turn = field(default_factory=Turn)
+    # events sent as the item opens, where they differ per call (None: the tool's
+    # `opening`); an event is a type, or (type, fields) (MCP's arguments.delta/done)
+    opening: tuple[Event, ...] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,6 +80,9 @@ class CallOutcome:
     item: Item
     output: str
     sources: Sequence[Source] = field(default_factory=tuple)
+    files: Sequence[FileSource] = field(default_factory=tuple)
+    closing: tuple[Event, ...] | None = None  # None: the tool's `closing` if completed
+    pauses: bool = False  # the response ends here, awaiting the client (an MCP approval)
 
     @property
     def completed(self) -> bool:

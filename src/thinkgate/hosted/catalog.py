@@ -14,6 +14,7 @@ import httpx
 
 from thinkgate.config import ConfigError, Settings, WebSearchConfig
 from thinkgate.hosted.base import HostedTool
+from thinkgate.hosted.mcp import Approvals, RemoteMcp
 from thinkgate.hosted.web_search import WebSearch
 from thinkgate.hosted.web_search.brave import BraveProvider
 from thinkgate.hosted.web_search.provider import SearchProvider
@@ -34,12 +35,14 @@ class HostedTools:
 
     def offered(self, declared: Sequence[Tool] | None) -> list[tuple[Tool, HostedTool]]:
         """(declared tool, the tool serving it) for each served tool declared, once per tool
-        (of `web_search` and `web_search_preview` declared together, the first counts)."""
+        (of `web_search` and `web_search_preview` declared together, the first counts);
+        a tool that serves each declaration on its own (MCP: one per server) every time."""
         chosen: dict[int, tuple[Tool, HostedTool]] = {}
-        for tool in declared or ():
+        for index, tool in enumerate(declared or ()):
             serving = self._by_type.get(str(tool.get("type")))
-            if serving is not None and id(serving) not in chosen:
-                chosen[id(serving)] = (tool, serving)
+            key = -1 - index if getattr(serving, "per_declaration", False) else id(serving)
+            if serving is not None and key not in chosen:
+                chosen[key] = (tool, serving)
         return list(chosen.values())
 
     async def aclose(self) -> None:
@@ -47,11 +50,17 @@ class HostedTools:
             await tool.aclose()
 
 
-def hosted_tools_for(settings: Settings, policy: UrlPolicy) -> HostedTools:
-    tools: list[HostedTool] = []
+def hosted_tools_for(
+    settings: Settings, policy: UrlPolicy, *, extra: Sequence[HostedTool] = ()
+) -> HostedTools:
+    """`extra`: tools built by the lifespan from what it opened (file_search's index)."""
+    tools: list[HostedTool] = list(extra)
     if settings.web_search is not None:
         provider = _provider(settings.web_search)
         tools.append(WebSearch(provider, policy=policy, timeout=settings.web_search.timeout))
+    secret = settings.reasoning_key.get_secret_value() if settings.reasoning_key else None
+    approvals = Approvals.from_settings(secret, settings.data_dir)
+    tools.append(RemoteMcp(settings.mcp, policy, approvals))  # request URLs: docs/mcp.md
     return HostedTools(tools)
 
 

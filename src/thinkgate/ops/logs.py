@@ -164,8 +164,9 @@ def configure_logging(fmt: LogFormat, level: str) -> None:
     # uvicorn's own access log is replaced by ours (it has no request id, model or key).
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs every request's URL at INFO: a web search's URL carries the user's query
-    # (and a fetched page's URL what they asked about), which the logs must not keep.
-    for name in ("httpx", "httpcore"):
+    # (and a fetched page's URL what they asked about), which the logs must not keep; the
+    # MCP SDK's httpx2 likewise (a request-declared server URL may carry a token).
+    for name in ("httpx", "httpcore", "httpx2", "httpcore2", "mcp"):
         logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
     # Fields no formatter here prints, each a lookup per record on the request path.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False

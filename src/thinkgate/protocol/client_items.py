@@ -1,6 +1,7 @@
 """Input items agentic clients replay that thinkgate does not produce itself (docs/clients.md).
 
     web_search_call        a hosted search an earlier (OpenAI) turn ran: kept, not re-run
+    file_search_call       likewise, a search of vector stores
     tool_search_call       the model asked the client to search its deferred tools
     tool_search_output     the client's answer: tool definitions, callable from then on
     item_reference         a stored item by id (resolved by `engine.input_state`)
@@ -53,6 +54,24 @@ class WebSearchCall(StrictModel):
     )
 
 
+class FileSearchResult(StrictModel):
+    file_id: str | None = None
+    filename: str | None = None
+    score: float | None = None
+    text: str | None = None
+    attributes: dict[str, str | float | bool] | None = None
+
+
+class FileSearchCall(StrictModel):
+    """An earlier turn's `file_search_call` (the Agents SDK sends the run's items back)."""
+
+    type: Literal["file_search_call"]
+    id: str | None = None
+    queries: list[str] = Field(default_factory=list)
+    status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] | None = None
+    results: list[FileSearchResult] | None = None
+
+
 class ToolSearchCall(StrictModel):
     type: Literal["tool_search_call"]
     arguments: Any
@@ -82,6 +101,7 @@ class ItemReference(StrictModel):
 
 CLIENT_ITEM_MODELS: dict[str, type[StrictModel]] = {
     "web_search_call": WebSearchCall,
+    "file_search_call": FileSearchCall,
     "tool_search_call": ToolSearchCall,
     "tool_search_output": ToolSearchOutput,
     "item_reference": ItemReference,

@@ -19,6 +19,7 @@ from thinkgate.protocol.client_items import (
     without_private_fields,
 )
 from thinkgate.protocol.common import StrictModel
+from thinkgate.protocol.mcp_models import MCP_ITEM_MODELS
 from thinkgate.protocol.parsing import validate
 from thinkgate.protocol.tools import parse_tools
 
@@ -88,7 +89,9 @@ class FunctionCall(StrictModel):
 
 class FunctionCallOutput(StrictModel):
     type: Literal["function_call_output"]
-    call_id: str = Field(min_length=1, max_length=64)
+    # Optional, as in OpenAI's types: Codex sends tool output of its own that answers no
+    # call (`name` "goal_objective", `namespace` "agent"); such an item must name its tool.
+    call_id: str | None = Field(default=None, min_length=1, max_length=64)
     output: str | list[dict[str, Any]]
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
@@ -223,11 +226,12 @@ _ITEM_MODELS: dict[str, type[StrictModel]] = {
     "shell_call_output": ShellCallOutput,
     "compaction": Compaction,
     **CLIENT_ITEM_MODELS,
+    **MCP_ITEM_MODELS,
 }
 # Items that take no default `status` (their SDK types have none, or it is optional).
 _NO_STATUS = frozenset(
     ("reasoning", "custom_tool_call", "custom_tool_call_output", "compaction", "item_reference")
-)
+) | {"mcp_list_tools", "mcp_approval_request", "mcp_approval_response"}
 
 
 def parse_input(value: str | list[dict[str, Any]] | None, *, param: str = "input") -> list[Item]:
@@ -260,6 +264,12 @@ def parse_item(raw: Any, param: str) -> Item:
         item["content"] = _parse_content(item["role"], item["content"], f"{param}.content")
     elif item["type"] == "tool_search_output":
         item["tools"] = parse_tools(item["tools"], param=f"{param}.tools")
+    if item["type"] == "function_call_output" and "call_id" not in item and "name" not in item:
+        raise InvalidRequestError(
+            f"Missing required parameter: '{param}.call_id'.",
+            param=f"{param}.call_id",
+            code="missing_required_parameter",
+        )
     if item["type"].startswith("tool_search"):
         item.setdefault("execution", "client")
         item.setdefault("call_id", None)  # the SDK's types require the key

@@ -40,20 +40,25 @@ def callable_tools(declared: list[Tool], items: Iterable[Item]) -> list[Tool]:
     return unique
 
 
+_GATEWAY_RUN = ("mcp", "file_search", "code_interpreter")  # hosted tools besides web search
+
+
 def unavailable_tools(declared: list[Tool]) -> list[str]:
-    """Declared tools no model sees here (hosted web search without a provider)."""
-    return sorted({str(tool["type"]) for tool in declared if tool["type"] in WEB_SEARCH})
+    """Declared tools no model sees here (hosted web search without a provider; the code
+    interpreter without a working sandbox)."""
+    hosted = (*WEB_SEARCH, "code_interpreter")
+    return sorted({str(tool["type"]) for tool in declared if tool["type"] in hosted})
 
 
 def upstream_tools(declared: list[Tool]) -> list[Tool]:
     """What a Responses-native upstream is sent: the declared tools as they came (it runs
     namespaces and deferred loading itself), less those thinkgate cannot serve."""
-    return [tool for tool in declared if tool["type"] not in WEB_SEARCH]
+    return [tool for tool in declared if tool["type"] not in (*WEB_SEARCH, *_GATEWAY_RUN)]
 
 
 def _flatten(tools: Iterable[Tool], *, loaded: bool) -> Iterable[Tool]:
     for tool in tools:
-        if tool["type"] in WEB_SEARCH:
+        if tool["type"] in (*WEB_SEARCH, *_GATEWAY_RUN):  # hosted: engine.hosted_loop
             continue
         if tool["type"] == "namespace":
             for inner in tool["tools"]:

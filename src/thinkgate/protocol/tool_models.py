@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from thinkgate.protocol.common import StrictModel
+from thinkgate.protocol.mcp_models import McpTool
 
 NAME = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")
 # Hosted tools a search provider would serve: accepted (Codex always sends one), left out
@@ -117,6 +118,52 @@ class WebSearchTool(StrictModel):
     index_gated_web_access: bool | None = None
 
 
+class ComparisonFilter(StrictModel):
+    type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
+    key: str = Field(min_length=1)
+    value: str | float | bool | list[str | float]
+
+
+class CompoundFilter(StrictModel):
+    type: Literal["and", "or"]
+    filters: list[ComparisonFilter | CompoundFilter] = Field(min_length=1)
+
+
+class FileSearchHybrid(StrictModel):
+    embedding_weight: float = Field(ge=0)
+    text_weight: float = Field(ge=0)
+
+
+class FileSearchRanking(StrictModel):
+    ranker: Literal["auto", "none", "default-2024-11-15"] | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+    hybrid_search: FileSearchHybrid | None = None
+
+
+class FileSearchTool(StrictModel):
+    """Searched by the gateway (hosted.file_search) in the caller's own vector stores."""
+
+    type: Literal["file_search"]
+    vector_store_ids: list[str] = Field(min_length=1, max_length=16)
+    filters: ComparisonFilter | CompoundFilter | None = None
+    max_num_results: int | None = Field(default=None, ge=1, le=50)
+    ranking_options: FileSearchRanking | None = None
+
+
+class CodeInterpreterAuto(StrictModel):
+    type: Literal["auto"]
+    file_ids: list[str] | None = Field(default=None, max_length=50)
+    memory_limit: Literal["1g", "4g", "16g", "64g"] | None = None
+
+
+class CodeInterpreterTool(StrictModel):
+    """Run by the gateway (hosted.code_interpreter) in a sandboxed container."""
+
+    type: Literal["code_interpreter"]
+    container: str | CodeInterpreterAuto
+    allowed_callers: list[Literal["direct", "programmatic"]] | None = None
+
+
 class ShellEnvironment(StrictModel):
     type: Literal["local"]
 
@@ -148,6 +195,9 @@ RESPONSES_TOOLS: dict[str, type[StrictModel]] = {
     "namespace": NamespaceTool,
     "tool_search": ToolSearchTool,
     **{kind: WebSearchTool for kind in WEB_SEARCH},
+    "mcp": McpTool,
+    "file_search": FileSearchTool,
+    "code_interpreter": CodeInterpreterTool,
 }
 NAMESPACE_TOOLS: dict[str, type[StrictModel]] = {"function": FunctionTool, "custom": CustomTool}
 SEARCH_PARAMETERS = {

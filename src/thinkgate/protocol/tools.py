@@ -96,6 +96,8 @@ def _parse_tool(raw: Any, where: str, models: dict[str, type[StrictModel]], *, c
 
 def _call_names(tool: Tool, where: str, *, chat: bool) -> list[tuple[str, str]]:
     """(call name, the param naming it) for each callable tool in `tool`."""
+    if tool["type"] == "mcp":  # its tools are named by the server; its label is unique
+        return [(f"mcp:{tool['server_label']}", f"{where}.server_label")]
     if tool["type"] == "namespace":
         return [
             (namespaced_name(tool["name"], inner["name"]), f"{where}.tools[{index}].name")
@@ -233,6 +235,15 @@ def check_tool_choice(
     kind = hosted_choice(choice)
     if kind is None:
         resolve_tool_choice(choice, tools)
+    elif kind == "mcp":
+        _check_mcp_choice(choice, declared)
+    elif kind in ("file_search", "code_interpreter"):
+        if declared is not None and not any(t["type"] == kind for t in declared):
+            raise InvalidRequestError(
+                f"Tool choice '{kind}' not found in 'tools' parameter.",
+                param="tool_choice",
+                code="invalid_value",
+            )
     elif declared is not None and not any(tool["type"] in WEB_SEARCH for tool in declared):
         raise InvalidRequestError(
             f"Tool choice '{kind}' not found in 'tools' parameter.",
@@ -244,9 +255,34 @@ def check_tool_choice(
 def hosted_choice(choice: str | dict[str, Any] | None) -> str | None:
     """The hosted tool type a `tool_choice` forces (`{"type": "web_search"}`), if it does;
     the gateway's tool loop turns it into a choice of the function it offers."""
-    if isinstance(choice, dict) and choice.get("type") in WEB_SEARCH:
+    if isinstance(choice, dict) and choice.get("type") in (
+        *WEB_SEARCH,
+        "mcp",
+        "file_search",
+        "code_interpreter",
+    ):
         return str(choice["type"])
     return None
+
+
+def _check_mcp_choice(choice: str | dict[str, Any], declared: list[Tool] | None) -> None:
+    """`{"type": "mcp", "server_label", "name"?}` must name a declared MCP server."""
+    assert isinstance(choice, dict)
+    label = choice.get("server_label")
+    if not isinstance(label, str) or not label:
+        raise InvalidRequestError(
+            "Missing required parameter: 'tool_choice.server_label'.",
+            param="tool_choice.server_label",
+            code="missing_required_parameter",
+        )
+    if declared is not None and not any(
+        tool["type"] == "mcp" and tool.get("server_label") == label for tool in declared
+    ):
+        raise InvalidRequestError(
+            f"Tool choice 'mcp' with server_label '{label}' not found in 'tools' parameter.",
+            param="tool_choice",
+            code="invalid_value",
+        )
 
 
 def resolve_tool_choice(choice: str | dict[str, Any], tools: list[Tool]) -> tuple[Mode, list[str]]:

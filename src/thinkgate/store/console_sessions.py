@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
 from thinkgate.store.database import Database
 from thinkgate.store.tables import ConsoleSessionRow
@@ -20,6 +20,7 @@ class SessionRecord:
     csrf_token: str
     created_at: int
     expires_at: int
+    last_seen_at: int | None = None
 
 
 class ConsoleSessionRepository:
@@ -35,20 +36,36 @@ class ConsoleSessionRepository:
                     csrf_token=record.csrf_token,
                     created_at=record.created_at,
                     expires_at=record.expires_at,
+                    last_seen_at=record.created_at,
                 )
             )
 
-    async def get(self, session_id: str, now: int) -> SessionRecord | None:
-        """The session if it exists and has not expired."""
+    async def get(
+        self, session_id: str, now: int, idle_s: int | None = None
+    ) -> SessionRecord | None:
+        """The session if it exists, has not expired and (`idle_s`) was used that recently."""
+        seen = func.coalesce(ConsoleSessionRow.last_seen_at, ConsoleSessionRow.created_at)
+        query = select(ConsoleSessionRow).where(
+            ConsoleSessionRow.id == session_id, ConsoleSessionRow.expires_at > now
+        )
+        if idle_s is not None:
+            query = query.where(seen > now - idle_s)
         async with self._db.session() as session:
-            row = await session.scalar(
-                select(ConsoleSessionRow).where(
-                    ConsoleSessionRow.id == session_id, ConsoleSessionRow.expires_at > now
-                )
-            )
+            row = await session.scalar(query)
         if row is None:
             return None
-        return SessionRecord(row.id, row.user_id, row.csrf_token, row.created_at, row.expires_at)
+        return SessionRecord(
+            row.id, row.user_id, row.csrf_token, row.created_at, row.expires_at, row.last_seen_at
+        )
+
+    async def touch(self, session_id: str, now: int) -> None:
+        """Note the session's use (its idle clock restarts)."""
+        async with self._db.session() as session, session.begin():
+            await session.execute(
+                update(ConsoleSessionRow)
+                .where(ConsoleSessionRow.id == session_id)
+                .values(last_seen_at=now)
+            )
 
     async def delete(self, session_id: str) -> None:
         async with self._db.session() as session, session.begin():

@@ -53,6 +53,11 @@ class UserRow(Base):
     rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     limits_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Console accounts (issue 24, migration 0020): language, e-mail, sign-up state.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, unique=True)
+    email_verified_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
 
 
 class ConsoleSessionRow(Base):
@@ -65,6 +70,7 @@ class ConsoleSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int] = mapped_column(Integer)
+    last_seen_at: Mapped[int | None] = mapped_column(Integer, nullable=True)  # idle timeout
 
 
 class LedgerRow(Base):

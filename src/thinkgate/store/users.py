@@ -51,6 +51,12 @@ class UserRecord:
     # a budget removed and set again starts from the ledger, not from a counter left behind
     # (a budget changed from one amount to another keeps its counter: nothing is missed).
     limits_rev: int = 0
+    # Console accounts (migration 0020): language, e-mail, sign-up state ("active",
+    # "pending_approval", "unverified": only active users may sign in)
+    locale: str | None = None
+    email: str | None = None
+    email_verified_at: int | None = None
+    status: str = "active"
 
 
 class UserRepository:
@@ -67,6 +73,10 @@ class UserRepository:
                     password_hash=password_hash,
                     created_at=user.created_at,
                     limits_rev=user.limits_rev,
+                    locale=user.locale,
+                    email=user.email,
+                    email_verified_at=user.email_verified_at,
+                    status=user.status,
                     **_limit_columns(user.limits),
                 )
             )
@@ -82,9 +92,12 @@ class UserRepository:
             return [_record(row) for row in rows]
 
     async def by_login(self, login: str) -> tuple[UserRecord, str | None] | None:
-        """A user and their password hash, by id or by a name no other user has."""
+        """A user and their password hash, by id, by a name no other user has, or by their
+        e-mail address (names never contain "@")."""
         async with self._db.session() as session:
             row = await session.get(UserRow, login)
+            if row is None and "@" in login:
+                row = await session.scalar(select(UserRow).where(UserRow.email == login.lower()))
             if row is None:
                 rows = list(await session.scalars(select(UserRow).where(UserRow.name == login)))
                 row = rows[0] if len(rows) == 1 else None
@@ -105,6 +118,22 @@ class UserRepository:
                     delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user_id)
                 )
             return bool(getattr(result, "rowcount", 0))
+
+    async def update_account(self, user_id: str, **values: object) -> bool:
+        """Set console account columns (`locale`, `email`, `email_verified_at`, `status`,
+        `role`, `name`); False: no such user."""
+        allowed = {"locale", "email", "email_verified_at", "status", "role", "name"}
+        assert set(values) <= allowed, values
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(UserRow).where(UserRow.id == user_id).values(**values)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def by_email(self, email: str) -> UserRecord | None:
+        async with self._db.session() as session:
+            row = await session.scalar(select(UserRow).where(UserRow.email == email))
+            return None if row is None else _record(row)
 
     async def set_limits(self, user_id: str, limits: UserLimits, *, new_rev: bool) -> bool:
         """Replace the user's limits (`new_rev`: and bump `limits_rev`); False: no such user."""
@@ -145,6 +174,10 @@ def _record(row: UserRow) -> UserRecord:
         created_at=row.created_at,
         limits=limits if limits.any else NO_LIMITS,
         limits_rev=row.limits_rev or 0,
+        locale=row.locale,
+        email=row.email,
+        email_verified_at=row.email_verified_at,
+        status=row.status or "active",
     )
 
 

@@ -59,6 +59,7 @@ class UpstreamBackend:
             owned_by="system",
             native_reasoning=True,  # the upstream thinks itself: no scaffold around it
             confirms_prompt=True,  # admitted on the estimate, before the request is sent
+            runs_hosted_tools=all(r.channel.config.hosted_tools == "passthrough" for r in routes),
         )
 
     def capabilities(self) -> Capabilities:
@@ -157,7 +158,8 @@ def _request_for(
     if config.kind == "openai-chat":
         body = chat_body(request, route.upstream_model, plan.max_output_tokens, config.compat, tier)
         return "chat/completions", body
-    body = responses_body(request, route.upstream_model, plan.max_output_tokens, tier)
+    passthrough = config.hosted_tools == "passthrough"
+    body = responses_body(request, route.upstream_model, plan.max_output_tokens, tier, passthrough)
     return "responses", body
 
 

@@ -94,7 +94,7 @@ def chat_messages(request: CanonicalRequest) -> list[Message]:
             messages.append(_message(item, index))
         elif kind in _CALL_TYPES:
             _append_call(messages, item)
-        elif kind in _OUTPUT_TYPES:
+        elif kind in _OUTPUT_TYPES and item.get("call_id") is not None:
             messages.append(
                 {"role": "tool", "tool_call_id": item["call_id"], "content": _output(item)}
             )

@@ -7,14 +7,16 @@ upstream is asked a self-contained question. Its stream events come back as Delt
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.upstream.service_tiers import TierChoice
 from thinkgate.engine.deltas import (
+    AnnotationDelta,
     Delta,
     FinishDelta,
     FinishReason,
+    HostedItemDelta,
     PromptDelta,
     ReasoningDelta,
     ReasoningDoneDelta,
@@ -24,6 +26,7 @@ from thinkgate.engine.deltas import (
     ToolCallStartDelta,
 )
 from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.protocol.hosted_costs import DEFAULT_MAX_CALLS, HOSTED_TYPES
 from thinkgate.protocol.tool_catalog import upstream_tools
 from thinkgate.protocol.tools import namespaced_name
 
@@ -34,6 +37,19 @@ _BUILTIN_CALLS = {
     "tool_search_call": ("tool_search", "arguments"),
 }
 _TERMINAL = ("response.completed", "response.incomplete")
+# Items of tools run on the server (by thinkgate or by the upstream itself): replayed with
+# their ids, and in pass-through (`hosted_tools = "passthrough"`) handed to the client as
+# the upstream sent them, events included.
+HOSTED_CALL_ITEMS = frozenset(
+    {
+        "web_search_call",
+        "file_search_call",
+        "mcp_call",
+        "mcp_list_tools",
+        "code_interpreter_call",
+        "image_generation_call",
+    }
+)
 
 
 def responses_body(
@@ -41,8 +57,10 @@ def responses_body(
     upstream_model: str,
     max_output_tokens: int | None,
     service_tier: str | None = None,
+    passthrough: bool = False,
 ) -> dict[str, Any]:
-    """`service_tier`: the tier this channel is sent (backends.upstream.service_tiers)."""
+    """`service_tier`: the tier this channel is sent (backends.upstream.service_tiers);
+    `passthrough`: the upstream runs hosted tools itself, sent as declared."""
     text: dict[str, Any] = {"format": request.output_format.to_wire()}
     if request.verbosity != "medium":
         text["verbosity"] = request.verbosity
@@ -62,12 +80,16 @@ def responses_body(
         body["input"].append({"type": "message", "role": "assistant", "content": [part]})
     declared = request.declared_tools
     tools = request.tools if declared is None else upstream_tools(declared)
+    if passthrough and declared is not None:
+        tools = list(declared)
     if tools:  # namespaces and deferred tools as declared: the upstream runs them itself
         body["tools"] = tools
         body["tool_choice"] = _flat_tool_choice(request.tool_choice)
         body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tool_calls is not None:
         body["max_tool_calls"] = request.max_tool_calls
+    elif passthrough and any(tool["type"] in HOSTED_TYPES for tool in tools):
+        body["max_tool_calls"] = DEFAULT_MAX_CALLS  # what the budget reserved for
     reasoning: dict[str, Any] = {}
     if request.reasoning_effort not in ("", "none"):  # "none" is the default; older
         reasoning["effort"] = request.reasoning_effort  # models refuse it outright
@@ -118,7 +140,12 @@ def _outgoing(item: Item, summaries: dict[str, str]) -> Item:
     if item.get("type") == "compaction":
         note = f"Summary of the earlier conversation: {summaries[item['encrypted_content']]}"
         return {"role": "system", "content": [{"type": "input_text", "text": note}]}
+    if item.get("type") in HOSTED_CALL_ITEMS:  # their `id` and `status` are required
+        return item  # fields (an upstream refuses the item without them): sent as stored
     return {key: value for key, value in item.items() if key not in ("id", "status")}
+
+
+_RENUMBERED = ("type", "sequence_number", "output_index", "item_id")
 
 
 class ResponsesStreamTranslator:
@@ -130,6 +157,21 @@ class ResponsesStreamTranslator:
         self._tier = tier  # None: the response keeps the tier it was made with
         self.terminal: dict[str, Any] | None = None  # the completed/incomplete response
         self.failure: dict[str, Any] | None = None  # the upstream's error, if it failed
+        self._open_hosted: set[str] = set()  # ids of the upstream's own hosted calls, open
+
+    def _hosted(self, stage: Literal["added", "done"], event: dict[str, Any]) -> list[Delta]:
+        """A call the upstream ran itself (pass-through): its item as the upstream sent it."""
+        item = event.get("item")
+        if not isinstance(item, dict) or item.get("type") not in HOSTED_CALL_ITEMS:
+            return []
+        item_id = str(item.get("id") or "")
+        if stage == "added":
+            self._open_hosted.add(item_id)
+        elif item_id not in self._open_hosted:  # done without added: opened here, at once
+            return [HostedItemDelta("added", item), HostedItemDelta("done", item)]
+        else:
+            self._open_hosted.discard(item_id)
+        return [HostedItemDelta(stage, item)]
 
     def feed(self, event: dict[str, Any]) -> list[Delta]:
         kind = event.get("type")
@@ -147,9 +189,14 @@ class ResponsesStreamTranslator:
             self._meter.output_tokens += 1
             return [ToolCallDelta(str(event.get("delta", "")))]
         if kind == "response.output_item.added":
-            return _item_added(event.get("item") or {})
+            return self._hosted("added", event) or _item_added(event.get("item") or {})
         if kind == "response.output_item.done":
-            return _item_done(event.get("item") or {})
+            return self._hosted("done", event) or _item_done(event.get("item") or {})
+        if kind == "response.output_text.annotation.added":  # an upstream's own search cites
+            annotation = event.get("annotation")
+            return [AnnotationDelta(annotation)] if isinstance(annotation, dict) else []
+        if self._open_hosted and str(event.get("item_id")) in self._open_hosted:
+            return _hosted_stage(event)
         if kind in _TERMINAL:
             self.terminal = event.get("response") or {}
             return self._finish(kind)
@@ -168,6 +215,16 @@ class ResponsesStreamTranslator:
         reason: FinishReason = "length" if kind == "response.incomplete" else "stop"
         tier = None if self._tier is None else self._tier.served(self.terminal.get("service_tier"))
         return [PromptDelta(prompt, cached), FinishDelta(reason, output, reasoning, tier)]
+
+
+def _hosted_stage(event: dict[str, Any]) -> list[Delta]:
+    """An open hosted call's own event (`response.web_search_call.searching`, an MCP
+    call's `response.mcp_call_arguments.delta`…), its payload fields kept; the assembler
+    gives it our sequence number and output index."""
+    fields = {k: v for k, v in event.items() if k not in _RENUMBERED}
+    return [
+        HostedItemDelta("progress", {"id": str(event["item_id"])}, ((str(event["type"]), fields),))
+    ]
 
 
 def _item_added(item: dict[str, Any]) -> list[Delta]:

@@ -22,14 +22,24 @@ async function copyText(text) {
   }
 }
 
+// The page's words for this script, in the reader's language (base.html: #console-text)
+function text(key, fallback) {
+  const node = document.getElementById("console-text");
+  if (!node) return fallback;
+  if (!text.words) {
+    try { text.words = JSON.parse(node.textContent); } catch (err) { text.words = {}; }
+  }
+  return text.words[key] || fallback;
+}
+
 function setupCopy() {
   document.querySelectorAll("button.copy").forEach((button) => {
     button.addEventListener("click", async () => {
       const target = document.getElementById(button.dataset.copyTarget);
       if (!target) return;
       const ok = await copyText(target.textContent);
-      button.textContent = ok ? "Copied" : "Copy failed";
-      setTimeout(() => { button.textContent = "Copy"; }, 1500);
+      button.textContent = ok ? text("copied", "Copied") : text("copy_failed", "Copy failed");
+      setTimeout(() => { button.textContent = text("copy", "Copy"); }, 1500);
     });
   });
 }
@@ -65,8 +75,8 @@ function setupCharts() {
     data: {
       labels: data.days.map((d) => d.slice(5)),
       datasets: [
-        { label: "Spend (USD)", data: data.day_cost, yAxisID: "cost", backgroundColor: "#3b6ef5" },
-        { label: "Requests", data: data.day_requests, yAxisID: "requests", type: "line", borderColor: "#e8793b" },
+        { label: text("spend", "Spend (USD)"), data: data.day_cost, yAxisID: "cost", backgroundColor: "#3b6ef5" },
+        { label: text("requests", "Requests"), data: data.day_requests, yAxisID: "requests", type: "line", borderColor: "#e8793b" },
       ],
     },
     options: {
@@ -80,8 +90,8 @@ function setupCharts() {
   new Chart(document.getElementById("chart-models"), {
     type: "doughnut",
     data: {
-      labels: data.models.length ? data.models : ["no usage yet"],
-      datasets: [{ label: "Tokens", data: data.models.length ? data.model_tokens : [1] }],
+      labels: data.models.length ? data.models : [text("no_usage", "no usage yet")],
+      datasets: [{ label: text("tokens", "Tokens"), data: data.models.length ? data.model_tokens : [1] }],
     },
     options: { animation: false },
   });
@@ -130,7 +140,7 @@ function setupPlayground() {
     tokens.textContent = "0";
     cost.textContent = "0";
     run.disabled = true;
-    state.textContent = "thinking…";
+    state.textContent = text("thinking", "thinking…");
     let deltas = 0;
     try {
       const reply = await fetch("/console/playground/responses", {
@@ -167,7 +177,7 @@ function setupPlayground() {
           if (ev.type === "response.output_text.delta") {
             out.textContent += ev.delta;
             deltas += 1;
-            state.textContent = "writing…";
+            state.textContent = text("writing", "writing…");
           } else if (ev.type === "response.reasoning_summary_text.delta") {
             reasoning.textContent += ev.delta;
           } else if (ev.type === "response.reasoning_text.delta") {
@@ -178,14 +188,16 @@ function setupPlayground() {
               const cached = (usage.input_tokens_details || {}).cached_tokens || 0;
               const pico = (usage.input_tokens - cached) * model.price.input
                 + cached * model.price.cached_input + usage.output_tokens * model.price.output;
-              tokens.textContent = `${usage.input_tokens} in (${cached} cached) + ${usage.output_tokens} out`
-                + ` (${(usage.output_tokens_details || {}).reasoning_tokens || 0} reasoning)`;
+              tokens.textContent = text("usage_line", "{input} in ({cached} cached) + {output} out ({reasoning} reasoning)")
+                .replace("{input}", usage.input_tokens).replace("{cached}", cached)
+                .replace("{output}", usage.output_tokens)
+                .replace("{reasoning}", (usage.output_tokens_details || {}).reasoning_tokens || 0);
               cost.textContent = usd(pico);
             }
             state.textContent = ev.response.status;
             continue;
           } else if (ev.type === "error") {
-            state.textContent = "error: " + (ev.message || (ev.error || {}).message || "");
+            state.textContent = text("error", "error") + ": " + (ev.message || (ev.error || {}).message || "");
           }
           if (ev.type.endsWith(".delta")) {
             tokens.textContent = String(deltas);
@@ -194,7 +206,7 @@ function setupPlayground() {
         }
       }
     } catch (err) {
-      state.textContent = "error " + err.message;
+      state.textContent = text("error", "error") + " " + err.message;
     } finally {
       run.disabled = false;
     }

@@ -1,11 +1,14 @@
 """`web_search` as a hosted tool: the model calls `web_search(query)`; a provider searches;
 the results (and, at `search_context_size: "high"`, the top pages' text) are what the model
-reads; the public item is a `web_search_call` with its `search` action.
+reads; the public item is a `web_search_call` with its `search` action. With live access
+(`external_web_access` not false) the model may also `open_page(url)` and
+`find_in_page(url, pattern)` on a result (`browse`): `open_page` / `find_in_page` actions.
 
     search_context_size   low: 3 results   medium (default): 5   high: 8, top 3 pages read
     filters.allowed_domains  results outside them are dropped (and the provider is asked)
     user_location         passed to the provider (country, where it understands one)
-    external_web_access   false: no page is fetched, only the provider's own snippets
+    external_web_access   false: no page is fetched (no `open_page`, `find_in_page`),
+                          only the provider's own snippets
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ import anyio
 import httpx
 
 from thinkgate.hosted.base import CallOutcome, HostedCall, Source, Tool
+from thinkgate.hosted.web_search.browse import (
+    BROWSE_FUNCTIONS,
+    PAGE_CHARS,
+    browsing,
+    find,
+    kept,
+    refusal,
+    remember_results,
+    title_of,
+)
 from thinkgate.hosted.web_search.pages import page_text
 from thinkgate.hosted.web_search.provider import (
     Location,
@@ -84,13 +97,22 @@ class WebSearch:
             },
             "strict": False,  # maxLength is not in every strict dialect
         }
-        return [function]
+        if declared.get("external_web_access") is False:
+            return [function]  # no live access: the provider's snippets are all there is
+        return [function, *BROWSE_FUNCTIONS]
 
     def begin(self, call: HostedCall) -> None:
-        action = {"type": "search", "query": _query(call.arguments) or ""}
+        action: dict[str, Any] = {"type": "search", "query": _query(call.arguments) or ""}
+        if call.name == "open_page":
+            action = {"type": "open_page", "url": _text(call.arguments, "url")}
+        elif call.name == "find_in_page":
+            action = {"type": "find_in_page", "url": _text(call.arguments, "url")}
+            action["pattern"] = _text(call.arguments, "pattern")
         call.item.update(type=self.item_type, status="in_progress", action=action)
 
     async def run(self, call: HostedCall) -> CallOutcome:
+        if call.name in ("open_page", "find_in_page"):
+            return await self._browse(call)
         query = _query(call.arguments)
         if not query:
             return self._failed(call, "the call needs a non-empty 'query' string")
@@ -105,6 +127,7 @@ class WebSearch:
             return self._failed(call, f"the search took longer than {self._timeout:g} s")
         except SearchFailed as failure:
             return self._failed(call, str(failure))
+        remember_results(call.turn, results)
         action: dict[str, Any] = {"type": "search", "query": query}
         if SOURCES in call.include:
             action["sources"] = [{"type": "url", "url": r.url} for r in results]
@@ -132,6 +155,37 @@ class WebSearch:
                 group.start_soon(read, index)
         return pages
 
+    async def _browse(self, call: HostedCall) -> CallOutcome:
+        """`open_page(url)`: the page's text; `find_in_page(url, pattern)`: where the
+        pattern occurs in it (the page read first if it was not yet)."""
+        action = dict(call.item["action"])
+        url = action["url"]
+        if call.declared.get("external_web_access") is False:
+            return self._failed(call, "live web access is off for this request")
+        refused = refusal(call.turn, url, _domains(call.declared))
+        if refused is not None:
+            return self._failed(call, refused)
+        if call.name == "find_in_page" and not action["pattern"].strip():
+            return self._failed(call, "the call needs a non-empty 'pattern' string")
+        pages = browsing(call.turn).pages
+        text = pages.get(url)
+        if text is None:
+            limits = FetchLimits(max_bytes=1 << 20, timeout=self._timeout)
+            text = await page_text(url, self._policy, limits, self._pages, 1 << 20)
+            if text is None:
+                return self._failed(call, f"the page {url} could not be read")
+            text = pages[url] = kept(text)
+        item = {**call.item, "status": "completed"}
+        source = (Source(url, title_of(call.turn, url)),)
+        if call.name == "open_page":
+            body = text[:PAGE_CHARS] or "(the page has no text)"
+            return CallOutcome(item, f"Page {url}:\n{body}", source)
+        hits = find(text, action["pattern"])
+        if not hits:
+            return CallOutcome(item, f'"{action["pattern"]}" does not occur on {url}.', source)
+        lines = [f'"{action["pattern"]}" on {url}:', *(f"- {hit}" for hit in hits)]
+        return CallOutcome(item, "\n".join(lines), source)
+
     def _failed(self, call: HostedCall, reason: str) -> CallOutcome:
         return CallOutcome({**call.item, "status": "failed"}, f"Web search failed: {reason}.")
 
@@ -143,6 +197,11 @@ class WebSearch:
 def _query(arguments: dict[str, Any] | None) -> str | None:
     query = (arguments or {}).get("query")
     return query.strip() if isinstance(query, str) and query.strip() else None
+
+
+def _text(arguments: dict[str, Any] | None, name: str) -> str:
+    value = (arguments or {}).get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _domains(declared: Tool) -> tuple[str, ...]:
