@@ -20,7 +20,8 @@ thinkgate serves a prompt past 8K with "yarn x2" (docs/long-context.md).
 The document: this repository's own docs (README, DESIGN, docs/*.md). Results:
 `bench/results/long_context.json`.
 
-    .venv/bin/python -m bench.long_context [--tokens 10500] [--tail 512]
+    .venv/bin/python -m bench.long_context [--tokens 10500] [--tail 512] [--threads 2]
+        [--settings "none,linear x2,yarn x2"]
 """
 
 from __future__ import annotations
@@ -57,14 +58,14 @@ def document() -> str:
     return "\n\n".join(path.read_text() for path in paths if path.is_file())
 
 
-def _open(n_ctx: int, **rope: Any) -> Any:
+def _open(n_ctx: int, threads: int = THREADS, **rope: Any) -> Any:
     from llama_cpp import Llama
 
     return Llama(
         model_path=str(default_gguf_path()),
         n_ctx=n_ctx,
-        n_threads=THREADS,
-        n_threads_batch=THREADS,
+        n_threads=threads,
+        n_threads_batch=threads,
         n_batch=512,
         verbose=False,
         **rope,
@@ -95,7 +96,7 @@ def tail_nll(llama: Any, tokens: list[int], tail: int) -> tuple[float, dict[str,
 
 
 def continuation(llama: Any, tokens: list[int]) -> str:
-    llama.reset()
+    """(The context still holds the document from `tail_nll`: only the question is read.)"""
     out: list[int] = []
     for token in llama.generate(tokens, temp=0.0, top_k=1, reset=True):
         if token == llama.token_eos() or len(out) >= 40:
@@ -108,6 +109,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=10500)
     parser.add_argument("--tail", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=THREADS, help="llama.cpp threads")
+    parser.add_argument(
+        "--settings", default=",".join(SETTINGS), help="comma-separated: " + ", ".join(SETTINGS)
+    )
     args = parser.parse_args()
     probe = _open(512)
     tokens = probe.tokenize(document().encode(), add_bos=False)[: args.tokens]
@@ -115,13 +120,14 @@ def main() -> None:
     probe.close()
     n_ctx = 16384
     rows: dict[str, Any] = {}
-    trained = _open(TRAINED)
+    trained = _open(TRAINED, args.threads)
     nll, times = tail_nll(trained, tokens[-(TRAINED - 592) :], args.tail)
     rows["trained window"] = {"tail_nll": round(nll, 4), "context_tokens": TRAINED - 592}
     rows["trained window"] |= {name: round(value, 2) for name, value in times.items()}
     trained.close()
-    for name, rope in SETTINGS.items():
-        llama = _open(n_ctx, **rope)
+    print("trained window", rows["trained window"], flush=True)
+    for name in args.settings.split(","):
+        llama = _open(n_ctx, args.threads, **SETTINGS[name])
         nll, times = tail_nll(llama, tokens, args.tail)
         rows[name] = {"tail_nll": round(nll, 4)}
         rows[name] |= {key: round(value, 2) for key, value in times.items()}
@@ -135,7 +141,7 @@ def main() -> None:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "document_tokens": len(tokens),
         "tail": args.tail,
-        "threads": THREADS,
+        "threads": args.threads,
         "loadavg_at_end": os.getloadavg(),
         "settings": rows,
     }

@@ -197,7 +197,7 @@ def _fill(template: str, rng: random.Random) -> str:
 
 
 def cases(count: int = 100, seed: int = SEED) -> list[Case]:
-    """`count` call cases and `count` none cases; every other case of each kind is held out."""
+    """`count` call cases and `count` none cases; half of each kind is held out (`_part`)."""
     rng = random.Random(seed)
     result: list[Case] = []
     tool_names = sorted(CALL_TEMPLATES)
@@ -209,17 +209,26 @@ def cases(count: int = 100, seed: int = SEED) -> list[Case]:
         )
         offered = [tool, *others]
         rng.shuffle(offered)
-        part = "calibration" if index % 2 == 0 else "test"
-        result.append(Case(prompt, tuple(offered), tool, part, len(result)))
+        result.append(
+            Case(prompt, tuple(offered), tool, _part(index, len(tool_names)), len(result))
+        )
     categories = sorted(NONE_TEMPLATES)
     for index in range(count):
         category = categories[index % len(categories)]
         prompt = rng.choice(NONE_TEMPLATES[category])
         pool = [t for t in TOOLS if not (category == "knowledge" and t == "web_search")]
         offered = rng.sample(pool, rng.randint(1, 3))
-        part = "calibration" if index % 2 == 0 else "test"
-        result.append(Case(prompt, tuple(offered), None, part, len(result)))
+        result.append(
+            Case(prompt, tuple(offered), None, _part(index, len(categories)), len(result))
+        )
     return result
+
+
+def _part(index: int, kinds: int) -> str:
+    """Half of each tool's (or category's) cases are held out: a checkerboard over rounds of
+    `kinds` cases. (Plain alternation put whole kinds on one side: every chat prompt and
+    every weather request was held out, none calibrated.)"""
+    return "calibration" if (index // kinds + index % kinds) % 2 == 0 else "test"
 
 
 def _twins(a: str, b: str) -> bool:

@@ -16,7 +16,15 @@ none does, fixed seed; every other case of each kind is held out). Steps:
 Right decision: a call when a tool applies, a message when none does; for calls, whether
 the tool that applies was chosen is reported too. Greedy (temperature 0).
 
-    .venv/bin/python -m bench.tool_decisions [--threads 2] [--write]
+`--fast` (for a loaded machine) skips generation: the held-out prompts are scored as the
+calibration ones are, and both decisions are read from the same pass — `calibrated`: the
+score against the margin (what the engine decides, from the same `measure`), `model`:
+whether the likeliest first token opens a call (what greedy decoding under the auto
+grammar picks). The calibration half also reports how well each part of the score
+separates on its own (`features`: the call opening alone, raw and against the neutral
+prompt, and the tool name's part), each at its best threshold there.
+
+    .venv/bin/python -m bench.tool_decisions [--threads 2] [--write] [--fast]
 
 `--write` puts the calibrated margin into backends/tool_decision.py (CALIBRATED_MARGIN),
 the default the engine reads; results go to bench/results/tool_decisions.json.
@@ -32,6 +40,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +95,7 @@ def calibration_scores(
     llama = backend._llama
     rows = []
     for case in part:
+        started = time.perf_counter()
         request = request_of(case)
         tokens = backend._tokenize(request, request.all_items)
         neutral = backend._tokenize(request, neutral_items(request.all_items))
@@ -93,15 +103,60 @@ def calibration_scores(
         prompt.evaluate(llama, lambda: False)
         scores = measure(llama, prompt, neutral, list(case.tools))
         detail = {
+            "index": case.index,
             "prompt": case.prompt,
             "tools": case.tools,
             "expected": case.expected,
             "score": scores.score,
             "real": asdict(scores.real),
             "neutral": asdict(scores.neutral),
+            "seconds": time.perf_counter() - started,
         }
         rows.append((scores.score, case.expected is not None, detail))
     return rows
+
+
+def features(rows: list[tuple[float, bool, dict[str, Any]]]) -> dict[str, int]:
+    """Right decisions on the calibration half of each part of the score alone, at its best
+    threshold there: the opening (`<tool_call>\\n{"name": "`) raw and against the neutral
+    prompt, the likeliest tool name's part (given the opening) and its contrast."""
+
+    def name(detail: dict[str, Any], side: str) -> dict[str, float]:
+        part = detail[side]
+        return {t: v - part["opening"] for t, v in part["tools"].items()}
+
+    parts: dict[str, Callable[[dict[str, Any]], float]] = {
+        "opening": lambda d: d["real"]["opening"],
+        "opening_contrast": lambda d: d["real"]["opening"] - d["neutral"]["opening"],
+        "name": lambda d: max(name(d, "real").values()),
+        "name_contrast": lambda d: max(
+            name(d, "real")[t] - name(d, "neutral")[t] for t in d["real"]["tools"]
+        ),
+        "score": lambda d: d["score"],
+    }
+    return {key: calibrate([(f(d), a) for _, a, d in rows])[1] for key, f in parts.items()}
+
+
+def fast_outcomes(rows: list[tuple[float, bool, dict[str, Any]]], margin: float) -> dict[str, Any]:
+    """Both decisions from one scoring pass of the held-out prompts (`--fast`)."""
+    outcomes: dict[str, list[Outcome]] = {"model": [], "calibrated": []}
+    for score, _, detail in rows:
+        tools = detail["real"]["tools"]
+        likeliest = max(tools, key=lambda t: tools[t])
+        for mode, call in (
+            ("model", detail["real"]["greedy_call"]),
+            ("calibrated", score >= margin),
+        ):
+            outcomes[mode].append(
+                Outcome(
+                    detail["index"],
+                    detail["prompt"],
+                    detail["expected"],
+                    likeliest if call else None,
+                    detail["seconds"],
+                )
+            )
+    return {mode: sorted(found, key=lambda o: o.index) for mode, found in outcomes.items()}
 
 
 def calibrate(rows: list[tuple[float, bool]]) -> tuple[float, int]:
@@ -158,6 +213,42 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+async def scored(backends: list[LocalBackend], part: list[Case]) -> list[Any]:
+    jobs = [
+        asyncio.to_thread(calibration_scores, b, part[k :: len(backends)])
+        for k, b in enumerate(backends)
+    ]
+    return sorted(
+        (row for chunk in await asyncio.gather(*jobs) for row in chunk),
+        key=lambda row: row[2]["index"],
+    )
+
+
+async def run_fast(threads: int, workers: int) -> dict[str, Any]:
+    """`--fast`: one scoring pass over both halves; both decisions read from it."""
+    config = LocalModelConfig(name=DEFAULT_LOCAL_MODEL, threads=threads)
+    backends = [LocalBackend(config) for _ in range(workers)]
+    for backend in backends:
+        await backend.load()
+    every = cases()
+    rows = await scored(backends, [c for c in every if c.part == "calibration"])
+    margin, right = calibrate([(s, a) for s, a, _ in rows])
+    print(f"calibration: margin {margin} ({right}/{len(rows)} right)", file=sys.stderr)
+    results: dict[str, Any] = {"mode": "fast", "margin": margin}
+    results["calibration_right"] = f"{right}/{len(rows)}"
+    results["features"] = features(rows)
+    results["calibration_cases"] = [detail for _, _, detail in rows]
+    test_rows = await scored(backends, [c for c in every if c.part == "test"])
+    results["test_scores"] = [detail for _, _, detail in test_rows]
+    for mode, outcomes in fast_outcomes(test_rows, margin).items():
+        results[mode] = summary(outcomes)
+        results[f"{mode}_cases"] = [asdict(o) for o in outcomes]
+        print(f"{mode}: {results[mode]}", file=sys.stderr)
+    for backend in backends:
+        await backend.aclose()
+    return results
+
+
 async def run(threads: int, workers: int) -> dict[str, Any]:
     """Each worker has its own model (llama.cpp releases the GIL): the calibration scores
     and the old path first, then the new path at the calibrated margin."""
@@ -176,14 +267,15 @@ async def run(threads: int, workers: int) -> dict[str, Any]:
         for k, b in enumerate(scorers)
     ]
     if workers == 1:
-        scored = [await jobs[0]]
+        chunks = [await jobs[0]]
         model_outcomes = await sequential(old, test)
     else:
-        scored, model_outcomes = await asyncio.gather(asyncio.gather(*jobs), sequential(old, test))
-    rows = [row for chunk in scored for row in chunk]
+        chunks, model_outcomes = await asyncio.gather(asyncio.gather(*jobs), sequential(old, test))
+    rows = [row for chunk in chunks for row in chunk]
     margin, right = calibrate([(s, a) for s, a, _ in rows])
     print(f"calibration: margin {margin} ({right}/{len(rows)} right)", file=sys.stderr)
     results: dict[str, Any] = {"margin": margin, "calibration_right": f"{right}/{len(rows)}"}
+    results["features"] = features(rows)
     results["calibration_cases"] = [detail for _, _, detail in rows]
     for backend in backends:
         backend._config = config.model_copy(
@@ -215,8 +307,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads per worker")
     parser.add_argument("--workers", type=int, default=3, help="models run side by side")
     parser.add_argument("--write", action="store_true", help="write the margin as the default")
+    parser.add_argument("--fast", action="store_true", help="score only; no generation")
     args = parser.parse_args()
-    results = asyncio.run(run(args.threads, args.workers))
+    results = asyncio.run((run_fast if args.fast else run)(args.threads, args.workers))
     results["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results["previous_default_margin"] = tool_decision.CALIBRATED_MARGIN
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

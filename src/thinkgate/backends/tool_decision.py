@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # (SmolLM2-135M-Instruct Q4_1); the line below is rewritten by that command.
 CALIBRATED_MARGIN = -6.288
 NEUTRAL = "Hello."
+OPENING = CALL_OPEN + '{"name": "'  # a call's opening, up to the tool's name
 SEQ = 0
 
 
@@ -57,7 +58,11 @@ class Likelihoods:
 
     call: float  # opening a call to any offered tool
     answer: float  # writing a message instead
-    tools: dict[str, float]  # each tool's call opening
+    tools: dict[str, float]  # each tool's call opening, its name included
+    opening: float  # the opening alone, up to the name: `<tool_call>\n{"name": "`
+    greedy_call: bool = False  # the likeliest first token opens a call (the model's choice)
+    top: float = 0.0  # the likeliest first token's log-likelihood (recorded by the bench)
+    entropy: float = 0.0  # the first token's entropy, nats (recorded by the bench)
 
 
 @dataclass(slots=True, frozen=True)
@@ -146,7 +151,10 @@ def score_tools(llama: Any, end: int, names: list[str]) -> Likelihoods:
         for name in names
     }
     shared = _common_prefix(list(openings.values()))
-    prefix = float(first[shared[0]]) + _extend(llama, shared) if shared else 0.0
+    steps = [float(first[shared[0]]), *_extend(llama, shared)] if shared else []
+    prefix = sum(steps)
+    head = llama.tokenize(OPENING.encode(), add_bos=False, special=False)
+    opening = sum(steps[: len(_common_prefix([shared, head]))])
     per_tool: dict[str, float] = {}
     branch = end + max(len(shared) - 1, 0)  # the shared tokens' last one is not evaluated yet
     for name, ids in openings.items():
@@ -157,7 +165,15 @@ def score_tools(llama: Any, end: int, names: list[str]) -> Likelihoods:
             continue
         context = [shared[-1]] if shared else []
         per_tool[name] = prefix + _score_suffix(llama, context, rest, first)
-    return Likelihoods(call=_logsumexp(list(per_tool.values())), answer=answer, tools=per_tool)
+    return Likelihoods(
+        call=_logsumexp(list(per_tool.values())),
+        answer=answer,
+        tools=per_tool,
+        opening=opening,
+        greedy_call=int(np.argmax(first)) in set(_opening_tokens(llama).tolist()),
+        top=float(first.max()),
+        entropy=float(-(np.exp(first) * first).sum()),
+    )
 
 
 def tool_decider(
@@ -234,13 +250,13 @@ def _opening_tokens(llama: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
     return np.array(ids, dtype=np.int64)
 
 
-def _extend(llama: Any, ids: list[int]) -> float:
-    """Evaluate `ids[:-1]` after what the context holds; Σ log P(ids[k+1] | … ids[k])."""
-    total = 0.0
+def _extend(llama: Any, ids: list[int]) -> list[float]:
+    """Evaluate `ids[:-1]` after what the context holds; each log P(ids[k+1] | … ids[k])."""
+    steps = []
     for index in range(len(ids) - 1):
         llama.eval([ids[index]])
-        total += float(_log_softmax(llama)[ids[index + 1]])
-    return total
+        steps.append(float(_log_softmax(llama)[ids[index + 1]]))
+    return steps
 
 
 def _score_suffix(
@@ -251,8 +267,8 @@ def _score_suffix(
 ) -> float:
     """log P(rest | prompt + shared tokens), the context rewound to the branch point."""
     if not context:  # nothing shared: the first token's probability is the prompt's own
-        return float(first[rest[0]]) + _extend(llama, rest)
-    return _extend(llama, context + rest)
+        return float(first[rest[0]]) + sum(_extend(llama, rest))
+    return sum(_extend(llama, context + rest))
 
 
 def _rewind(llama: Any, position: int) -> None:
