@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,32 +87,34 @@ async def owned_vector_store(
     session_or_store: AsyncSession | Database, owner: str, vector_store_id: str
 ) -> VectorStoreRecord | None:
     """The store if it exists and is `owner`'s; None otherwise (either way: a 404)."""
-    if not storable(vector_store_id):
-        return None
-    if isinstance(session_or_store, Database):
-        async with session_or_store.session() as session:
-            return await owned_vector_store(session, owner, vector_store_id)
-    row = await session_or_store.get(VectorStoreRow, vector_store_id)
-    if row is None or row.owner != owner:
-        return None
-    return store_record(row)
+    row = await _owned(session_or_store, VectorStoreRow, owner, vector_store_id)
+    return None if row is None else store_record(row)
 
 
 async def file_record(
     session_or_store: AsyncSession | Database, owner: str, file_id: str
 ) -> FileRecord | None:
     """The file if it exists, is `owner`'s and has not expired; None otherwise."""
-    if not storable(file_id):
+    row = await _owned(session_or_store, FileRow, owner, file_id)
+    if row is None or (row.expires_at is not None and row.expires_at <= time.time()):
+        return None
+    return file_from_row(row)
+
+
+_Owned = TypeVar("_Owned", VectorStoreRow, FileRow)
+
+
+async def _owned(
+    session_or_store: AsyncSession | Database, kind: type[_Owned], owner: str, row_id: str
+) -> _Owned | None:
+    """The row of that id if `owner`'s, in the caller's session or a new one."""
+    if not storable(row_id):
         return None
     if isinstance(session_or_store, Database):
         async with session_or_store.session() as session:
-            return await file_record(session, owner, file_id)
-    row = await session_or_store.get(FileRow, file_id)
-    if row is None or row.owner != owner:
-        return None
-    if row.expires_at is not None and row.expires_at <= time.time():
-        return None
-    return file_from_row(row)
+            return await _owned(session, kind, owner, row_id)
+    row = await session_or_store.get(kind, row_id)
+    return row if row is not None and row.owner == owner else None
 
 
 async def touch_vector_store(database: Database, vector_store_id: str) -> None:
