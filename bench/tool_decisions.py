@@ -49,13 +49,13 @@ import orjson
 
 from bench.tool_decision_prompts import TOOLS, Case, cases
 from thinkgate.backends import tool_decision
-from thinkgate.backends.base import GenerationPlan
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.local import LocalBackend
 from thinkgate.backends.tool_decision import measure, neutral_items
 from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
-from thinkgate.engine.deltas import FinishDelta, TextDelta, ToolCallStartDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import GenerationPlan
+from thinkgate.core.deltas import FinishDelta, TextDelta, ToolCallStartDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.responses_request import canonical_from_responses
 from thinkgate.protocol import parse_body
 from thinkgate.protocol.responses import CreateResponseRequest

@@ -26,7 +26,7 @@ from thinkgate.backends.upstream.affinity import Affinity, affinity_of, replayab
 from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.routing import Route, draw_order, rendezvous
 from thinkgate.config import ChannelConfig
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest
 
 ACCOUNTS = {"a": "acct-a", "b": "acct-b", "c": "acct-c", "d": "acct-d", "solo": "acct-s"}
 INSTRUCTIONS = "You are a careful note taker. " * 40  # a long, shared system prompt

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from thinkgate.core.deltas import TextDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.chat_render import ChatAssembler, ChatHeader
-from thinkgate.engine.deltas import TextDelta
-from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.chat_messages import parse_messages
 

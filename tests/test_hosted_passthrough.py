@@ -157,9 +157,9 @@ def test_passthrough_needs_a_responses_channel(tmp_path: Path) -> None:
 def test_an_upstream_calls_payload_events_keep_their_fields() -> None:
     """An upstream MCP call's argument deltas pass with their payload; only the sequence
     number and index are ours (the assembler's)."""
-    from thinkgate.backends.base import UsageMeter
     from thinkgate.backends.upstream.responses_wire import ResponsesStreamTranslator
-    from thinkgate.engine.deltas import HostedItemDelta
+    from thinkgate.core.backend import UsageMeter
+    from thinkgate.core.deltas import HostedItemDelta
 
     events = ResponsesStreamTranslator(UsageMeter())
     item = {"type": "mcp_call", "id": "mcp_1", "server_label": "s", "name": "n"}

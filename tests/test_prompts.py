@@ -28,8 +28,8 @@ from tests.console_support import (
     console_server,
 )
 from tests.server import ServerProcess
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.prompt_templates import apply_prompt
-from thinkgate.engine.request import CanonicalRequest
 from thinkgate.protocol.prompts import PromptParam
 from thinkgate.store.prompts import PromptVersion
 

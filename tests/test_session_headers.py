@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from thinkgate.engine.deltas import ReasoningDoneDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.deltas import ReasoningDoneDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.client_headers import session_headers
 from thinkgate.reasoning.sealing import Sealer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from thinkgate.backends.tool_parser import ToolCallParser
-from thinkgate.engine.deltas import (
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     TextDelta,

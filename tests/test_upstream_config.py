@@ -15,7 +15,7 @@ from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, draw_order
 from thinkgate.config import ChannelConfig, ConfigError, load_settings
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest
 
 CHANNEL = """
 [[channels]]

@@ -23,7 +23,7 @@ from tests.server import ADMIN_KEY, ServerProcess
 from tests.standin_upstream import TEXT
 from tests.upstreams import UpstreamProcess
 from thinkgate.backends.upstream.dialects import joined_text
-from thinkgate.engine.deltas import (
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     PromptDelta,

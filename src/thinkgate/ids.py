@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import socket
 
 
 def new_id(prefix: str) -> str:
@@ -28,3 +29,11 @@ def _alnum(length: int) -> str:
         text = base64.b64encode(os.urandom(length * 3 // 4 + 8)).translate(None, b"+/=")
         if len(text) >= length:  # short only when very many symbols were dropped
             return text[:length].decode()
+
+
+def replica_id(configured: str | None) -> str:
+    """This process's name as a job owner: the configured one, else host, pid and a
+    random tag (two processes on one host, or one restarted, never share it)."""
+    if configured:
+        return configured
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.urls import check_item_urls
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.compaction import Compactor
-from thinkgate.engine.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol import parse_body
 from thinkgate.protocol.compaction import CompactRequest

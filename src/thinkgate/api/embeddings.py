@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 
 from thinkgate.api.deps import AccountDep
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id
 from thinkgate.protocol import parse_body

@@ -7,8 +7,8 @@ from starlette.requests import HTTPConnection
 
 from thinkgate.api.deps import Services
 from thinkgate.api.urls import check_item_urls
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.prompt_templates import apply_prompt
-from thinkgate.engine.request import CanonicalRequest
 from thinkgate.protocol.responses import CreateResponseRequest
 from thinkgate.store.prompts import PromptRepository
 

@@ -36,8 +36,8 @@ from thinkgate.api.deps import Services, require_key
 from thinkgate.api.errors import DATABASE_UNAVAILABLE, error_response
 from thinkgate.api.prompt_use import use_stored_prompt
 from thinkgate.api.urls import check_item_urls
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.engine.assembler import Event
-from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_run import ResponseRun
 from thinkgate.engine.responses_request import canonical_from_responses
 from thinkgate.errors import (

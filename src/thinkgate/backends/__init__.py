@@ -3,7 +3,7 @@
 The embedded llama.cpp engine registers exactly as an outside backend would.
 """
 
-from thinkgate.backends.base import Backend, Capabilities, GenerationPlan
 from thinkgate.backends.registry import ModelInfo, ModelRegistry
+from thinkgate.core.backend import Backend, Capabilities, GenerationPlan
 
 __all__ = ["Backend", "Capabilities", "GenerationPlan", "ModelInfo", "ModelRegistry"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinkgate.backends.base import Capabilities
 from thinkgate.backends.registry import ModelInfo
+from thinkgate.core.backend import Capabilities
 
 # What `/v1/responses` accepts as `tools[].type` (docs/clients.md); web_search is accepted
 # but not served until a search provider is configured.

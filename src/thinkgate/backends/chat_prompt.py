@@ -11,7 +11,7 @@ from typing import Any
 
 from thinkgate.backends.tool_grammar import plan_tools
 from thinkgate.backends.tool_prompt import call_text, output_text, tools_note
-from thinkgate.engine.request import CanonicalRequest, Item, OutputFormat
+from thinkgate.core.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
 
 ChatMessage = dict[str, str]

@@ -18,11 +18,11 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.stop_matcher import StopMatcher
-from thinkgate.engine.deltas import Delta, FinishDelta, FinishReason, TextDelta, TokenLogprob
-from thinkgate.engine.request import Sampling
+from thinkgate.core.backend import UsageMeter
+from thinkgate.core.deltas import Delta, FinishDelta, FinishReason, TextDelta, TokenLogprob
+from thinkgate.core.request import Sampling
 from thinkgate.errors import EngineError
 
 _DONE = object()

@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio
 
-from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.chat_prompt import to_chat_messages
 from thinkgate.backends.grammar_bounds import (
     GrammarSource,
@@ -35,8 +34,9 @@ from thinkgate.backends.tool_grammar import ToolPlan, plan_tools, schema_source
 from thinkgate.backends.tool_parser import ToolCallParser
 from thinkgate.cache import PromptCache, Retention
 from thinkgate.config import LocalModelConfig
-from thinkgate.engine.deltas import Delta, PromptDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import ALL_EFFORTS, Capabilities, GenerationPlan
+from thinkgate.core.deltas import Delta, PromptDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import EngineError, InvalidRequestError
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from thinkgate.backends.base import ALL_EFFORTS, Backend
 from thinkgate.cache import PromptCache
 from thinkgate.config import Settings
+from thinkgate.core.backend import ALL_EFFORTS, Backend
 from thinkgate.errors import model_not_found
 
 BACKEND_KINDS: dict[str, str] = {

@@ -40,7 +40,7 @@ import numpy as np
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.tool_grammar import CALL_OPEN, ToolPlan
 from thinkgate.config import LocalModelConfig
-from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.core.request import CanonicalRequest, Item
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from llama_cpp.llama_grammar import SchemaConverter
 
 from thinkgate.backends.grammar_bounds import GrammarSource, check_grammar, syntax_problem
 from thinkgate.backends.grammar_shape import rule_references
-from thinkgate.engine.deltas import ToolKind
-from thinkgate.engine.request import CanonicalRequest, OutputFormat
+from thinkgate.core.deltas import ToolKind
+from thinkgate.core.request import CanonicalRequest, OutputFormat
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.tools import call_name, resolve_tool_choice
 

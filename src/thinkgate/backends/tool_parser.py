@@ -16,7 +16,7 @@ import json
 import re
 
 from thinkgate.backends.tool_grammar import CALL_CLOSE, CALL_OPEN
-from thinkgate.engine.deltas import (
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     TextDelta,

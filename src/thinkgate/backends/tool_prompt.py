@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from thinkgate.backends.tool_grammar import CALL_CLOSE, CALL_OPEN, ToolPlan
-from thinkgate.engine.request import Item
+from thinkgate.core.request import Item
 from thinkgate.protocol.tool_catalog import callable_tools
 from thinkgate.protocol.tools import call_name
 

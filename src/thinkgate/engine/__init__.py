@@ -3,8 +3,8 @@
 Chat Completions is translated into the canonical request here and rendered back here.
 """
 
-from thinkgate.engine.deltas import Delta, FinishDelta, PromptDelta, TextDelta
-from thinkgate.engine.request import CanonicalRequest, OutputFormat
+from thinkgate.core.deltas import Delta, FinishDelta, PromptDelta, TextDelta
+from thinkgate.core.request import CanonicalRequest, OutputFormat
 
 __all__ = [
     "CanonicalRequest",

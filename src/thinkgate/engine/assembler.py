@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkgate.engine.deltas import (
+from thinkgate.core.deltas import (
     AnnotationDelta,
     Delta,
     FinishDelta,
@@ -32,8 +32,9 @@ from thinkgate.engine.deltas import (
     ToolCallStartDelta,
     ToolKind,
 )
+from thinkgate.core.request import ResponseDict
 from thinkgate.engine.reasoning_item import ReasoningItem
-from thinkgate.engine.response_object import ResponseDict, snapshot, usage_object
+from thinkgate.engine.response_object import snapshot, usage_object
 from thinkgate.engine.tool_items import ToolCallItem
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id

@@ -27,6 +27,8 @@ from typing import Any
 
 import anyio
 
+from thinkgate.core.admission import Admission
+from thinkgate.core.request import CanonicalRequest, ResponseDict
 from thinkgate.engine.assembler import Event
 from thinkgate.engine.job_follow import (
     TERMINAL_EVENTS,
@@ -36,9 +38,8 @@ from thinkgate.engine.job_follow import (
 )
 from thinkgate.engine.job_parts import JobParts
 from thinkgate.engine.job_request import request_from_json, request_to_json
-from thinkgate.engine.pipeline import Admission, ResponsesPipeline
-from thinkgate.engine.request import CanonicalRequest
-from thinkgate.engine.response_object import ResponseDict, new_response, snapshot
+from thinkgate.engine.pipeline import ResponsesPipeline
+from thinkgate.engine.response_object import new_response, snapshot
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_id
 

@@ -12,7 +12,7 @@ model shown a dangling call or an orphan result is being shown a broken transcri
 
 from __future__ import annotations
 
-from thinkgate.engine.request import Item
+from thinkgate.core.request import Item
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.chat_messages import (
     AudioPart,

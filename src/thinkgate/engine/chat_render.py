@@ -19,8 +19,7 @@ from typing import Any
 import orjson
 
 from thinkgate import __version__
-from thinkgate.engine.assembler import PADDINGS, logprob_wire, obfuscation_padding, padding_index
-from thinkgate.engine.deltas import (
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     PromptDelta,
@@ -29,8 +28,9 @@ from thinkgate.engine.deltas import (
     ToolCallDoneDelta,
     ToolCallStartDelta,
 )
-from thinkgate.engine.request import CanonicalRequest
-from thinkgate.engine.response_object import ResponseDict, usage_object
+from thinkgate.core.request import CanonicalRequest, ResponseDict
+from thinkgate.engine.assembler import PADDINGS, logprob_wire, obfuscation_padding, padding_index
+from thinkgate.engine.response_object import usage_object
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_call_id, new_chat_id
 from thinkgate.protocol.common import shown_service_tier

@@ -16,8 +16,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from thinkgate.core.request import CanonicalRequest, OutputFormat, Sampling
 from thinkgate.engine.chat_messages import items_from_messages
-from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.chat import ChatCompletionRequest, ChatResponseFormat
 from thinkgate.protocol.chat_messages import parse_messages

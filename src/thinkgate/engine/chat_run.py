@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+from thinkgate.core.admission import Admission
 from thinkgate.engine.chat_render import (
     ChatAssembler,
     ChatHeader,
@@ -20,7 +21,7 @@ from thinkgate.engine.chat_render import (
     completion_object,
 )
 from thinkgate.engine.chat_request import ChatCall
-from thinkgate.engine.pipeline import Admission, ResponsesPipeline
+from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.engine.response_run import ResponseRun
 from thinkgate.errors import ClientError, InvalidRequestError, ServerError, ThinkgateError
 

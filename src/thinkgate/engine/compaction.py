@@ -17,15 +17,18 @@ limits and the ledger count every call. The summary goes back sealed (compaction
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from thinkgate.backends.chat_prompt import content_text
+from thinkgate.core.admission import Admission
+from thinkgate.core.request import CanonicalRequest, Item, Sampling
+from thinkgate.engine.assembler import Event
 from thinkgate.engine.compaction_codec import seal_summary
-from thinkgate.engine.pipeline import Admission, ResponsesPipeline
-from thinkgate.engine.request import CanonicalRequest, Item, Sampling
 from thinkgate.engine.response_object import usage_object
+from thinkgate.engine.response_run import ResponseRun
 from thinkgate.errors import InvalidRequestError, ServerError
 from thinkgate.ids import new_id
+from thinkgate.reasoning import Sealer
 
 KEEP_RECENT_TURNS = 1
 SUMMARY_MAX_TOKENS = 96
@@ -36,8 +39,28 @@ _SUMMARY_INSTRUCTIONS = (
 )
 
 
+class SummaryPipeline(Protocol):
+    """What compaction asks of the pipeline (`ResponsesPipeline` provides it): compaction
+    runs inside the pipeline too (`context_management`), so it names no pipeline class."""
+
+    @property
+    def sealer(self) -> Sealer: ...
+
+    async def prepare(self, request: CanonicalRequest) -> CanonicalRequest: ...
+
+    async def count_input_tokens(self, request: CanonicalRequest) -> int: ...
+
+    async def start(
+        self,
+        request: CanonicalRequest,
+        admission: Admission | None = None,
+        *,
+        response_id: str | None = None,
+    ) -> ResponseRun[Event]: ...
+
+
 class Compactor:
-    def __init__(self, pipeline: ResponsesPipeline) -> None:
+    def __init__(self, pipeline: SummaryPipeline) -> None:
         self._pipeline = pipeline
 
     async def compact(

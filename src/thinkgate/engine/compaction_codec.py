@@ -11,7 +11,7 @@ The pipeline opens every compaction item of a request once, in `prepare`, into
 
 from __future__ import annotations
 
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.reasoning.sealing import Sealer
 
 KIND = "compaction"

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from thinkgate.backends.base import Backend
 from thinkgate.backends.catalog import AUTO_COMPACT_SHARE
+from thinkgate.core.backend import Backend
+from thinkgate.core.request import CanonicalRequest, Item
+from thinkgate.engine.compaction import Compactor, SummaryPipeline, split_turns, transcript
 from thinkgate.engine.compaction_codec import KIND, seal_summary
-from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.ids import new_id
 
 if TYPE_CHECKING:
-    from thinkgate.engine.pipeline import Admission, ResponsesPipeline
+    from thinkgate.core.admission import Admission
 
 
 def supersede(request: CanonicalRequest) -> None:
@@ -43,15 +44,13 @@ def supersede(request: CanonicalRequest) -> None:
 
 
 async def compact_before_generation(
-    pipeline: ResponsesPipeline,
+    pipeline: SummaryPipeline,
     backend: Backend,
     request: CanonicalRequest,
     admission: Admission | None,
 ) -> Item | None:
     """The compaction output item, with `request` rewritten to read from it; None when
     compaction is off, the input is within the threshold or there is nothing older."""
-    from thinkgate.engine.compaction import Compactor, split_turns, transcript  # it imports us
-
     if request.compact_threshold is None:
         return None
     window = backend.capabilities().context_window

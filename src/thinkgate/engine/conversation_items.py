@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinkgate.engine.request import Item
+from thinkgate.core.request import Item
 from thinkgate.ids import new_id
 from thinkgate.protocol.items import parse_input
 

@@ -22,8 +22,8 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkgate.backends.base import GenerationPlan, UsageMeter
-from thinkgate.engine.deltas import (
+from thinkgate.core.backend import GenerationPlan, UsageMeter
+from thinkgate.core.deltas import (
     AnnotationDelta,
     Delta,
     FinishDelta,
@@ -34,8 +34,8 @@ from thinkgate.engine.deltas import (
     ToolCallDoneDelta,
     ToolCallStartDelta,
 )
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.engine.hosted_prelude import model_view, prepare
-from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.hosted import CallOutcome, FileSource, HostedCall, HostedTool, Source, Turn
 from thinkgate.hosted.base import Event
 from thinkgate.hosted.file_search import file_citations

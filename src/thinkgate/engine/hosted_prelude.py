@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from thinkgate.engine.deltas import HostedItemDelta
-from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.core.deltas import HostedItemDelta
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.errors import InvalidRequestError
 from thinkgate.hosted import HostedTool
 from thinkgate.hosted.mcp import Prelude

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Sequence
 from typing import Protocol
 
-from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.protocol.tool_catalog import callable_tools
 from thinkgate.protocol.tools import check_tool_choice

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from thinkgate.core.admission import Admission
+from thinkgate.core.request import Item
 from thinkgate.engine.assembler import Event
 from thinkgate.engine.job_follow import Wakeups
-from thinkgate.engine.pipeline import Admission
-from thinkgate.engine.request import Item
 
 
 class JobResponses(Protocol):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.core.request import CanonicalRequest, OutputFormat, Sampling
 
 # Re-read from the store on every run (`ResponsesPipeline.prepare`), never kept.
 _RESOLVED = ("history",)

@@ -5,7 +5,7 @@ sampling parameters (and chat's legacy `max_tokens`) are accepted only at effort
 from __future__ import annotations
 
 from thinkgate.backends.registry import ModelInfo
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 
 

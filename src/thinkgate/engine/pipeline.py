@@ -13,22 +13,23 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
-from thinkgate.backends.base import Backend, GenerationPlan, UsageMeter
 from thinkgate.backends.registry import ModelRegistry
+from thinkgate.core.admission import Admission, Settlement
+from thinkgate.core.backend import Backend, GenerationPlan, UsageMeter
+from thinkgate.core.deltas import Delta
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.compaction_codec import open_summaries
 from thinkgate.engine.context_management import compact_before_generation, supersede
-from thinkgate.engine.deltas import Delta
 from thinkgate.engine.hosted_loop import HostedLoop
 from thinkgate.engine.hosted_prelude import refuse_stray_approvals
 from thinkgate.engine.input_state import settle_input
 from thinkgate.engine.model_rules import apply_model_rules
 from thinkgate.engine.prepared import PreparedAssembler, no_generation
-from thinkgate.engine.request import CanonicalRequest, Item
 from thinkgate.engine.response_object import new_response
 from thinkgate.engine.response_run import (
     SERVER_ERROR_MESSAGE,
@@ -37,7 +38,6 @@ from thinkgate.engine.response_run import (
     E,
     ResponseRun,
     ResponseStore,
-    Settlement,
 )
 from thinkgate.engine.tool_pairs import check_tool_pairs
 from thinkgate.errors import NotFoundError, ServerError, ThinkgateError
@@ -66,34 +66,6 @@ _ITEM_PREFIXES = {
     "tool_search_call": "tsc",
     "tool_search_output": "tso",
 }
-
-
-class Admission(Protocol):
-    """The gateway's hook (keys, budgets, limits): it may refuse a prompt before generation.
-
-    Optional: the pipeline runs without one (tests of the engine alone).
-    """
-
-    @property
-    def upstream_detail(self) -> bool:
-        """Whether upstream failures may name their channel and quote the upstream."""
-        ...
-
-    async def admit(
-        self, request: CanonicalRequest, input_tokens: int, max_output_tokens: int
-    ) -> Settlement: ...
-
-    def failed_early(
-        self,
-        request: CanonicalRequest,
-        response_id: str,
-        error: ThinkgateError,
-        *,
-        channel: str | None,
-    ) -> None:
-        """The backend failed before its first Delta (every upstream channel failed, or
-        one refused the request): nothing was generated, but the attempt is recorded."""
-        ...
 
 
 AssemblerFactory = Callable[[CanonicalRequest, str], Assembler[E]]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from thinkgate.core.deltas import Delta, FinishDelta, PromptDelta
 from thinkgate.engine.assembler import Event, ResponseAssembler
-from thinkgate.engine.deltas import Delta, FinishDelta, PromptDelta
 from thinkgate.engine.response_object import snapshot
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.protocol.items import InputText
 from thinkgate.protocol.prompts import PLACEHOLDER, ContentVariable, PromptParam

@@ -19,7 +19,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from thinkgate.engine.deltas import ReasoningDoneDelta
+from thinkgate.core.deltas import ReasoningDoneDelta
 from thinkgate.ids import new_id
 
 Event = dict[str, Any]

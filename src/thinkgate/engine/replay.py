@@ -10,7 +10,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from thinkgate.engine.response_object import ResponseDict
+from thinkgate.core.request import ResponseDict
 
 _TERMINAL = {"completed": "response.completed", "incomplete": "response.incomplete"}
 

@@ -7,11 +7,9 @@ from typing import Any
 
 import orjson
 
+from thinkgate.core.request import CanonicalRequest, ResponseDict
 from thinkgate.engine.prompt_templates import instructions_echo
-from thinkgate.engine.request import CanonicalRequest
 from thinkgate.protocol.mcp_models import public_tools
-
-ResponseDict = dict[str, Any]
 
 
 def new_response(request: CanonicalRequest, response_id: str, created_at: int) -> ResponseDict:

@@ -13,10 +13,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 
-from thinkgate.backends.base import UsageMeter
-from thinkgate.engine.deltas import Delta
-from thinkgate.engine.request import CanonicalRequest, Item
-from thinkgate.engine.response_object import ResponseDict, usage_object
+from thinkgate.core.admission import Settlement
+from thinkgate.core.backend import UsageMeter
+from thinkgate.core.deltas import Delta
+from thinkgate.core.request import CanonicalRequest, Item, ResponseDict
+from thinkgate.engine.response_object import usage_object
 from thinkgate.errors import ServerError, ThinkgateError
 
 log = logging.getLogger(__name__)
@@ -60,32 +61,6 @@ class ConversationStore(Protocol):
     async def all_items(self, conversation_id: str, *, owner: str) -> list[Item] | None: ...
 
     async def append(self, conversation_id: str, items: list[Item]) -> None: ...
-
-
-class Settlement(Protocol):
-    """One admitted run's bill: told the final response once, however the run ended."""
-
-    async def settle(
-        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
-    ) -> None: ...
-
-    def settle_now(
-        self, response: ResponseDict, usage: dict[str, Any], *, channel: str | None = None
-    ) -> bool:
-        """`settle` at once where nothing needs waiting for; False: not settled."""
-        ...
-
-    async def withdraw(
-        self,
-        response_id: str,
-        error: ThinkgateError | None,
-        *,
-        channel: str | None,
-    ) -> None:
-        """Admitted, then the backend failed before generating (every upstream channel
-        failed, or one refused the request; `error` None: the request was cancelled):
-        nothing is billed, what was reserved goes back, and the attempt is recorded."""
-        ...
 
 
 class Assembler(Protocol[E_co]):

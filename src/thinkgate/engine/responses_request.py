@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.core.request import CanonicalRequest, OutputFormat, Sampling
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.common import JsonObjectFormat, JsonSchemaFormat
 from thinkgate.protocol.items import parse_input

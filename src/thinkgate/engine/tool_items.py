@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from thinkgate.engine.deltas import ToolKind
+from thinkgate.core.deltas import ToolKind
 from thinkgate.ids import new_call_id, new_id
 
 Event = dict[str, Any]

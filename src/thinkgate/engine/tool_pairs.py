@@ -6,7 +6,7 @@ turn's input), in OpenAI's words, so a client that forgot an output learns which
 
 from __future__ import annotations
 
-from thinkgate.engine.request import Item
+from thinkgate.core.request import Item
 from thinkgate.errors import InvalidRequestError
 
 # call item type → (its output item type, how OpenAI names the call in messages)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from thinkgate.backends.base import Backend, GenerationPlan
-from thinkgate.engine.deltas import FinishDelta, TextDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.deltas import FinishDelta, TextDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.evals.calibrate import Trace, check_calibration_only, trace_from_run
 from thinkgate.evals.runner import INSTRUCTIONS
 from thinkgate.evals.suites import EvalItem

@@ -12,7 +12,7 @@ from thinkgate.files.service import FileService
 from thinkgate.files.store import FileStore
 from thinkgate.files.usage import StorageUsage
 from thinkgate.files.vectors import VectorStores
-from thinkgate.replicas.queue import replica_id
+from thinkgate.ids import replica_id
 from thinkgate.retrieval.index import ChunkIndex
 from thinkgate.store.database import Database
 

@@ -13,8 +13,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from thinkgate.engine.request import CanonicalRequest
-from thinkgate.engine.response_object import ResponseDict
+from thinkgate.core.request import CanonicalRequest, ResponseDict
 from thinkgate.errors import QuotaExceededError, RateLimitError, ThinkgateError, model_not_found
 from thinkgate.gateway.counters import RateState, RateWindow, strictest
 from thinkgate.gateway.plans import Hold
@@ -29,14 +28,14 @@ from thinkgate.store.users import UserRecord
 
 if TYPE_CHECKING:
     from thinkgate.gateway.billing import Billing
-    from thinkgate.gateway.service import Gateway
+    from thinkgate.gateway.ports import AccountPorts
 
 COST_HEADER = "x-thinkgate-cost-usd"
 
 
 @dataclass(slots=True)
 class Account:
-    gateway: Gateway
+    gateway: AccountPorts
     key: KeyRecord
     endpoint: str
     headers: MutableMapping[str, str]

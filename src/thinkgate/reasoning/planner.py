@@ -15,10 +15,10 @@ import dataclasses
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 
-from thinkgate.backends.base import Backend, GenerationPlan
 from thinkgate.config import AdaptiveThresholds, LocalModelConfig, Settings
-from thinkgate.engine.deltas import Delta, ReasoningDelta, ReasoningDoneDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.deltas import Delta, ReasoningDelta, ReasoningDoneDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.reasoning.budgets import budget_for
 from thinkgate.reasoning.formats import NativeFormat, ScaffoldFormat, ThoughtFormat
 from thinkgate.reasoning.policy import AdaptivePolicy, FixedPolicy, ThinkingPolicy

@@ -22,9 +22,9 @@ import math
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from thinkgate.backends.base import Backend, GenerationPlan
 from thinkgate.backends.chat_prompt import content_text
-from thinkgate.engine.deltas import (
+from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     FinishReason,
@@ -33,7 +33,7 @@ from thinkgate.engine.deltas import (
     ReasoningDoneDelta,
     TextDelta,
 )
-from thinkgate.engine.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.core.request import CanonicalRequest, OutputFormat, Sampling
 from thinkgate.reasoning.formats import ScaffoldFormat, ThoughtFormat
 from thinkgate.reasoning.policy import Probe, ThinkingPolicy
 from thinkgate.reasoning.sealing import Sealer

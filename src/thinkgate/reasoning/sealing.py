@@ -20,9 +20,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from thinkgate.backends.base import UsageMeter
-from thinkgate.engine.deltas import Delta, ReasoningDoneDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import UsageMeter
+from thinkgate.core.deltas import Delta, ReasoningDoneDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 
 KEY_FILE = "reasoning.key"

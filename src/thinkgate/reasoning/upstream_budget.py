@@ -28,8 +28,8 @@ import dataclasses
 import math
 from collections.abc import AsyncGenerator
 
-from thinkgate.backends.base import Backend, GenerationPlan
-from thinkgate.engine.deltas import (
+from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     PromptDelta,
@@ -37,7 +37,7 @@ from thinkgate.engine.deltas import (
     ReasoningDoneDelta,
     TextDelta,
 )
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.reasoning.formats import NativeFormat
 from thinkgate.reasoning.policy import Probe, ThinkingPolicy
 from thinkgate.reasoning.sealing import Sealer

@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -34,14 +31,6 @@ ENTRYPOINT = "thinkgate_background_response"
 _RETRIES = 5  # a job whose handling failed (not its generation: that ends in its response)
 # Handler: run the job to its end; True: this replica is stopping, hand the job back.
 Handler = Callable[[str], Awaitable[bool]]
-
-
-def replica_id(configured: str | None) -> str:
-    """This process's name as a job owner: the configured one, else host, pid and a
-    random tag (two processes on one host, or one restarted, never share it)."""
-    if configured:
-        return configured
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class JobQueue:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from thinkgate.config import Settings
+from thinkgate.core.admission import Admission
 from thinkgate.engine.background import BackgroundJobs
 from thinkgate.engine.job_parts import JobParts
-from thinkgate.engine.pipeline import Admission, ResponsesPipeline
+from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.errors import AuthenticationError
 from thinkgate.gateway.service import Gateway
-from thinkgate.replicas.queue import open_job_queue, replica_id
+from thinkgate.ids import replica_id
+from thinkgate.replicas.queue import open_job_queue
 from thinkgate.replicas.wakeups import open_wakeups
 from thinkgate.store import (
     BackgroundJobRepository,

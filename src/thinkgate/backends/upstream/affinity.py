@@ -24,7 +24,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.core.request import CanonicalRequest, Item
 
 # Session headers clients send, in the order they are trusted as a session key.
 SESSION_KEY_HEADERS = ("session-id", "session_id", "x-session-id")

@@ -21,7 +21,6 @@ from typing import Any
 import anyio
 import orjson
 
-from thinkgate.backends.base import ALL_EFFORTS, Capabilities, GenerationPlan
 from thinkgate.backends.upstream.affinity import affinity_of, replayable
 from thinkgate.backends.upstream.channel import Channel, UpstreamStream
 from thinkgate.backends.upstream.chat_wire import chat_body
@@ -31,8 +30,9 @@ from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, candidates
 from thinkgate.backends.upstream.service_tiers import TierChoice, tier_for_channel
 from thinkgate.config import ChannelConfig
-from thinkgate.engine.deltas import Delta, PromptDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import ALL_EFFORTS, Capabilities, GenerationPlan
+from thinkgate.core.deltas import Delta, PromptDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.protocol.turn_state import reply_turn_state
 
 log = logging.getLogger(__name__)

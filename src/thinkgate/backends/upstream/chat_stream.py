@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.upstream.service_tiers import TierChoice
-from thinkgate.engine.deltas import (
+from thinkgate.core.backend import UsageMeter
+from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
     FinishReason,

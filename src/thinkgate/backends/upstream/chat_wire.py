@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from thinkgate.engine.request import CanonicalRequest, Item, OutputFormat
+from thinkgate.core.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.tools import call_name, resolve_tool_choice
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.upstream.chat_stream import ChatStreamTranslator
 from thinkgate.backends.upstream.failure import UpstreamFailure
 from thinkgate.backends.upstream.responses_wire import ResponsesStreamTranslator
 from thinkgate.backends.upstream.service_tiers import TierChoice
-from thinkgate.engine.deltas import Delta, TextDelta
+from thinkgate.core.backend import UsageMeter
+from thinkgate.core.deltas import Delta, TextDelta
 
 Event = dict[str, Any]
 

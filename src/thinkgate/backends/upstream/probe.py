@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from thinkgate.backends.base import GenerationPlan
 from thinkgate.backends.upstream.backend import UpstreamBackend
 from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.routing import Route
 from thinkgate.config import ChannelConfig
-from thinkgate.engine.deltas import FinishDelta, PromptDelta, TextDelta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.backend import GenerationPlan
+from thinkgate.core.deltas import FinishDelta, PromptDelta, TextDelta
+from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import ThinkgateError
 
 PROBE_PROMPT = "Reply with the single word OK."

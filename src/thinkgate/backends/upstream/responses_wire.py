@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from thinkgate.backends.base import UsageMeter
 from thinkgate.backends.upstream.service_tiers import TierChoice
-from thinkgate.engine.deltas import (
+from thinkgate.core.backend import UsageMeter
+from thinkgate.core.deltas import (
     AnnotationDelta,
     Delta,
     FinishDelta,
@@ -25,7 +25,7 @@ from thinkgate.engine.deltas import (
     ToolCallDoneDelta,
     ToolCallStartDelta,
 )
-from thinkgate.engine.request import CanonicalRequest, Item
+from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.protocol.hosted_costs import DEFAULT_MAX_CALLS, HOSTED_TYPES
 from thinkgate.protocol.tool_catalog import upstream_tools
 from thinkgate.protocol.tools import namespaced_name

@@ -6,8 +6,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from thinkgate.engine.deltas import Delta
-from thinkgate.engine.request import CanonicalRequest
+from thinkgate.core.deltas import Delta
+from thinkgate.core.request import CanonicalRequest
 
 ALL_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Item = dict[str, Any]
+# A response object in the Responses API's wire shape, as stored and sent.
+ResponseDict = dict[str, Any]
 
 
 @dataclass(slots=True, frozen=True)
