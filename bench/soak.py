@@ -12,7 +12,7 @@ the key's spend against the sum of the ledger's costs.
 
     .venv/bin/python -m bench.soak [--seconds 600] [--rps 40] [--connections 8]
 
-Results go to bench/results/soak.json (not committed).
+Results go to bench/results/soak.json (committed with the figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from tests.server import free_port
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "soak.json"

@@ -14,7 +14,7 @@ Added latency = a proxy's p50 minus the direct p50 at the same setting.
     .venv/bin/python -m bench.overhead [--seconds 10] [--rounds 3] [--skip-litellm] [--out FILE]
 
 Short comparison runs: `--seconds 3 --out /tmp/overhead.json` (the default file is the
-recorded result the README quotes).
+recorded result docs/benchmarks.md quotes).
 """
 
 from __future__ import annotations
