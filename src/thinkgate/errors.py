@@ -91,6 +91,17 @@ class RateLimitError(ClientError):
     error_type = "rate_limit_exceeded"
     default_code = "rate_limit_exceeded"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after_s = retry_after_s  # when a retry may pass (None: not known)
+
 
 class QuotaExceededError(RateLimitError):
     """OpenAI's answer when the money runs out: 429 `insufficient_quota` (a key's budget)."""

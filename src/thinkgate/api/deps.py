@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
-from thinkgate.api.gateway_headers import gateway_headers
+from thinkgate.api.gateway_headers import attach_account
 from thinkgate.api.observe import request_info
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.config import Settings
@@ -89,9 +89,9 @@ ApiKeyDep = Annotated[str, Depends(require_api_key)]
 
 async def account_for(request: Request, services: ServicesDep, key: KeyDep) -> Account:
     """The caller's account for one generation request: the pipeline's `Admission`."""
-    headers = gateway_headers(request.scope)
     path: str = request.scope["path"]  # not `request.url`: it builds a whole URL object
-    account = services.gateway.account(key, path.rsplit("/", 1)[-1], headers)
+    account = services.gateway.account(key, path.rsplit("/", 1)[-1])
+    attach_account(request.scope, account)
     info = request_info(request.scope)
     if info is not None:
         info.account = account

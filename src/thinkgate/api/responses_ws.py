@@ -34,6 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from thinkgate.api.deps import Services, require_key
 from thinkgate.api.errors import DATABASE_UNAVAILABLE, error_response
+from thinkgate.api.gateway_headers import COST_HEADER, account_headers
 from thinkgate.api.prompt_use import use_stored_prompt
 from thinkgate.api.urls import check_item_urls
 from thinkgate.core.request import CanonicalRequest, Item
@@ -48,7 +49,6 @@ from thinkgate.errors import (
     ServiceUnavailableError,
     ThinkgateError,
 )
-from thinkgate.gateway.account import COST_HEADER
 from thinkgate.protocol.limits import check_depth
 from thinkgate.protocol.parsing import parse_json, validate
 from thinkgate.protocol.responses import CreateResponseRequest
@@ -193,12 +193,15 @@ class _Connection:
         canonical.key_id = self._key.id
         chained = self._chain_locally(canonical)
         self._last = None  # replaced by this response once it has ended
-        account = self._services.gateway.account(self._key, "responses", headers)
+        account = self._services.gateway.account(self._key, "responses")
         pipeline = self._services.pipeline
-        if generate:
-            run = await pipeline.start(canonical, account)
-        else:
-            run = await pipeline.start_prepared(canonical, account)
+        try:
+            if generate:
+                run = await pipeline.start(canonical, account)
+            else:
+                run = await pipeline.start_prepared(canonical, account)
+        finally:  # a refusal's retry-after and rate state, as a POST's reply would carry
+            headers.update(account_headers(account))
         if chained is not None:
             run.response["previous_response_id"] = chained  # echoed, and stored, as sent
         await self._stream(run, lane)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from thinkgate.api.gateway_headers import gateway_headers
+from thinkgate.api.gateway_headers import attach_account
 from thinkgate.api.sse import EventFraming, sse_response
 from thinkgate.console.deps import ConsoleDep, HeaderCheckedDep, SessionDep
 from thinkgate.console.templating import render
@@ -75,7 +75,8 @@ async def playground_stream(
     canonical.owner = session.user.id
     services = console.services
     key = await services.admin.service_key(session.user.id, PLAYGROUND_KEY)
-    account = services.gateway.account(key, "responses", gateway_headers(request.scope))
+    account = services.gateway.account(key, "responses")
+    attach_account(request.scope, account)
     run = await services.pipeline.start(canonical, account)
     return sse_response(run.events(), on_close=run.aclose, framing=EventFraming())
 

@@ -3,13 +3,15 @@ settled (cost, ledger) after, whatever the outcome. The key's limits and its use
 apply (`gateway/user_limits.py`).
 
     Account.admit ──► model lists ──► RPM/TPM windows ──► budget reservation ──► Bill
-    Bill.settle   ──► exact cost ──► counters to actual ──► ledger row + cost header
+    Bill.settle   ──► exact cost ──► counters to actual ──► ledger row
+
+The account keeps what the API layer tells the client (the strictest rate window's state,
+when to retry, the cost) and writes no HTTP itself: `api/gateway_headers.py` renders it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -17,7 +19,6 @@ from thinkgate.core.request import CanonicalRequest, ResponseDict
 from thinkgate.errors import QuotaExceededError, RateLimitError, ThinkgateError, model_not_found
 from thinkgate.gateway.counters import RateState, RateWindow, strictest
 from thinkgate.gateway.plans import Hold
-from thinkgate.gateway.pricing import usd
 from thinkgate.gateway.user_limits import model_allowed, user_window
 from thinkgate.gateway.wallet import PREFIX as WALLET_PREFIX
 from thinkgate.protocol.hosted_costs import call_cap
@@ -30,16 +31,16 @@ if TYPE_CHECKING:
     from thinkgate.gateway.billing import Billing
     from thinkgate.gateway.ports import AccountPorts
 
-COST_HEADER = "x-thinkgate-cost-usd"
-
 
 @dataclass(slots=True)
 class Account:
     gateway: AccountPorts
     key: KeyRecord
     endpoint: str
-    headers: MutableMapping[str, str]
     cost_pico: int = 0
+    billed: bool = False  # settled with a cost (the reply's cost header)
+    rate: RateState | None = None  # the strictest of the request's rate windows
+    retry_after_s: int | None = None  # refused (429): when a retry may pass
     started: float = field(default_factory=time.monotonic)
     model: str | None = None  # once admitted: the access log and /metrics label it
 
@@ -100,8 +101,10 @@ class Account:
         if not plans:
             return []
         try:
-            return await self._billing().plans.admit(plans, tokens, money, self.headers)
-        except ThinkgateError:
+            return await self._billing().plans.admit(plans, tokens, money)
+        except ThinkgateError as error:
+            if isinstance(error, RateLimitError):
+                self.retry_after_s = error.retry_after_s
             await self._refund([w.id for w in windows if w.tpm is not None], tokens)
             raise
 
@@ -117,15 +120,19 @@ class Account:
         """Count the request in its key's window and its user's, or refuse it (429)."""
         states = await self.gateway.counters.hit_all(windows, tokens)
         state = strictest(states)
-        self._rate_headers(state)
+        self.rate = state
         if state.allowed:
             return
-        self.headers["retry-after"] = str(state.retry_after_s)
+        self.retry_after_s = state.retry_after_s
         window, refused = next(
             (w, s) for w, s in zip(windows, states, strict=True) if not s.allowed
         )
         whose = f"key {self.key.prefix}…" if window.id == self.key.id else "your user's keys"
-        raise RateLimitError(_rate_message(whose, refused), code="rate_limit_exceeded")
+        raise RateLimitError(
+            _rate_message(whose, refused),
+            code="rate_limit_exceeded",
+            retry_after_s=state.retry_after_s,
+        )
 
     def failed_early(
         self,
@@ -159,16 +166,6 @@ class Account:
                 created_at=int(time.time()),
             )
         )
-
-    def _rate_headers(self, state: RateState) -> None:
-        if state.limit_requests is not None:
-            self.headers["x-ratelimit-limit-requests"] = str(state.limit_requests)
-            self.headers["x-ratelimit-remaining-requests"] = str(state.remaining_requests)
-            self.headers["x-ratelimit-reset-requests"] = _duration(state.reset_requests_s)
-        if state.limit_tokens is not None:
-            self.headers["x-ratelimit-limit-tokens"] = str(state.limit_tokens)
-            self.headers["x-ratelimit-remaining-tokens"] = str(state.remaining_tokens)
-            self.headers["x-ratelimit-reset-tokens"] = _duration(state.reset_tokens_s)
 
 
 @dataclass(slots=True)
@@ -255,7 +252,7 @@ class Bill:
         if gateway.billing is not None:
             gateway.billing.alerts.touched(key)  # a set insert: checked off the request path
         self.account.cost_pico += priced.cost
-        self.account.headers[COST_HEADER] = usd(self.account.cost_pico)
+        self.account.billed = True
         gateway.ledger.add(
             LedgerEntry(
                 request_id=str(response.get("id", "")),
@@ -287,17 +284,6 @@ class _Priced(NamedTuple):
     refund: int  # reserved output tokens not used, back to the token windows
     tool_calls: int = 0  # completed hosted tool calls (web search…)
     tool_cost: int = 0  # their part of `cost`
-
-
-def _duration(seconds: float) -> str:
-    """OpenAI's reset format: `1s`, `6m0s`, `120ms`."""
-    if seconds <= 0:
-        return "0s"
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    whole = round(seconds)
-    minutes, rest = divmod(whole, 60)
-    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
 
 
 def _rate_message(whose: str, state: RateState) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -134,7 +134,6 @@ class Plans:
         on: Sequence[tuple[str, PlanRecord]],
         tokens: int,
         money: int,
-        headers: MutableMapping[str, str],
     ) -> list[Hold]:
         """Take the request from every plan window it falls in, or refuse it (429, with
         when the full window refills) having taken nothing."""
@@ -149,7 +148,7 @@ class Plans:
                 raise _unavailable() from error
             if not ok:
                 await self.give_back(holds)
-                raise _refusal(plan, limits, used, tokens, money, now, headers)
+                raise _refusal(plan, limits, used, tokens, money, now)
             held = [(u.period, u.start) for u in used if u.start is not None]
             holds.append(Hold(subject, held, tokens, money))
         return holds
@@ -214,11 +213,9 @@ def _refusal(
     tokens: int,
     money: int,
     now: int,
-    headers: MutableMapping[str, str],
 ) -> RateLimitError:
     full = [(w, u) for w, u in zip(limits, used, strict=True) if not _room(w, u, tokens, money)]
     wait = max(((u.start or now) + w.seconds - now for w, u in full), default=1)
-    headers["retry-after"] = str(max(1, wait))
     window, state = full[0]
     refills = (state.start or now) + window.seconds
     what = _what(window, state)
@@ -227,6 +224,7 @@ def _refusal(
         f"Your plan “{plan.name}” is used up for its {WINDOW_WORDS[window.period]} window "
         f"({what}). It refills at {when} (in {_span(wait)}).",
         code="plan_limit_exceeded",
+        retry_after_s=max(1, wait),
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 from thinkgate.backends.registry import ModelRegistry
@@ -70,8 +69,8 @@ class Gateway:
         self.ledger.touch(key.id, now)
         return key
 
-    def account(self, key: KeyRecord, endpoint: str, headers: MutableMapping[str, str]) -> Account:
-        return Account(self, key, endpoint, headers)
+    def account(self, key: KeyRecord, endpoint: str) -> Account:
+        return Account(self, key, endpoint)
 
     async def owner(self, key: KeyRecord) -> UserRecord | None:
         """The key's user where an admin has limited that user (else None: nothing to check)."""

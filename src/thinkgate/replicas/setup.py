@@ -50,7 +50,7 @@ async def open_background_jobs(
         key = await keys.get(key_id)
         if key is None or key.revoked_at is not None:
             raise AuthenticationError("The API key of this background response was revoked.")
-        return gateway.account(key, "responses", {})
+        return gateway.account(key, "responses")
 
     parts = JobParts(
         responses=responses,
