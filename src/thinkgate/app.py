@@ -46,6 +46,7 @@ from thinkgate.engine.pipeline import ResponsesPipeline
 from thinkgate.files.setup import open_files
 from thinkgate.gateway.service import Gateway
 from thinkgate.gateway.setup import open_gateway
+from thinkgate.gateway.storage_charges import StorageCharges
 from thinkgate.hosted import HostedTool, hosted_tools_for
 from thinkgate.hosted.code_interpreter import code_interpreter_for
 from thinkgate.hosted.file_search import file_search_for
@@ -161,6 +162,10 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             settings, database, pipeline, gateway, responses, response_events
         )
         app.state.files, close_files = await open_files(settings, database, chunks)
+        app.state.storage_charges = storage_charges = StorageCharges(
+            database, app.state.files.usage, gateway, every_s=settings.files.storage_charge_seconds
+        )  # finished days of storage onto the ledger
+        storage_charges.start()
         app.state.services = Services(
             settings=settings,
             database=database,
@@ -193,6 +198,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             await registry.aclose()
             await hosted.aclose()
             await app.state.containers.aclose()
+            await storage_charges.aclose()
             await close_files()  # ingestion stops; its files resume at the next start
             await chunks.aclose()
             await app.state.embedding_models.aclose()

@@ -30,3 +30,6 @@ class FilesConfig(BaseModel):
     )
     file_storage_price_per_gb_day: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=6)
     free_storage_bytes: int = Field(default=10**9, ge=0)
+    # How often each replica charges the finished days of storage to the ledger (each day
+    # of each owner once, whichever replica gets there first).
+    storage_charge_seconds: int = Field(default=3600, ge=1)

@@ -16,6 +16,8 @@ from thinkgate.files.access import storable
 from thinkgate.files.paging import page_body
 from thinkgate.files.service import FileService
 from thinkgate.files.shapes import file_object
+from thinkgate.gateway.pricing import usd
+from thinkgate.gateway.storage_charges import StorageCharges
 
 router = APIRouter(prefix="/v1/files")
 # Storage use per owner per day, priced (`[files]` GB-day prices): what billing reads.
@@ -118,10 +120,19 @@ async def storage_usage(
             "cost_usd": str(day.cost_usd),
             "vector_store_bytes": day.vector_bytes,
             "file_bytes": day.file_bytes,
+            "charged_usd": None if day.charged_pico is None else usd(day.charged_pico),
         }
         for day in days
     ]
     return {"object": "list", "data": data}
+
+
+@admin_router.post("/charge")
+async def charge_storage(request: Request, _admin: AdminDep) -> dict[str, Any]:
+    """Charge the finished days now (each replica also does, every
+    `storage_charge_seconds`); a day already charged is not charged again."""
+    charges: StorageCharges = request.app.state.storage_charges
+    return {"object": "storage_charge", "days_charged": await charges.charge_due()}
 
 
 def _purpose(value: object) -> str:

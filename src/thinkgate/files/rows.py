@@ -105,3 +105,5 @@ class StorageUsageRow(Base):
     vector_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     file_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[int] = mapped_column(Integer)
+    # What the finished day was charged on the ledger (migration 0023); None: not yet.
+    charged_pico: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -21,6 +21,7 @@ from thinkgate.store.database import Database
 
 GB_DAY = Decimal(10**9 * 86_400)
 _NANO = Decimal("0.000000001")
+PICO_PER_USD = 10**12
 _ATTEMPTS = 5
 
 
@@ -33,6 +34,7 @@ class DayUsage:
     cost_usd: Decimal
     vector_bytes: int  # the level at the day's last change
     file_bytes: int
+    charged_pico: int | None  # on the ledger once the day is over (None: not yet)
 
 
 def _day(at: float) -> str:
@@ -128,17 +130,27 @@ class StorageUsage:
             rows = (await session.scalars(query.order_by(StorageUsageRow.day))).all()
         return [self._priced(row) for row in rows]
 
-    def _priced(self, row: StorageUsageRow) -> DayUsage:
+    def cost(self, row: StorageUsageRow) -> Decimal:
+        """The day's price in USD: the free allowance is taken off vector storage first."""
         config = self._config
         vector = Decimal(row.vector_byte_seconds) / GB_DAY
         files = Decimal(row.file_byte_seconds) / GB_DAY
         free = Decimal(config.free_storage_bytes) / Decimal(10**9)  # GB for one day
         billable_vector = max(Decimal(0), vector - free)
         billable_files = max(Decimal(0), files - max(Decimal(0), free - vector))
-        cost = (
+        return (
             billable_vector * config.vector_storage_price_per_gb_day
             + billable_files * config.file_storage_price_per_gb_day
         )
+
+    def cost_pico(self, row: StorageUsageRow) -> int:
+        """The day's price in whole picodollars (rounded down), as the ledger keeps money."""
+        return int(self.cost(row) * PICO_PER_USD)
+
+    def _priced(self, row: StorageUsageRow) -> DayUsage:
+        vector = Decimal(row.vector_byte_seconds) / GB_DAY
+        files = Decimal(row.file_byte_seconds) / GB_DAY
+        cost = self.cost(row)
         return DayUsage(
             row.owner,
             row.day,
@@ -147,4 +159,5 @@ class StorageUsage:
             cost.quantize(Decimal("0.000001")),
             row.vector_bytes,
             row.file_bytes,
+            row.charged_pico,
         )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkgate.store.bulk_insert import BulkInsert
 from thinkgate.store.database import Database
@@ -100,12 +101,17 @@ class LedgerRepository:
             return
         async with self._db.session() as session, session.begin():
             if entries:
-                fields = self._insert.columns
-                rows = [tuple([getattr(entry, name) for name in fields]) for entry in entries]
-                await self._insert.run(await session.connection(), rows)
-                await session.execute(self._roll_up_statement, _daily_totals(entries))
+                await self.write_in(session, entries)
             if last_used:
                 await touch_keys(session, last_used)
+
+    async def write_in(self, session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
+        """Rows and their daily roll-up inside the caller's transaction (a storage charge
+        commits with the mark that says its day is charged)."""
+        fields = self._insert.columns
+        rows = [tuple([getattr(entry, name) for name in fields]) for entry in entries]
+        await self._insert.run(await session.connection(), rows)
+        await session.execute(self._roll_up_statement, _daily_totals(entries))
 
     async def requests(self, *, key_id: str | None, limit: int) -> list[LedgerEntry]:
         """Newest first."""
