@@ -33,7 +33,7 @@ from thinkgate.api import vector_stores as vector_stores_api
 from thinkgate.api.deps import Services
 from thinkgate.api.errors import install_error_handlers
 from thinkgate.api.gateway_headers import GatewayHeaders
-from thinkgate.api.hot_routes import HotRoutes
+from thinkgate.api.generation import PlainRoute
 from thinkgate.api.limits import BodySizeLimit
 from thinkgate.api.observe import Observe
 from thinkgate.api.openapi import document
@@ -89,13 +89,18 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry=_opentelemetry(),
     )
     install_error_handlers(app)
+    # The two generation routes, first: plain Starlette routes, no per-request dependency
+    # solving (api/generation.py); api/openapi.py documents them like the others
+    app.router.routes += [
+        PlainRoute("/v1/responses", responses_api.create_response, methods=["POST"]),
+        PlainRoute("/v1/chat/completions", chat_api.create_chat_completion, methods=["POST"]),
+    ]
     app.include_router(compact_api.router)
     app.include_router(responses_api.router)
     # WebSocket mode on the same path (a plain route: no HTTP dependencies apply)
     app.router.add_websocket_route("/v1/responses", responses_ws.responses_websocket)
     app.include_router(conversations_api.router)
     app.include_router(models_api.router)
-    app.include_router(chat_api.router)
     app.include_router(embeddings_api.router)
     app.include_router(vector_store_search_api.router)
     app.include_router(internal_api.router)
@@ -110,7 +115,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin_billing_api.router)
     app.include_router(admin_billing_api.owner_router)
     install_console(app)
-    app.add_middleware(HotRoutes)  # innermost: the generation routes' lean path
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -14,22 +14,89 @@ ASGI that takes a task blocked in `receive()` per stream. This protocol also put
 `DisconnectSignal` in the scope's extensions (`DISCONNECT_EXTENSION`), called back when
 the connection is lost mid-reply; `api.sse` uses it when present, the task otherwise.
 
-Everything else is uvicorn's own; if its internals ever stop matching what this relies on
-(the cycle's `transport` attribute), responses simply go out as before.
+Everything else is uvicorn's own, but this reads its private attributes: uvicorn is pinned
+to the tested minor series (pyproject.toml, `TESTED_UVICORN`), and `server_protocol`
+checks at start-up that the running uvicorn is that series and still has every attribute
+used here; otherwise it logs a warning and serves with uvicorn's stock httptools protocol
+(two writes per reply, a disconnect watched by a task, no keep-alive polling).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from thinkgate.net.short_waits import WaitPoller
 
+log = logging.getLogger(__name__)
+
 _STATUS_LINES = (b"HTTP/1.1 ", b"HTTP/1.0 ")
 DISCONNECT_EXTENSION = "thinkgate.disconnect"
+TESTED_UVICORN = (0, 55)  # keep in step with pyproject.toml's uvicorn pin
+# uvicorn's private names this module relies on: methods overridden, attributes read
+_HOOKS = ("data_received", "on_headers_complete", "on_response_complete", "connection_lost")
+_PROTOCOL_ATTRIBUTES = ("cycle", "transport", "loop", "timeout_keep_alive_task")
+_CYCLE_ATTRIBUTES = ("transport", "scope", "disconnected")
+
+
+def unsupported_uvicorn(
+    version: str = uvicorn.__version__,
+    protocol: type = HttpToolsProtocol,
+    cycle: type = RequestResponseCycle,
+) -> str | None:
+    """Why `HeadersWithBodyProtocol` must not serve under this uvicorn, or None: a version
+    outside the tested series, or a private method or attribute it uses gone."""
+    try:
+        series = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        series = ()
+    if series != TESTED_UVICORN:
+        tested = ".".join(map(str, TESTED_UVICORN))
+        return f"uvicorn {version} is not the tested series ({tested}.x)"
+    missing = [f"{protocol.__name__}.{name}()" for name in _HOOKS if not _defines(protocol, name)]
+    missing += [
+        f"{owner.__name__}.{name}"
+        for owner, names in ((protocol, _PROTOCOL_ATTRIBUTES), (cycle, _CYCLE_ATTRIBUTES))
+        for name in names
+        if name not in _attribute_names(owner)
+    ]
+    if missing:
+        return f"uvicorn {version} lacks what thinkgate's protocol uses: {', '.join(missing)}"
+    return None
+
+
+def server_protocol(
+    waits: WaitPoller, version: str = uvicorn.__version__
+) -> type[asyncio.Protocol] | str:
+    """`uvicorn.Config(http=...)`: ours under the tested uvicorn, else its stock one."""
+    reason = unsupported_uvicorn(version)
+    if reason is None:
+        return HeadersWithBodyProtocol.polling(waits)
+    log.warning("%s: serving with uvicorn's stock httptools protocol instead", reason)
+    return "httptools"
+
+
+def _defines(cls: type, name: str) -> bool:
+    """A method of uvicorn's own (not one only `asyncio.Protocol` declares)."""
+    return any(
+        name in vars(klass) for klass in cls.__mro__ if klass.__module__ != "asyncio.protocols"
+    )
+
+
+def _attribute_names(cls: type) -> set[str]:
+    """Every attribute name the class's own code uses (`self.cycle = ...` names `cycle`)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        for member in vars(klass).values():
+            code = getattr(member, "__code__", None)
+            if code is not None:
+                names.update(code.co_names)
+    return names
 
 
 class DisconnectSignal:

@@ -7,7 +7,9 @@ as OpenAI does), so FastAPI sees no body model and documents none; and FastAPI d
 - request bodies from the same pydantic models `parse_body` validates against;
 - 200 bodies as the openai SDK's own types (JSON and, where a route streams, SSE);
 - the error statuses each route can answer, with the OpenAI error body;
-- bearer authentication on every `/v1` and `/admin/v1` operation.
+- bearer authentication on every `/v1` and `/admin/v1` operation;
+- the plain Starlette routes (the two generation routes, `api.generation`), which FastAPI
+  does not document, written as FastAPI writes its own.
 
 A fuzzer (tests/test_fuzz_api.py) then generates requests from it and checks each answer
 against it, so a drift between this table and the routes shows up as a failing test.
@@ -15,9 +17,12 @@ against it, so a drift between this table and the routes shows up as a failing t
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from openai.types import FileObject, Model, VectorStore
 from openai.types.chat import ChatCompletion
 from openai.types.conversations import Conversation, ConversationItemList
@@ -25,6 +30,7 @@ from openai.types.responses import CompactedResponse, Response
 from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.routing import BaseRoute, Route
 
 from thinkgate.api.admin import CreateKey, CreateUser, UpdateUser
 from thinkgate.api.admin_billing import Adjustment, Assignment, CodeBatch, PlanBody, Redeem
@@ -125,7 +131,7 @@ _ERROR_BODY: dict[str, Any] = {
 }
 
 # One server-sent event (OpenAPI 3.1 has `schema` describe each event of a stream): its
-# payload is checked against the SDK's event types by the stream tests (tests/checks.py).
+# payload is checked against the SDK's event types by the stream tests (tests/support/checks.py).
 _SSE_EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["data"],
@@ -157,10 +163,32 @@ def document(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _complete(plain())
+            app.openapi_schema = _complete(_with_plain_routes(plain(), app.routes))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_plain_routes(schema: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The plain routes' operations, in route order, as FastAPI's own would be before
+    completion: summary and operation id from the endpoint's name."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route) or isinstance(route, APIRoute):
+            continue
+        if not route.include_in_schema or not route.path.startswith("/v1/"):
+            continue
+        for method in sorted(route.methods or ()):
+            unique = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
+            paths.setdefault(route.path, {})[method.lower()] = {
+                "summary": route.name.replace("_", " ").title(),
+                "operationId": f"{unique}_{method.lower()}",
+                "responses": {},
+            }
+    for path, operations in schema.get("paths", {}).items():
+        paths.setdefault(path, {}).update(operations)
+    schema["paths"] = paths
+    return schema
 
 
 def _complete(schema: dict[str, Any]) -> dict[str, Any]:

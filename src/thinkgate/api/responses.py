@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from thinkgate.api.containers import check_containers
-from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
+from thinkgate.api.deps import OwnerDep, ServicesDep, owner_of
 from thinkgate.api.gateway_headers import gateway_headers
+from thinkgate.api.generation import generation_caller
 from thinkgate.api.json import JSONResponse
 from thinkgate.api.prompt_use import use_stored_prompt
 from thinkgate.api.sse import EventFraming, sse_response
@@ -26,10 +27,11 @@ from thinkgate.protocol.turn_state import TURN_STATE, turn_state_reply
 router = APIRouter()
 
 
-@router.post("/v1/responses")
-async def create_response(
-    request: Request, services: ServicesDep, owner: OwnerDep, account: AccountDep
-) -> Response:
+async def create_response(request: Request) -> Response:
+    """`POST /v1/responses`: a plain route (`api.generation`, registered in app.py)."""
+    caller = await generation_caller(request)
+    services, account = caller.services, caller.account
+    owner = await owner_of(caller.key)
     body = parse_body(await request.body(), CreateResponseRequest)
     canonical = canonical_from_responses(body)
     await check_item_urls(request, canonical.input_items, "input")

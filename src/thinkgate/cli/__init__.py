@@ -32,7 +32,7 @@ def serve(
     """Serve the API (embedded model and SQLite unless configured otherwise)."""
     import uvicorn
 
-    from thinkgate.api.http_protocol import HeadersWithBodyProtocol
+    from thinkgate.api.http_protocol import server_protocol
     from thinkgate.app import create_app
     from thinkgate.net.short_waits import WaitPoller
     from thinkgate.ops.drain import DrainingServer
@@ -48,10 +48,10 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        # the fast parser (httptools, a reply's headers written with its body) and loop,
-        # named so a missing one fails loudly instead of falling back; uvicorn's own access
-        # log is off (a log record per request on the hot path)
-        http=HeadersWithBodyProtocol.polling(WaitPoller(settings.busy_poll_us * 1e-6)),
+        # the fast parser (httptools, a reply's headers written with its body; uvicorn's
+        # stock one, with a warning, under an untested uvicorn) and loop, named so a
+        # missing one fails loudly; uvicorn's access log is off (a record per request)
+        http=server_protocol(WaitPoller(settings.busy_poll_us * 1e-6)),
         loop="uvloop",
         access_log=False,
         server_header=False,  # no `server: uvicorn`: it names our stack to every client
