@@ -5,9 +5,13 @@ model's own first token under the auto grammar) against the calibrated one
 Prompts: bench/tool_decision_prompts.py (100 where an offered tool applies, 100 where
 none does, fixed seed; every other case of each kind is held out). Steps:
 
-1. calibration: the model's scores (call − answer log-likelihood) on the calibration half;
-   the margin is the midpoint of the widest interval of thresholds that makes the most
-   right decisions there.
+1. calibration: the model's two measures (relevance: how much the user's message raises
+   the likeliest call; grounding: how much it predicts that call's first argument) on the
+   calibration half; a logistic fit there gives grounding's weight against relevance
+   (`fit_weight`), then the margin on `relevance + weight × grounding` is the midpoint of
+   the widest interval of thresholds that makes the most right decisions there. 10-fold
+   cross-validation within the calibration half (5 shuffles, weight and margin refitted
+   on each 9/10) reports the spread.
 2. test: each held-out prompt goes through `LocalBackend.generate` (the server's own
    path, Responses request parsing included), once with `tool_decision = "model"` and once
    with `"calibrated"` at that margin; the first Delta that shows the decision (a call's
@@ -45,15 +49,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from bench.tool_decision_prompts import TOOLS, Case, cases
 from thinkgate.backends import tool_decision
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.local import LocalBackend
-from thinkgate.backends.tool_decision import measure, neutral_items
+from thinkgate.backends.tool_decision import argument_heads, measure, neutral_items
 from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
 from thinkgate.core.backend import GenerationPlan
+from thinkgate.core.backend import generation as core_generation
 from thinkgate.core.deltas import FinishDelta, TextDelta, ToolCallStartDelta
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.responses_request import canonical_from_responses
@@ -62,6 +68,7 @@ from thinkgate.protocol.responses import CreateResponseRequest
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "tool_decisions.json"
+PROGRESS = Path("/tmp/tool_decisions_progress.jsonl")  # each scored case, as it comes
 DECISION_MODULE = REPO / "src" / "thinkgate" / "backends" / "tool_decision.py"
 
 
@@ -88,10 +95,11 @@ def request_of(case: Case) -> CanonicalRequest:
     return canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
 
 
-def calibration_scores(
-    backend: LocalBackend, part: list[Case]
-) -> list[tuple[float, bool, dict[str, Any]]]:
-    """(score, a tool applies) per case, from the prompt the engine would evaluate."""
+Row = tuple[tuple[float, float], bool, dict[str, Any]]  # (relevance, grounding), applies, detail
+
+
+def calibration_scores(backend: LocalBackend, part: list[Case]) -> list[Row]:
+    """(measures, a tool applies) per case, from the prompt the engine would evaluate."""
     llama = backend._llama
     rows = []
     for case in part:
@@ -101,22 +109,90 @@ def calibration_scores(
         neutral = backend._tokenize(request, neutral_items(request.all_items))
         prompt = PromptEvaluation(tokens=tokens, chunk=64)
         prompt.evaluate(llama, lambda: False)
-        scores = measure(llama, prompt, neutral, list(case.tools))
+        heads = argument_heads(tuple(request.tools))
+        scores = measure(llama, prompt, neutral, list(case.tools), heads)
         detail = {
             "index": case.index,
             "prompt": case.prompt,
             "tools": case.tools,
             "expected": case.expected,
-            "score": scores.score,
+            "relevance": scores.relevance,
+            "grounding": scores.grounding,
+            "argument": scores.argument,
+            "argument_real": scores.argument_real,
+            "argument_neutral": scores.argument_neutral,
             "real": asdict(scores.real),
             "neutral": asdict(scores.neutral),
             "seconds": time.perf_counter() - started,
         }
-        rows.append((scores.score, case.expected is not None, detail))
+        rows.append(((scores.relevance, scores.grounding), case.expected is not None, detail))
+        with PROGRESS.open("a") as progress:
+            progress.write(json.dumps(detail) + "\n")
+        print(
+            f"{case.index} {case.part} {case.expected} rel {scores.relevance:.2f} "
+            f"grounding {scores.grounding:.2f} {scores.argument!r} {detail['seconds']:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows
 
 
-def features(rows: list[tuple[float, bool, dict[str, Any]]]) -> dict[str, int]:
+def fit_weight(rows: list[Row]) -> float:
+    """Grounding's weight against relevance: the ratio of their coefficients in a logistic
+    regression (standardised, lightly L2-regularised, plain gradient descent) of "a tool
+    applies" on the two. 0 when the fit gives relevance no positive weight."""
+    x = np.array([measures for measures, _, _ in rows], dtype=np.float64)
+    y = np.array([applies for _, applies, _ in rows], dtype=np.float64)
+    mean, spread = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - mean) / spread
+    w, b = np.zeros(2), 0.0
+    for _ in range(3000):
+        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
+        w -= 0.5 * (z.T @ (p - y) + 0.1 * w) / len(y)
+        b -= 0.5 * float((p - y).mean())
+    relevance, grounding = w / spread
+    return round(float(grounding / relevance), 4) if relevance > 0 else 0.0
+
+
+def combined(rows: list[Row], weight: float) -> list[tuple[float, bool]]:
+    return [(r + weight * g, applies) for (r, g), applies, _ in rows]
+
+
+def fit(rows: list[Row]) -> tuple[float, float, int]:
+    """(weight, margin, right decisions on `rows`)."""
+    weight = fit_weight(rows)
+    margin, right = calibrate(combined(rows, weight))
+    return weight, margin, right
+
+
+def cross_validation(rows: list[Row], folds: int = 10, shuffles: int = 5) -> dict[str, Any]:
+    """Right decisions on each held-out tenth of the calibration half, weight and margin
+    fitted on the rest; and the same for relevance alone (the previous rule)."""
+    found: dict[str, list[float]] = {"relevance_and_grounding": [], "relevance_only": []}
+    for seed in range(shuffles):
+        order = np.random.default_rng(seed).permutation(len(rows))
+        for fold in range(folds):
+            inside = set(order[fold::folds].tolist())
+            train = [row for k, row in enumerate(rows) if k not in inside]
+            held = [row for k, row in enumerate(rows) if k in inside]
+            weight, margin, _ = fit(train)
+            right = sum((s >= margin) == a for s, a in combined(held, weight))
+            found["relevance_and_grounding"].append(right / len(held))
+            alone, _ = calibrate(combined(train, 0.0))
+            right = sum((s >= alone) == a for s, a in combined(held, 0.0))
+            found["relevance_only"].append(right / len(held))
+    return {
+        rule: {
+            "mean": round(float(np.mean(v)), 3),
+            "std": round(float(np.std(v)), 3),
+            "min": round(min(v), 3),
+            "max": round(max(v), 3),
+        }
+        for rule, v in found.items()
+    }
+
+
+def features(rows: list[Row]) -> dict[str, int]:
     """Right decisions on the calibration half of each part of the score alone, at its best
     threshold there: the opening (`<tool_call>\\n{"name": "`) raw and against the neutral
     prompt, the likeliest tool name's part (given the opening) and its contrast."""
@@ -132,15 +208,17 @@ def features(rows: list[tuple[float, bool, dict[str, Any]]]) -> dict[str, int]:
         "name_contrast": lambda d: max(
             name(d, "real")[t] - name(d, "neutral")[t] for t in d["real"]["tools"]
         ),
-        "score": lambda d: d["score"],
+        "relevance": lambda d: d["relevance"],
+        "grounding": lambda d: d["grounding"],
     }
     return {key: calibrate([(f(d), a) for _, a, d in rows])[1] for key, f in parts.items()}
 
 
-def fast_outcomes(rows: list[tuple[float, bool, dict[str, Any]]], margin: float) -> dict[str, Any]:
+def fast_outcomes(rows: list[Row], weight: float, margin: float) -> dict[str, Any]:
     """Both decisions from one scoring pass of the held-out prompts (`--fast`)."""
     outcomes: dict[str, list[Outcome]] = {"model": [], "calibrated": []}
-    for score, _, detail in rows:
+    for (relevance, grounding), _, detail in rows:
+        score = relevance + weight * grounding
         tools = detail["real"]["tools"]
         likeliest = max(tools, key=lambda t: tools[t])
         for mode, call in (
@@ -183,7 +261,8 @@ def calibrate(rows: list[tuple[float, bool]]) -> tuple[float, int]:
 async def decide_once(backend: LocalBackend, case: Case) -> Outcome:
     started = time.perf_counter()
     called: str | None = None
-    generation = backend.generate(request_of(case), GenerationPlan(max_output_tokens=32))
+    plan = GenerationPlan(max_output_tokens=32)
+    generation = core_generation(backend, request_of(case), plan)
     try:
         async for delta in generation:
             if isinstance(delta, ToolCallStartDelta):
@@ -231,21 +310,46 @@ async def run_fast(threads: int, workers: int) -> dict[str, Any]:
     for backend in backends:
         await backend.load()
     every = cases()
-    rows = await scored(backends, [c for c in every if c.part == "calibration"])
-    margin, right = calibrate([(s, a) for s, a, _ in rows])
-    print(f"calibration: margin {margin} ({right}/{len(rows)} right)", file=sys.stderr)
-    results: dict[str, Any] = {"mode": "fast", "margin": margin}
+    everything = await scored(backends, every)  # both halves at once, kept apart below
+    rows = [
+        row
+        for row in everything
+        if row[2]["index"] in {c.index for c in every if c.part == "calibration"}
+    ]
+    test_rows = [row for row in everything if row not in rows]
+    for backend in backends:
+        await backend.aclose()
+    return decisions(rows, test_rows)
+
+
+def decisions(rows: list[Row], test_rows: list[Row]) -> dict[str, Any]:
+    """Weight and margin fitted on the calibration rows; both decisions on the test rows."""
+    weight, margin, right = fit(rows)
+    print(f"calibration: weight {weight} margin {margin} ({right}/{len(rows)})", file=sys.stderr)
+    results: dict[str, Any] = {"mode": "fast", "weight": weight, "margin": margin}
     results["calibration_right"] = f"{right}/{len(rows)}"
+    results["cross_validation"] = cross_validation(rows)
     results["features"] = features(rows)
     results["calibration_cases"] = [detail for _, _, detail in rows]
-    test_rows = await scored(backends, [c for c in every if c.part == "test"])
     results["test_scores"] = [detail for _, _, detail in test_rows]
-    for mode, outcomes in fast_outcomes(test_rows, margin).items():
+    for mode, outcomes in fast_outcomes(test_rows, weight, margin).items():
         results[mode] = summary(outcomes)
         results[f"{mode}_cases"] = [asdict(o) for o in outcomes]
         print(f"{mode}: {results[mode]}", file=sys.stderr)
-    for backend in backends:
-        await backend.aclose()
+    return results
+
+
+def refit(path: str) -> dict[str, Any]:
+    """`--refit FILE`: the decisions again from a `--fast` run's scores (no model)."""
+    saved = json.loads(Path(path).read_text())
+
+    def row(detail: dict[str, Any]) -> Row:
+        return (detail["relevance"], detail["grounding"]), detail["expected"] is not None, detail
+
+    results = decisions(
+        [row(d) for d in saved["calibration_cases"]], [row(d) for d in saved["test_scores"]]
+    )
+    results["scored"] = saved.get("date")
     return results
 
 
@@ -272,10 +376,13 @@ async def run(threads: int, workers: int) -> dict[str, Any]:
     else:
         chunks, model_outcomes = await asyncio.gather(asyncio.gather(*jobs), sequential(old, test))
     rows = [row for chunk in chunks for row in chunk]
-    margin, right = calibrate([(s, a) for s, a, _ in rows])
-    print(f"calibration: margin {margin} ({right}/{len(rows)} right)", file=sys.stderr)
-    results: dict[str, Any] = {"margin": margin, "calibration_right": f"{right}/{len(rows)}"}
+    weight, margin, right = fit(rows)
+    print(f"calibration: weight {weight} margin {margin} ({right}/{len(rows)})", file=sys.stderr)
+    results: dict[str, Any] = {"weight": weight, "margin": margin}
+    results["calibration_right"] = f"{right}/{len(rows)}"
+    results["cross_validation"] = cross_validation(rows)
     results["features"] = features(rows)
+    tool_decision.GROUNDING_WEIGHT = weight  # the engine's default, for this process
     results["calibration_cases"] = [detail for _, _, detail in rows]
     for backend in backends:
         backend._config = config.model_copy(
@@ -296,10 +403,11 @@ async def sequential(backend: LocalBackend, part: list[Case]) -> list[Outcome]:
     return [await decide_once(backend, case) for case in part]
 
 
-def write_margin(margin: float) -> None:
+def write_margin(weight: float, margin: float) -> None:
     text = DECISION_MODULE.read_text()
-    updated = re.sub(r"(?m)^CALIBRATED_MARGIN = .*$", f"CALIBRATED_MARGIN = {margin}", text)
-    DECISION_MODULE.write_text(updated)
+    text = re.sub(r"(?m)^CALIBRATED_MARGIN = .*$", f"CALIBRATED_MARGIN = {margin}", text)
+    text = re.sub(r"(?m)^GROUNDING_WEIGHT = .*$", f"GROUNDING_WEIGHT = {weight}", text)
+    DECISION_MODULE.write_text(text)
 
 
 def main() -> None:
@@ -308,14 +416,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="models run side by side")
     parser.add_argument("--write", action="store_true", help="write the margin as the default")
     parser.add_argument("--fast", action="store_true", help="score only; no generation")
+    parser.add_argument("--refit", metavar="FILE", help="decide again from a --fast run's file")
     args = parser.parse_args()
-    results = asyncio.run((run_fast if args.fast else run)(args.threads, args.workers))
+    if args.refit:
+        results = refit(args.refit)
+    else:
+        results = asyncio.run((run_fast if args.fast else run)(args.threads, args.workers))
     results["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    results["previous_default_margin"] = tool_decision.CALIBRATED_MARGIN
+    results["previous_default"] = {
+        "margin": tool_decision.CALIBRATED_MARGIN,
+        "weight": tool_decision.GROUNDING_WEIGHT,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1))
     if args.write:
-        write_margin(results["margin"])
+        write_margin(results["weight"], results["margin"])
     for mode in ("model", "calibrated"):
         print(f"| {mode} | " + " | ".join(str(v) for v in results[mode].values()) + " |")
 

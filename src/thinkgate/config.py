@@ -108,11 +108,13 @@ class LocalModelConfig(BaseModel):
     # The adaptive policy's thresholds (reasoning.policy, docs/reasoning.md), written by
     # `thinkgate eval --calibrate`; unset: the embedded SmolLM2's calibrated defaults.
     adaptive_thresholds: AdaptiveThresholds | None = None
-    # tool_choice "auto": "calibrated" calls a tool when the model's likelihood of opening
-    # a call beats answering by `tool_call_margin` (None: the calibrated default);
-    # "model": the model's own first token decides (docs/tool-decisions.md).
+    # tool_choice "auto": "calibrated" calls a tool when relevance + weight × grounding
+    # (the model's own likelihoods) reaches `tool_call_margin` (None: the calibrated
+    # defaults, as is `tool_grounding_weight`); "model": the model's own first token
+    # decides (docs/tool-decisions.md).
     tool_decision: Literal["model", "calibrated"] = "calibrated"
     tool_call_margin: float | None = None
+    tool_grounding_weight: float | None = None
     # "native": the template has `<think>`-style tags; the reply is opened with
     # `think_open`, and at the budget the server writes `think_close` + `think_transition`
     # itself (budget forcing). "scaffold": a prompted Reasoning:/Answer: pass (SmolLM2).

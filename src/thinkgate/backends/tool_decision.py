@@ -9,10 +9,21 @@ generated, on the evaluated prompt, for each offered tool t:
     L(t | prompt)  = log P("<tool_call>\n{\"name\": \"t\"" | prompt)
     relevance      = max_t  L(t | prompt) - L(t | same prompt, last user message "Hello.")
 
-`relevance >= margin` → only the call branch of the grammar is kept (a call is generated;
-the model still picks the tool and writes the arguments); else only the text branch (a
-message). The margin comes from calibration (bench/tool_decisions.py,
-docs/tool-decisions.md): `CALIBRATED_MARGIN`, or `tool_call_margin` in the model's config.
+Relevance alone cannot tell a request from chit-chat: "Thanks, that was helpful!" raises
+the call as much as "Is it raining in Oslo?". What does is whether the request holds what
+the call needs. So the likeliest tool's call is opened on both prompts up to its first
+argument's value, the model writes that value (greedy, a few tokens) after the request,
+and the same tokens are scored after the neutral prompt:
+
+    grounding      = log P(value | prompt, opening) - log P(value | neutral, opening)
+
+high when the value comes from the user's words ("Oslo", "43"), near 0 when made up.
+
+`relevance + weight * grounding >= margin` → only the call branch of the grammar is kept
+(a call is generated; the model still picks the tool and writes the arguments); else only
+the text branch (a message). Weight and margin come from calibration (a logistic fit and
+a threshold, bench/tool_decisions.py, docs/tool-decisions.md): `GROUNDING_WEIGHT`,
+`CALIBRATED_MARGIN`, or `tool_grounding_weight` / `tool_call_margin` in the model's config.
 `tool_decision = "model"` keeps the old behaviour (the auto grammar, the model's first
 token). Decided so when the turn ends with a user message and the reply is not prefilled;
 right after a tool output the reply is a message (left to itself the model repeats the
@@ -20,7 +31,8 @@ call it sees in the history, so agent loops would not end); elsewhere (the reaso
 scaffold's passes) the model's own choice stands.
 
 Cost: the neutral prompt shares everything before the user's text, so it adds that short
-tail plus ~10-30 one-token evaluations. Runs on the generation thread inside the model's
+tail plus ~10-30 one-token evaluations, and the argument read two short batches and up to
+2 × GROUNDING_STEPS more. Runs on the generation thread inside the model's
 turn, right after the prompt evaluation, and leaves the context as it found it (`measure`).
 """
 
@@ -41,12 +53,15 @@ from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.tool_grammar import CALL_OPEN, ToolPlan
 from thinkgate.config import LocalModelConfig
 from thinkgate.core.request import CanonicalRequest, Item
+from thinkgate.protocol.tools import call_name
 
 log = logging.getLogger(__name__)
 
 # Chosen by `python -m bench.tool_decisions --write` on the calibration prompts
-# (SmolLM2-135M-Instruct Q4_1); the line below is rewritten by that command.
+# (SmolLM2-135M-Instruct Q4_1); the two lines below are rewritten by that command.
 CALIBRATED_MARGIN = -6.288
+GROUNDING_WEIGHT = 0.0
+GROUNDING_STEPS = 8  # argument tokens read (greedy, under the real prompt)
 NEUTRAL = "Hello."
 OPENING = CALL_OPEN + '{"name": "'  # a call's opening, up to the tool's name
 SEQ = 0
@@ -72,6 +87,12 @@ class DecisionScores:
 
     real: Likelihoods
     neutral: Likelihoods
+    # The first argument's value the model would write for the likeliest tool (greedy), each
+    # token's log-likelihood after the request and after the neutral prompt; empty when
+    # the tool takes no JSON arguments.
+    argument_real: tuple[float, ...] = ()
+    argument_neutral: tuple[float, ...] = ()
+    argument: str = ""
 
     @property
     def tool(self) -> str:
@@ -83,13 +104,20 @@ class DecisionScores:
         return max(self.real.tools[n] - self.neutral.tools[n] for n in self.real.tools)
 
     @property
-    def score(self) -> float:
-        return self.relevance
+    def grounding(self) -> float:
+        """How much more the request than the neutral prompt predicts that argument: high
+        when it is copied or derived from the user's words ("San Francisco", "43"), near 0
+        when it is made up ("Good morning!" gives no location to look up)."""
+        return sum(self.argument_real) - sum(self.argument_neutral)
+
+    def score(self, weight: float | None = None) -> float:
+        """relevance + weight × grounding (default: the calibrated `GROUNDING_WEIGHT`)."""
+        return self.relevance + (GROUNDING_WEIGHT if weight is None else weight) * self.grounding
 
 
-def decide(scores: DecisionScores, margin: float) -> bool:
+def decide(scores: DecisionScores, margin: float, weight: float | None = None) -> bool:
     """True: call. A score exactly at the margin calls."""
-    return scores.score >= margin
+    return scores.score(weight) >= margin
 
 
 def wants_decision(request: CanonicalRequest, plan: ToolPlan | None) -> bool:
@@ -119,8 +147,32 @@ def call_opening(name: str) -> str:
     return CALL_OPEN + '{"name": ' + json.dumps(name)
 
 
+def argument_heads(tools: tuple[dict[str, Any], ...]) -> dict[str, str]:
+    """Per function tool with JSON arguments: what follows its call opening up to the first
+    argument's value (the first required property, as the grammar orders them):
+    `, "arguments": {"location": "`. Other tools (custom, apply_patch, shell) have none."""
+    heads: dict[str, str] = {}
+    for tool in tools:
+        if tool.get("type") != "function":
+            continue
+        parameters = tool.get("parameters") or {}
+        properties = parameters.get("properties") or {}
+        if not isinstance(properties, dict) or not properties:
+            continue
+        required = parameters.get("required") or []
+        key = next((k for k in properties if k in required), next(iter(properties)))
+        kind = properties[key].get("type") if isinstance(properties[key], dict) else None
+        quote = '"' if kind == "string" else ""
+        heads[call_name(tool)] = ', "arguments": {' + json.dumps(key) + ": " + quote
+    return heads
+
+
 def measure(
-    llama: Any, prompt: PromptEvaluation, neutral: list[int], names: list[str]
+    llama: Any,
+    prompt: PromptEvaluation,
+    neutral: list[int],
+    names: list[str],
+    heads: dict[str, str] | None = None,
 ) -> DecisionScores:
     """Both likelihoods, from a context holding `prompt.tokens` evaluated (fresh logits);
     leaves it so again: the tokens after the prefix shared with `neutral` are evaluated
@@ -128,17 +180,33 @@ def measure(
     keeps is bit-identical to an undecided request's."""
     tokens = prompt.tokens
     real = score_tools(llama, len(tokens), names)
+    tool = max(real.tools, key=lambda name: real.tools[name])
+    head = (heads or {}).get(tool)
+    opened: list[int] = []
+    argument: list[int] = []
+    on_real: list[float] = []
+    if head is not None:
+        opened = llama.tokenize((call_opening(tool) + head).encode(), add_bos=False, special=False)
+        _rewind(llama, len(tokens))
+        llama.eval(opened)
+        argument, on_real = _greedy_value(llama, GROUNDING_STEPS)
     shared = len(_common_prefix([tokens[:-1], neutral[:-1]]))
     _rewind(llama, shared)
     llama.eval(neutral[shared:])
     base = score_tools(llama, len(neutral), names)
+    on_neutral: list[float] = []
+    if argument:
+        _rewind(llama, len(neutral))
+        llama.eval(opened)
+        on_neutral = [float(_log_softmax(llama)[argument[0]]), *_extend(llama, argument)]
     start = shared - shared % prompt.chunk
     _rewind(llama, start)
     while start < len(tokens):
         stop = min(len(tokens), (start // prompt.chunk + 1) * prompt.chunk)
         llama.eval(tokens[start:stop])
         start = stop
-    return DecisionScores(real=real, neutral=base)
+    text = llama.detokenize(argument).decode("utf-8", errors="replace") if argument else ""
+    return DecisionScores(real, base, tuple(on_real), tuple(on_neutral), text)
 
 
 def score_tools(llama: Any, end: int, names: list[str]) -> Likelihoods:
@@ -193,12 +261,16 @@ def tool_decider(
         return None
     margin = CALIBRATED_MARGIN if config.tool_call_margin is None else config.tool_call_margin
     names = list(plan.kinds)
+    weight = (
+        GROUNDING_WEIGHT if config.tool_grounding_weight is None else config.tool_grounding_weight
+    )
+    heads = argument_heads(plan.tools) if weight else {}  # 0: no argument to read
 
     def choose(llama: Any, prompt: PromptEvaluation) -> Any:
         neutral = tokenize(neutral_items(request.all_items))
-        scores = measure(llama, prompt, neutral, names)
-        call = decide(scores, margin)
-        log.debug("tool decision: %s (score %.2f, margin %.2f)", call, scores.score, margin)
+        scores = measure(llama, prompt, neutral, names, heads)
+        call = decide(scores, margin, weight)
+        log.debug("tool decision: %s (score %.2f, margin %.2f)", call, scores.score(weight), margin)
         return _grammar(calls if call else text)
 
     return choose
@@ -248,6 +320,23 @@ def _opening_tokens(llama: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
         and not llama_cpp.llama_vocab_is_control(llama._model.vocab, token)
     ]
     return np.array(ids, dtype=np.int64)
+
+
+def _greedy_value(llama: Any, steps: int) -> tuple[list[int], list[float]]:
+    """Up to `steps` likeliest tokens from the fresh logits on, each one's log-likelihood;
+    stops after a token that closes the value (`"`, `,`, `}`) once one token is written."""
+    ids: list[int] = []
+    logps: list[float] = []
+    for step in range(steps):
+        first = _log_softmax(llama)
+        token = int(np.argmax(first))
+        ids.append(token)
+        logps.append(float(first[token]))
+        piece = llama.detokenize([token]).decode("utf-8", errors="ignore")
+        if (step > 0 and any(mark in piece for mark in '}",')) or step == steps - 1:
+            break
+        llama.eval([token])
+    return ids, logps
 
 
 def _extend(llama: Any, ids: list[int]) -> list[float]:
