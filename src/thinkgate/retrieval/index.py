@@ -10,7 +10,8 @@ workers) takes it as an argument. It is closed on shutdown.
                                                                    all its chunks or none
               ─► set_attributes / remove / drop_store
     search    ─► search(stores, queries, filters, max_num_results, ranking_options)
-                 BM25 (FTS5 / PostgreSQL full text) ∪ dense (exact, in memory)
+                 BM25 (FTS5 / PostgreSQL full text) ∪ dense (exact, in memory;
+                 pgvector's HNSW for stores over 250K chunks, where it is installed)
                  ─► reciprocal-rank fusion ─► optional rerank ─► scores in [0, 1]
 
 `Chunk.start`/`end` are character offsets into the file's extracted text; a hit carries

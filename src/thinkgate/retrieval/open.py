@@ -16,7 +16,8 @@ async def open_chunk_index(
     database: Database, embedder: StaticEmbedder | None = None
 ) -> HybridIndex:
     """SQLite: FTS5 in a file beside the database's; PostgreSQL: its full text (migration
-    0019); vectors in memory on both. Called after the migrations have run."""
+    0019) and pgvector where 0022 could add it; vectors in memory on both (pgvector's HNSW
+    for the largest stores). Called after the migrations have run."""
     model = embedder or StaticEmbedder()  # its table is read on first use
     url = make_url(database.url)
     if url.get_backend_name() == "postgresql":

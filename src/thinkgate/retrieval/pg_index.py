@@ -1,10 +1,21 @@
-"""The chunk index on PostgreSQL: full text through a generated `tsvector` (GIN index,
-`ts_rank_cd` over an OR of the query's terms) and vectors held in memory per store.
+"""The chunk index on PostgreSQL: full text through a generated `tsvector` (GIN index, an
+OR of the query's terms, scored by their IDF and `ts_rank`); vectors in pgvector where the
+server has it, else held in memory per store.
 
-pgvector is not in Debian 12's archive, so vectors are stored as float32 bytes and each
-replica keeps each searched store's matrix in memory (100K chunks × 256 floats: 100 MB),
-reloaded when the store's `generation` (bumped by every write, in the same transaction)
-moved: one indexed read per search keeps every replica exact.
+With pgvector (migration 0022 made `embedding_vector vector(256)` and its HNSW index),
+every chunk's vector is written there too, and stores of over 250K chunks are searched
+through HNSW (`hnsw.ef_search` twice the candidates asked for), so that no replica holds
+their matrix. Smaller stores are searched exactly in memory, as without pgvector: an exact
+scan in PostgreSQL took 1.2 s at 100K chunks (vectors are TOASTed), and HNSW over the
+benchmark's 100K chunks found the exact nearest chunk for 43% of the queries only (its
+padding is near-duplicates, HNSW's worst case; bench/retrieval.py). HNSW's answer for a
+small store in a large table can come back short (filtered after the walk): then the exact
+search runs.
+
+In memory: vectors are read from their float32 bytes and each replica keeps each searched
+store's matrix (100K chunks × 256 floats: 100 MB), reloaded when the store's `generation`
+(bumped by every write, in the same transaction) moved: one indexed read per search keeps
+every replica exact.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from thinkgate.retrieval.hybrid import (
     FileRow,
     HybridIndex,
     attributes_of,
+    drifted,
     nearest,
 )
 from thinkgate.retrieval.index import Attributes, Chunk
@@ -40,6 +52,7 @@ class _Matrix:
 
 
 _PRUNE_FROM = 10_000  # chunks in the index before common terms are left out
+_EXACT_UPTO = 250_000  # pgvector: chunks searched exactly in memory; above: HNSW
 _COMMON = 0.05
 _BUMP = text(
     "INSERT INTO retrieval_stores (vector_store_id, generation) VALUES (:s, 1) "
@@ -48,13 +61,31 @@ _BUMP = text(
 
 
 class PostgresChunkIndex(HybridIndex):
-    def __init__(self, engine: AsyncEngine, embedder: StaticEmbedder) -> None:
+    def __init__(
+        self, engine: AsyncEngine, embedder: StaticEmbedder, *, exact_upto: int = _EXACT_UPTO
+    ) -> None:
         super().__init__(embedder)
         self._engine = engine
+        self._exact_upto = exact_upto
         self._matrices: dict[str, _Matrix] = {}
         self._loading = asyncio.Lock()
-        self._df: dict[str, int] = {}  # chunks holding each term
-        self._size: int | None = None  # chunks in the index
+        self._df: dict[str, int] = {}  # chunks holding each term, counted at `_df_at` chunks
+        self._df_at = 0
+        self._size: int | None = None  # chunks in the index (None: counted again after a write)
+        self._pgvector: bool | None = None  # decided on first use (migration 0022)
+
+    async def _has_pgvector(self) -> bool:
+        """Whether migration 0022 made the vector column, as wide as the embedder's."""
+        if self._pgvector is None:
+            async with self._engine.connect() as db:
+                width = await db.scalar(
+                    text(
+                        "SELECT atttypmod FROM pg_attribute WHERE attname = 'embedding_vector' "
+                        "AND attrelid = to_regclass('retrieval_chunks') AND NOT attisdropped"
+                    )
+                )
+            self._pgvector = width is not None and int(width) == self.embedder.dimensions
+        return self._pgvector
 
     async def _write(
         self,
@@ -66,6 +97,7 @@ class PostgresChunkIndex(HybridIndex):
         attributes: str,
     ) -> None:
         size = sum(len(c.text.encode()) for c in chunks) + vectors.nbytes
+        pgvector = await self._has_pgvector()
         rows = [
             {
                 "s": vector_store_id,
@@ -76,8 +108,12 @@ class PostgresChunkIndex(HybridIndex):
                 "t": chunk.text.replace("\x00", ""),
                 "e": vector.tobytes(),
             }
+            | ({"v": vector.tolist()} if pgvector else {})
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
+        columns, values = "", ""
+        if pgvector:  # a real[] parameter (binary, no text formatting); assigned as a vector
+            columns, values = ", embedding_vector", ", CAST(:v AS real[])"
         async with self._engine.begin() as db:
             await self._delete_file(db, vector_store_id, file_id)
             await db.execute(
@@ -92,13 +128,12 @@ class PostgresChunkIndex(HybridIndex):
                 await db.execute(
                     text(
                         "INSERT INTO retrieval_chunks (vector_store_id, file_id, chunk_index, "
-                        "start_offset, end_offset, text, embedding) "
-                        "VALUES (:s, :f, :i, :a, :b, :t, :e)"
+                        f"start_offset, end_offset, text, embedding{columns}) "
+                        f"VALUES (:s, :f, :i, :a, :b, :t, :e{values})"
                     ),
                     rows,
                 )
             await db.execute(_BUMP, {"s": vector_store_id})
-        self._df.clear()
         self._size = None
 
     async def _delete_file(self, db: AsyncConnection, store: str, file_id: str) -> None:
@@ -112,7 +147,6 @@ class PostgresChunkIndex(HybridIndex):
         async with self._engine.begin() as db:
             await self._delete_file(db, vector_store_id, file_id)
             await db.execute(_BUMP, {"s": vector_store_id})
-        self._df.clear()
         self._size = None
 
     async def set_attributes(
@@ -134,7 +168,6 @@ class PostgresChunkIndex(HybridIndex):
                     text(f"DELETE FROM {table} WHERE vector_store_id = :s"), {"s": vector_store_id}
                 )
             await db.execute(_BUMP, {"s": vector_store_id})
-        self._df.clear()
         self._size = None
         self._matrices.pop(vector_store_id, None)
 
@@ -155,14 +188,16 @@ class PostgresChunkIndex(HybridIndex):
         query = " | ".join(terms)  # terms are \w+ words: nothing for to_tsquery to parse
         where = "vector_store_id IN :stores AND tsv @@ q"
         params: dict[str, object] = {"q": query, "stores": list(stores), "k": k}
-        # ts_rank_cd knows no IDF: each matched term adds its IDF (BM25's), the rank breaks ties
+        # PostgreSQL's ranks know no IDF: each matched term adds its IDF (BM25's) and
+        # ts_rank (term frequency) breaks ties; ts_rank_cd took 40% longer at 100K chunks
+        # and ranked worse (bench/retrieval.py: MRR@10 0.545 against 0.593)
         size, weights = self._size or 0, []
         for n, term in enumerate(terms):
             df = self._df.get(term, 0)
             params[f"t{n}"] = term
             params[f"w{n}"] = math.log(1 + (size - df + 0.5) / (df + 0.5))
             weights.append(f"CASE WHEN tsv @@ to_tsquery('english', :t{n}) THEN :w{n} ELSE 0 END")
-        score = " + ".join([*weights, "ts_rank_cd(tsv, q)"])
+        score = " + ".join([*weights, "ts_rank(tsv, q)"])
         statement = (
             "SELECT id, " + score + " AS s FROM retrieval_chunks, "
             "to_tsquery('english', :q) AS q WHERE {where} ORDER BY s DESC LIMIT :k"
@@ -179,23 +214,25 @@ class PostgresChunkIndex(HybridIndex):
 
     async def _telling(self, terms: Sequence[str]) -> list[str]:
         """As on SQLite: in a large index, the terms in at most 5% of the chunks (at least
-        the rarest one); counts are kept until this replica writes (elsewhere's writes
-        only make the choice a little stale, never a result wrong)."""
+        the rarest one). The terms not counted yet are counted in one query (GIN index)."""
         async with self._engine.connect() as db:
             if self._size is None:
-                self._size = int(
-                    await db.scalar(text("SELECT count(*) FROM retrieval_chunks")) or 0
+                total = "SELECT COALESCE(SUM(chunks), 0) FROM retrieval_files"
+                self._size = int(await db.scalar(text(total)) or 0)
+                if drifted(self._size, self._df_at):
+                    self._df.clear()
+                    self._df_at = self._size
+            missing = [t for t in dict.fromkeys(terms) if t not in self._df]
+            if missing:
+                rows = await db.execute(
+                    text(
+                        "SELECT t, (SELECT count(*) FROM retrieval_chunks "
+                        "WHERE tsv @@ to_tsquery('english', t)) "
+                        "FROM unnest(CAST(:terms AS text[])) AS t"
+                    ),
+                    {"terms": missing},
                 )
-            for term in terms:
-                if term not in self._df:
-                    found = await db.scalar(
-                        text(
-                            "SELECT count(*) FROM retrieval_chunks "
-                            "WHERE tsv @@ to_tsquery('english', :t)"
-                        ),
-                        {"t": term},
-                    )
-                    self._df[term] = int(found or 0)
+                self._df.update({str(t): int(n) for t, n in rows})
         if self._size < _PRUNE_FROM:
             return list(terms)
         kept = [t for t in terms if self._df[t] <= _COMMON * self._size]
@@ -204,8 +241,38 @@ class PostgresChunkIndex(HybridIndex):
     async def _dense(
         self, stores: Sequence[str], vector: Vectors, k: int
     ) -> list[tuple[int, float]]:
+        if await self._has_pgvector():
+            found = await self._hnsw(stores, vector, k)
+            if found is not None:
+                return found
         matrices = await self._current(stores)
         return nearest([(m.ids, m.vectors) for m in matrices], vector, k)
+
+    async def _hnsw(
+        self, stores: Sequence[str], vector: Vectors, k: int
+    ) -> list[tuple[int, float]] | None:
+        """pgvector's HNSW answer for stores over `exact_upto` chunks; None (search
+        exactly in memory) for smaller ones, or where the filtered answer came back short."""
+        params = {"stores": list(stores), "q": vector.tolist(), "k": k}
+        binds: list[BindParameter[Any]] = [bindparam("stores", expanding=True)]
+        count = text(
+            "SELECT COALESCE(SUM(chunks), 0) FROM retrieval_files WHERE vector_store_id IN :stores"
+        ).bindparams(*binds)
+        distance = "embedding_vector <=> CAST(CAST(:q AS real[]) AS vector)"
+        nearby = text(
+            f"SELECT id, 1 - ({distance}) FROM retrieval_chunks WHERE vector_store_id IN :stores "
+            f"ORDER BY {distance} LIMIT :k"
+        ).bindparams(*binds)
+        async with self._engine.begin() as db:
+            size = int(await db.scalar(count, params) or 0)
+            if size <= self._exact_upto:
+                return None
+            ef = str(min(1000, max(2 * k, 100)))
+            await db.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": ef})
+            rows = (await db.execute(nearby, params)).all()
+        if len(rows) < min(k, size):
+            return None
+        return [(int(i), float(s)) for i, s in rows]
 
     async def _current(self, stores: Sequence[str]) -> list[_Matrix]:
         """Each store's matrix, reloaded where another write (any replica) moved it."""
@@ -252,13 +319,23 @@ class PostgresChunkIndex(HybridIndex):
             rows = (await db.execute(sql, {"ids": list(ids)})).all()
         return [ChunkRow(*row) for row in rows]
 
-    async def _files(self, stores: Sequence[str]) -> dict[FileKey, FileRow]:
-        sql = text(
+    async def _files(
+        self, stores: Sequence[str], file_ids: Sequence[str] | None = None
+    ) -> dict[FileKey, FileRow]:
+        statement = (
             "SELECT vector_store_id, file_id, filename, attributes FROM retrieval_files "
             "WHERE vector_store_id IN :stores"
-        ).bindparams(bindparam("stores", expanding=True))
+        )
+        params: dict[str, object] = {"stores": list(stores)}
+        binds: list[BindParameter[Any]] = [bindparam("stores", expanding=True)]
+        if file_ids is not None:
+            if not file_ids:
+                return {}
+            statement += " AND file_id IN :files"
+            params["files"] = list(file_ids)
+            binds.append(bindparam("files", expanding=True))
         async with self._engine.connect() as db:
-            rows = (await db.execute(sql, {"stores": list(stores)})).all()
+            rows = (await db.execute(text(statement).bindparams(*binds), params)).all()
         return {(s, f): FileRow(name, attributes_of(a)) for s, f, name, a in rows}
 
     async def aclose(self) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_storage_charges"
-down_revision = "0021_wallet_audit"
+down_revision = "0022_pgvector"
 branch_labels = None
 depends_on = None
 
