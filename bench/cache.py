@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from tests.server import ADMIN_KEY, ServerProcess, free_port
+from tests.support.server import ADMIN_KEY, ServerProcess, free_port
 from tests.test_prompt_cache import long_instructions
 from thinkgate.backends.model_files import default_gguf_path
 

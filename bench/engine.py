@@ -49,7 +49,7 @@ import httpx
 import llama_cpp
 import orjson
 
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess
 from thinkgate.backends.local import LocalBackend
 from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
 from thinkgate.engine.responses_request import canonical_from_responses

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from openai import OpenAI
 
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess
 from thinkgate.evals import EffortResult, load_suite, run_suite
 from thinkgate.evals.plot import Line, PlotUnavailable, Point, draw
 from thinkgate.evals.runner import Price

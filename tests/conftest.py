@@ -9,9 +9,10 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.key_hygiene import pytest_sessionfinish  # noqa: F401 - fails a run that logged a key
-from tests.server import ADMIN_KEY, ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.gateway_support import services, shared_env
+from tests.support.key_hygiene import pytest_sessionfinish  # noqa: F401 - fails a run that logged a key
+from tests.support.server import ADMIN_KEY, STARTS, ServerProcess, SharedServers, make_client
+from tests.support.upstreams import UpstreamProcess, start_standin
 
 
 @pytest.fixture(scope="session")
@@ -21,14 +22,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.stop()
 
 
-def make_client(base_url: str, api_key: str = ADMIN_KEY) -> OpenAI:
-    return OpenAI(
-        base_url=f"{base_url}/v1",
-        api_key=api_key,
-        max_retries=0,
-        timeout=120,
-        _strict_response_validation=True,
-    )
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The default config on PostgreSQL + Redis, one for the session: the same config in
+    every module, so, like the SQLite `server`, one process that modules share (each test
+    makes its own users and keys, so no test sees another's rows)."""
+    env = shared_env(services())
+    process = ServerProcess(tmp_path_factory.mktemp("gw-pg") / "data", extra_env=env)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def pgvector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The default config on PostgreSQL with pgvector (no Redis), for the vector store
+    tests (tests/support/retrieval_support.py); skips, saying why, where there is none."""
+    from tests.support.retrieval_support import pgvector_env
+
+    env = pgvector_env()
+    process = ServerProcess(tmp_path_factory.mktemp("gw-pgvector") / "data", extra_env=env)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    """Servers shared across modules, one per distinct config (`SharedServers.get`)."""
+    shared = SharedServers(tmp_path_factory.mktemp("shared"))
+    yield shared
+    shared.stop()
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +74,18 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
-    """The misbehaving OpenAI-compatible stand-in upstream, one per test module (its
-    behaviours are chosen per request through the model name)."""
+    """The misbehaving OpenAI-compatible stand-in upstream, one for the session (its
+    behaviours are chosen per request through the model name; a module that reads its
+    counters compares them before and after, or starts a stand-in of its own)."""
     process = start_standin(tmp_path_factory.mktemp("standin"))
     yield process
     process.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many server processes the run started: each costs seconds, so the count is a
+    figure worth watching (one server per distinct config is the aim)."""
+    counts = ", ".join(f"{kind} {n}" for kind, n in sorted(STARTS.items()))
+    terminalreporter.write_line(f"server processes started: {counts or 'none'}")

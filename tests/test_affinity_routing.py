@@ -3,7 +3,7 @@
 Unit-level: the weighted rendezvous order moves only a removed channel's share, and sealed
 reasoning is never replayed to another channel. Server-level, four equal channels to one
 stand-in upstream with a prompt cache and a sealing key per account
-(tests/affinity_standin.py): a 20-turn session keeps ≥ 95% of a single channel's cached
+(tests/support/affinity_standin.py): a 20-turn session keeps ≥ 95% of a single channel's cached
 tokens, against what the random draw keeps; a session moves only when its channel is
 removed or down; encrypted reasoning never reaches another account.
 """
@@ -19,9 +19,9 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ManagedProcess, ServerProcess
-from tests.upstreams import serve_module
+from tests.support.config import channel, write_config
+from tests.support.server import ManagedProcess, ServerProcess, make_client
+from tests.support.upstreams import serve_module
 from thinkgate.backends.upstream.affinity import Affinity, affinity_of, replayable
 from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.routing import Route, draw_order, rendezvous
@@ -126,35 +126,28 @@ def test_sealed_reasoning_goes_only_to_the_channel_that_sealed_it() -> None:
 # --- server: four channels, one stand-in with four accounts -------------------------------
 
 
-CHANNEL = """
-[[channels]]
-name = "{name}"
-kind = "openai-responses"
-base_url = "{url}/v1"
-api_key_env = "TEST_AFFINITY_KEY_{env}"
-models = {{ "{model}" = "cached" }}
-breaker_failures = 1
-breaker_cooldown = 0.5
-"""
-
-
 def _front(root: Path, url: str, channels: list[str]) -> ServerProcess:
     root.mkdir()
-    config = root / "thinkgate.toml"
     sections = [
-        CHANNEL.format(
-            name=name, url=url, env=name.upper(), model="solo" if name == "solo" else "cached"
+        channel(
+            name,
+            url,
+            {"solo" if name == "solo" else "cached": "cached"},
+            kind="openai-responses",
+            api_key_env=f"TEST_AFFINITY_KEY_{name.upper()}",
+            breaker_failures=1,
+            breaker_cooldown=0.5,
         )
         for name in channels
     ]
-    config.write_text("".join(sections))
+    config = write_config(root / "thinkgate.toml", *sections)
     keys = {f"TEST_AFFINITY_KEY_{name.upper()}": ACCOUNTS[name] for name in channels}
     return ServerProcess(root / "data", config=config, extra_env=keys)
 
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    yield from serve_module(tmp_path_factory, "tests.affinity_standin")
+    yield from serve_module(tmp_path_factory, "tests.support.affinity_standin")
 
 
 @pytest.fixture(scope="module")

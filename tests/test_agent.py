@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.server import ADMIN_KEY, free_port
+from tests.support.server import ADMIN_KEY, free_port
 from thinkgate.tools import Workspace, apply_operation, make_policy
 from thinkgate.tools.agent import Agent, FunctionTool
 

@@ -9,7 +9,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from tests.billing_support import WEBHOOK_SECRET, WebhookReceiver, signature_ok
+from tests.support.billing_support import WEBHOOK_SECRET, WebhookReceiver, signature_ok
 from thinkgate.config_billing import AlertsConfig, WebhookConfig
 from thinkgate.gateway.alerts import Alerts
 from thinkgate.store.database import Database

@@ -15,11 +15,15 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import Response
 
-from tests.checks import check_stream_grammar, validate_response_resource, validate_stream_event
-from tests.conftest import make_client
-from tests.owners import other_user_client
-from tests.server import ServerProcess
-from tests.upstreams import start_standin
+from tests.support.checks import (
+    check_stream_grammar,
+    validate_response_resource,
+    validate_stream_event,
+)
+from tests.support.config import channel, server_config
+from tests.support.owners import other_user_client
+from tests.support.server import ServerProcess, make_client
+from tests.support.upstreams import start_standin
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -214,7 +218,7 @@ def test_restart_resumes_an_unseen_job_and_fails_a_streamed_one(
     its stored stream ending with that failure. (A scripted upstream: 40 ticks of 0.1 s.)"""
     standin = start_standin(tmp_path)
     config = tmp_path / "thinkgate.toml"
-    config.write_text(_TICKING.format(url=standin.base_url))
+    config.write_text(_ticking(standin.base_url))
     first = ServerProcess(data_dir, config=config)
     try:
         client = make_client(first.base_url)
@@ -254,10 +258,7 @@ def test_restart_resumes_an_unseen_job_and_fails_a_streamed_one(
         standin.stop()
 
 
-_TICKING = """
-[[channels]]
-name = "standin"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "slow" = "ticks40:bg" }}
-"""
+def _ticking(url: str) -> str:
+    return server_config(
+        channel("standin", url, {"slow": "ticks40:bg"}),
+    )

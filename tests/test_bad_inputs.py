@@ -11,8 +11,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess, make_client
 
 ANY = object()  # the `code` is not checked
 BASE: dict[str, Any] = {"model": "gpt-5.1", "input": "Say hi.", "max_output_tokens": 16}

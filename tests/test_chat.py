@@ -12,7 +12,7 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 PROMPT = "Write one sentence about the sea."
 COUNTING = "Count from one to ten in words."
@@ -42,7 +42,8 @@ def warm(client: OpenAI, content: str = PROMPT) -> None:
 
 
 def test_create_returns_a_chat_completion(client: OpenAI) -> None:
-    completion = create(client)
+    # a cache key of its own: the prompt is new to the prompt cache, so nothing is cached
+    completion = create(client, prompt_cache_key="first-sight-chat")
     assert completion.id.startswith("chatcmpl-")
     assert completion.object == "chat.completion"
     assert completion.model == "gpt-5.1"

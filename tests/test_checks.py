@@ -1,4 +1,5 @@
-"""Unit tests of tests/checks.py on hand-built streams, so a server bug is never a checker bug."""
+"""Unit tests of tests/support/checks.py on hand-built streams (a server bug is never a checker
+bug)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.checks import (
+from tests.support.checks import (
     check_stream_grammar,
     spec_schema,
     validate_response_resource,

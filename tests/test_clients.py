@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / ".clients"

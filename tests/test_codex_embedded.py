@@ -22,8 +22,8 @@ import httpx
 import pytest
 from openai import BadRequestError, OpenAI
 
-from tests.codex_cli import require_codex, run_codex
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.codex_cli import require_codex, run_codex
+from tests.support.server import ADMIN_KEY, ServerProcess
 
 TRAINED_CONTEXT = 8192
 # Codex settings a user of a slow local model sets (docs/long-context.md): the idle timeout

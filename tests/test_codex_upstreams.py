@@ -1,6 +1,6 @@
 """Codex CLI through thinkgate to upstreams: a full edit + command round trip per channel kind.
 
-The upstream is a scripted coding model (tests/codex_standin.py): `apply_patch`, then a
+The upstream is a scripted coding model (tests/support/codex_standin.py): `apply_patch`, then a
 shell call that runs the check, then a final message. Codex edits a file in a temporary
 git repository and runs the command; thinkgate sits between, as a chat-only channel
 (translated) and as a Responses-native one (passed through, with Codex's session headers).
@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.codex_cli import require_codex, run_codex
-from tests.codex_standin import EXPECTED
-from tests.server import ManagedProcess, ServerProcess
-from tests.upstreams import serve_module
+from tests.support.codex_cli import require_codex, run_codex
+from tests.support.codex_standin import EXPECTED
+from tests.support.config import channel, write_config
+from tests.support.server import ManagedProcess, ServerProcess
+from tests.support.upstreams import serve_module
 
 CHANNEL_KEY = "sk-standin-channel-key-0123"
 KEY_ENV = "TEST_CODEX_STANDIN_KEY"  # ServerProcess drops THINKGATE_* variables
@@ -29,7 +30,7 @@ KEY_ENV = "TEST_CODEX_STANDIN_KEY"  # ServerProcess drops THINKGATE_* variables
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     require_codex()
-    yield from serve_module(tmp_path_factory, "tests.codex_standin")
+    yield from serve_module(tmp_path_factory, "tests.support.codex_standin")
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +38,16 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: ManagedProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("codex-front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[[channels]]\n"
-        'name = "standin-chat"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "codex-chat" = "codex-standin" }\n\n'
-        "[[channels]]\n"
-        'name = "standin-responses"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        f'api_key_env = "{KEY_ENV}"\n'
-        'models = { "codex-responses" = "codex-standin" }\n'
+    config = write_config(
+        root / "thinkgate.toml",
+        channel("standin-chat", standin.base_url, {"codex-chat": "codex-standin"}),
+        channel(
+            "standin-responses",
+            standin.base_url,
+            {"codex-responses": "codex-standin"},
+            kind="openai-responses",
+            api_key_env=KEY_ENV,
+        ),
     )
     os.environ[KEY_ENV] = CHANNEL_KEY  # read by the front at boot
     try:

@@ -20,8 +20,7 @@ from openai import OpenAI
 from openai.types.conversations import Message
 from openai.types.responses import ResponseCompactionItem
 
-from tests.conftest import make_client
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess, make_client
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway_support import (  # noqa: F401
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import (  # noqa: F401
     Gateway,
     admin_http,
     expected_cost,
@@ -24,8 +25,8 @@ from tests.gateway_support import (  # noqa: F401
     services,
     shared_env,
 )
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -125,17 +126,15 @@ def test_a_compaction_is_one_ledger_row_priced_like_a_generation(gateway: Gatewa
     assert line["output_tokens"] == usage["output_tokens"]
 
 
-CONFIG = """
-[[channels]]
-name = "only"
-kind = "openai-chat"
-base_url = "{url}/v1"
-breaker_failures = 1000
-[channels.models]
-"doomed" = "fail500:doomed"
-"cut" = "cut:cut"
-"thrifty" = "ok:thrifty"
-"""
+def _config(url: str) -> str:
+    return server_config(
+        channel(
+            "only",
+            url,
+            {"doomed": "fail500:doomed", "cut": "cut:cut", "thrifty": "ok:thrifty"},
+            breaker_failures=1000,
+        ),
+    )
 
 
 @pytest.fixture(name="upstream_gateway", scope="module", params=["sqlite", "postgres+redis"])
@@ -146,7 +145,7 @@ def upstream_gateway_fixture(
 ) -> Iterator[Gateway]:
     env = shared_env(services()) if request.param == "postgres+redis" else None
     config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     process = ServerProcess(tmp_path_factory.mktemp("front") / "data", config=config, extra_env=env)
     try:
         with admin_http(process.base_url) as http:

@@ -7,8 +7,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.conftest import make_client
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess, make_client
 from thinkgate.backends.model_files import default_gguf_path
 from thinkgate.config import ConfigError, load_settings
 from thinkgate.config_docs import DOC, table

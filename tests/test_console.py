@@ -16,8 +16,7 @@ import pytest
 from click.testing import CliRunner
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.console_support import (
+from tests.support.console_support import (
     ADMIN_PASSWORD,
     ASK,
     Browserless,
@@ -27,17 +26,17 @@ from tests.console_support import (
     console_server,
     sign_in,
 )
-from tests.gateway_support import services, shared_env
-from tests.server import ServerProcess
+from tests.support.gateway_support import services, shared_env
+from tests.support.server import ServerProcess, SharedServers, make_client
 from thinkgate.cli import main
 from thinkgate.gateway.passwords import hash_password, needs_rehash, verify_password
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = console_server(tmp_path_factory.mktemp("console") / "data")
-    yield process
-    process.stop()
+def server(shared_servers: SharedServers) -> ServerProcess:
+    """The console's server, shared with the other console modules (each makes its own
+    users)."""
+    return shared_servers.get("console", console_server)
 
 
 @pytest.fixture(scope="module")

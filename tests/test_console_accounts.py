@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.console_support import (
+from tests.support.console_support import (
     ADMIN_PASSWORD,
     add_user,
     admin_api,
@@ -19,14 +18,14 @@ from tests.console_support import (
     csrf_of,
     sign_in,
 )
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess, SharedServers
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = console_server(tmp_path_factory.mktemp("accounts") / "data")
-    yield process
-    process.stop()
+def server(shared_servers: SharedServers) -> ServerProcess:
+    """The console's server, shared with the other console modules (each makes its own
+    users)."""
+    return shared_servers.get("console", console_server)
 
 
 def _signed_in(server: ServerProcess, login: str, password: str) -> httpx.Client:

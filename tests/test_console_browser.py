@@ -22,9 +22,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.conftest import make_client
-from tests.console_support import ADMIN_PASSWORD, ASK, add_key, add_user, console_server
-from tests.server import ServerProcess
+from tests.support.console_support import ADMIN_PASSWORD, ASK, add_key, add_user, console_server
+from tests.support.server import ServerProcess, make_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 # docs/screenshots/ is rewritten only on request (THINKGATE_UPDATE_SCREENSHOTS=1): a plain

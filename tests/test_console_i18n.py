@@ -16,12 +16,18 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from tests.conftest import make_client
-from tests.console_accounts_support import Provider, accounts_server, sso_tables
-from tests.console_browser_support import chromium, new_page, shoot
-from tests.console_browser_support import sign_in as browser_sign_in
-from tests.console_support import ADMIN_PASSWORD, add_key, add_user, admin_api, csrf_of, sign_in
-from tests.server import ServerProcess
+from tests.support.console_accounts_support import Provider, accounts_server, sso_tables
+from tests.support.console_browser_support import chromium, new_page, shoot
+from tests.support.console_browser_support import sign_in as browser_sign_in
+from tests.support.console_support import (
+    ADMIN_PASSWORD,
+    add_key,
+    add_user,
+    admin_api,
+    csrf_of,
+    sign_in,
+)
+from tests.support.server import ServerProcess, make_client
 
 CONSOLE = Path(__file__).resolve().parent.parent / "src" / "thinkgate" / "console"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}

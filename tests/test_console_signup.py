@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console_accounts_support import SmtpServer, accounts_server, smtp_table
-from tests.console_browser_support import chromium, new_page, shoot
-from tests.console_browser_support import sign_in as browser_sign_in
-from tests.console_support import ADMIN_PASSWORD, admin_api, csrf_of, sign_in
-from tests.server import ServerProcess
+from tests.support.console_accounts_support import SmtpServer, accounts_server, smtp_table
+from tests.support.console_browser_support import chromium, new_page, shoot
+from tests.support.console_browser_support import sign_in as browser_sign_in
+from tests.support.console_support import ADMIN_PASSWORD, admin_api, csrf_of, sign_in
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console_accounts_support import (
+from tests.support.console_accounts_support import (
     CLIENT_ID,
     Provider,
     accounts_server,
     sso_tables,
 )
-from tests.console_browser_support import chromium, new_page
-from tests.console_support import admin_api
-from tests.server import ServerProcess
+from tests.support.console_browser_support import chromium, new_page
+from tests.support.console_support import admin_api
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

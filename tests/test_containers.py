@@ -16,10 +16,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.gateway_support import admin_http, services, shared_env
-from tests.owners import other_user_client
-from tests.server import ServerProcess
+from tests.support.gateway_support import admin_http, services, shared_env
+from tests.support.owners import other_user_client
+from tests.support.server import ServerProcess, make_client
 
 IDLE_SECONDS = 3
 CONFIG = (

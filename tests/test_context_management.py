@@ -18,9 +18,9 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import ResponseCompactionItem, ResponseOutputMessage
 
-from tests.checks import check_stream_grammar
-from tests.gateway_support import Gateway, admin_http, expected_cost
-from tests.server import ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.gateway_support import Gateway, admin_http, expected_cost
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(600)
 

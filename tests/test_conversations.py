@@ -7,8 +7,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.owners import other_user_client, same_user_client
-from tests.server import ServerProcess
+from tests.support.owners import other_user_client, same_user_client
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 

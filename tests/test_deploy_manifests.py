@@ -3,7 +3,7 @@
 against `SERVICE_MONITOR`, the part of monitoring.coreos.com/v1 we use, closed) and checked
 for what must agree (probes and the routes that exist, the drain and the grace, secrets and
 settings, selectors); the compose
-file's topology checked, then started from processes (tests/replica_cluster.py) with the
+file's topology checked, then started from processes (tests/support/replica_cluster.py) with the
 compose file's own environment and deploy/compose/nginx.conf."""
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.gateway_support import ROOT, Gateway, admin_http
-from tests.server import ADMIN_KEY
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.config import channel, write_config
+from tests.support.gateway_support import ROOT, Gateway, admin_http
+from tests.support.server import ADMIN_KEY
+from tests.support.upstreams import UpstreamProcess, start_standin
 from thinkgate.config import Settings, load_settings
 
 K8S = ROOT / "deploy" / "kubernetes"
@@ -362,7 +363,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProces
 def test_the_compose_topology_from_processes(tmp_path: Path, standin: UpstreamProcess) -> None:
     """The compose replicas' own environment and configuration (their database and Redis
     the test's), behind deploy/compose/nginx.conf."""
-    from tests.replica_cluster import ReplicaCluster
+    from tests.support.replica_cluster import ReplicaCluster
 
     env = _replica_env(_compose(), "replica-1")
     for container_only in (
@@ -373,12 +374,11 @@ def test_the_compose_topology_from_processes(tmp_path: Path, standin: UpstreamPr
         "THINKGATE_REPLICA_ID",  # the harness names them replica-1..3 as compose does
     ):
         env.pop(container_only)
-    config = tmp_path / "thinkgate.toml"
-    config.write_text(
-        (COMPOSE / "thinkgate.toml").read_text()
-        + f'\n[[channels]]\nname = "standin"\nkind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "fast" = "ok:fast", "gpt-5.1" = "think_short:gpt" }\n'
+    models = {"fast": "ok:fast", "gpt-5.1": "think_short:gpt"}
+    config = write_config(
+        tmp_path / "thinkgate.toml",
+        channel("standin", standin.base_url, models),
+        preamble=(COMPOSE / "thinkgate.toml").read_text(),  # the compose file's own settings
     )
     cluster = ReplicaCluster(tmp_path / "cluster", 3, extra_env=env, config=config)
     with cluster, admin_http(cluster.base_url) as http:

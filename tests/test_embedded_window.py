@@ -13,8 +13,7 @@ from collections.abc import Iterator
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess, make_client
 from thinkgate.backends.llama_windows import LlamaWindows, llama_rope_type, rope_params
 from thinkgate.backends.local import LocalBackend
 from thinkgate.backends.model_files import default_gguf_path

@@ -15,27 +15,20 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.gateway_support import Gateway, admin_http
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
 MODEL = "wordllama-l2-256"
 FLOAT: dict[str, Any] = {"encoding_format": "float"}  # see the base64 case below
-CONFIG = """
-[[channels]]
-name = "embed-broken"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 1
-embeddings = {{ "text-embedding-3-small" = "fail500" }}
 
-[[channels]]
-name = "embed-ok"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-embeddings = {{ "text-embedding-3-small" = "small" }}
-"""
+
+def _config(url: str) -> str:
+    return server_config(
+        channel("embed-broken", url, priority=1, embeddings={"text-embedding-3-small": "fail500"}),
+        channel("embed-ok", url, priority=2, embeddings={"text-embedding-3-small": "small"}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +36,7 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
 ) -> Iterator[Gateway]:
     config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     process = ServerProcess(tmp_path_factory.mktemp("embed") / "data", config=config)
     try:
         with admin_http(process.base_url) as http:
@@ -86,6 +79,28 @@ def test_embedded_model_embeds_text_lists_and_tokens(gateway: Gateway) -> None:
     first = rows_[-1]
     assert first["model"] == MODEL and first["input_tokens"] == one.usage.prompt_tokens > 0
     assert Decimal(first["cost_usd"]) == Decimal("0.00000002") * first["input_tokens"]
+
+
+def test_base64_through_the_sdk_equals_float(gateway: Gateway) -> None:
+    """The SDK's two base64 paths give back exactly the float reply's numbers: asked for
+    by name, `embedding` is the string as OpenAI sends it (the SDK leaves it alone);
+    left unset, the SDK asks for base64 and decodes it to floats itself."""
+    _, secret = gateway.key()
+    client = OpenAI(base_url=f"{gateway.base_url}/v1", api_key=secret, max_retries=0)
+    texts = ["Tides follow the moon.", "Bread rises in a warm room.", "Löwe 🦁 über"]
+    for dimensions in (None, 48):
+        extra: dict[str, Any] = {} if dimensions is None else {"dimensions": dimensions}
+        floats = client.embeddings.create(model=MODEL, input=texts, **FLOAT, **extra)
+        named = client.embeddings.create(
+            model=MODEL, input=texts, encoding_format="base64", **extra
+        )
+        decoded_by_sdk = client.embeddings.create(model=MODEL, input=texts, **extra)
+        for f, b, d in zip(floats.data, named.data, decoded_by_sdk.data, strict=True):
+            assert isinstance(b.embedding, str)  # as OpenAI's: the caller decodes it
+            ours = np.frombuffer(base64.b64decode(b.embedding), dtype="<f4").tolist()
+            assert ours == f.embedding == d.embedding  # float32 both ways: bit for bit
+            assert len(f.embedding) == (dimensions or 256)
+        assert named.usage == floats.usage == decoded_by_sdk.usage
 
 
 def test_upstream_channel_with_failover(gateway: Gateway, standin: UpstreamProcess) -> None:

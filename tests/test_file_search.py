@@ -16,23 +16,22 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import Response
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.gateway_support import Gateway, admin_http
-from tests.retrieval_support import CORPUS, make_store
-from tests.server import ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.retrieval_support import CORPUS, make_store
+from tests.support.server import ServerProcess, make_client
+from tests.support.upstreams import UpstreamProcess
 from tests.test_clients import run_client, verdict
-from tests.upstreams import UpstreamProcess
 
 RESULTS = "file_search_call.results"
 SCRIPTED = "scripted-reader"
-CONFIG = """
-[[channels]]
-name = "scripted"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "scripted-reader" = "filesearch:reader" }}
-"""
+
+
+def _config(url: str) -> str:
+    return server_config(
+        channel("scripted", url, {"scripted-reader": "filesearch:reader"}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
 ) -> Iterator[ServerProcess]:
     config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     process = ServerProcess(tmp_path_factory.mktemp("fs") / "data", config=config)
     yield process
     process.stop()

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_support import Gateway, gateway_fixture  # noqa: F401 - the fixture
+from tests.support.gateway_support import Gateway, gateway_fixture  # noqa: F401 - the fixture
 
 BIG = bytes(range(256)) * (10 * 1024 + 7)  # 2.5 MiB: several stored parts
 

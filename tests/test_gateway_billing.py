@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_support import Gateway, expected_cost, gateway_fixture  # noqa: F401
+from tests.support.gateway_support import Gateway, expected_cost, gateway_fixture  # noqa: F401
 
 COUNT = "Count from one to one hundred: 1, 2, 3,"
 ASK: dict[str, Any] = {
@@ -28,7 +28,8 @@ INPUT_PRICE = Decimal("0.000001")
 
 def test_cost_is_tokens_times_price_exactly(gateway: Gateway) -> None:
     key_id, secret = gateway.key()
-    raw = gateway.sdk(secret).responses.with_raw_response.create(**ASK)
+    # a cache key of its own: nothing cached, so every input token is at the full price
+    raw = gateway.sdk(secret).responses.with_raw_response.create(**ASK, prompt_cache_key=key_id)
     response = raw.parse()
     usage = response.usage
     assert usage is not None
@@ -54,6 +55,7 @@ def test_chat_completions_are_billed(gateway: Gateway) -> None:
         messages=[{"role": "user", "content": COUNT}],
         max_completion_tokens=16,
         temperature=0,
+        prompt_cache_key=key_id,  # nothing cached: every input token at the full price
     )
     usage = raw.parse().usage
     assert usage is not None
@@ -123,7 +125,7 @@ def test_usage_rolls_up_by_day_model_and_key(gateway: Gateway) -> None:
 
 def test_client_disconnect_mid_stream_is_billed(gateway: Gateway) -> None:
     key_id, secret = gateway.key()
-    body = {**ASK, "max_output_tokens": 400, "stream": True}
+    body = {**ASK, "max_output_tokens": 400, "stream": True, "prompt_cache_key": key_id}
     deltas = 0
     with httpx.stream(
         "POST",
@@ -189,9 +191,9 @@ def test_fifty_concurrent_requests_never_overshoot_the_budget(gateway: Gateway) 
     key_id, secret = gateway.key(budget_usd=str(budget))
     client = gateway.sdk(secret).with_options(timeout=900)
 
-    def one(_: int) -> str:
-        try:
-            client.responses.create(**ASK)
+    def one(n: int) -> str:
+        try:  # a cache key each: no answer is cheaper than the worst case
+            client.responses.create(**ASK, prompt_cache_key=f"{key_id}-{n}")
         except openai.RateLimitError as error:
             return str(error.code)
         return "ok"

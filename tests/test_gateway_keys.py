@@ -12,9 +12,8 @@ import openai
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import make_client
-from tests.gateway_support import Gateway, admin_http, gateway_fixture  # noqa: F401
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.gateway_support import Gateway, admin_http, gateway_fixture  # noqa: F401
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 from thinkgate.cli import main
 
 ASK = {"model": "gpt-5.1", "input": "Say hi.", "max_output_tokens": 16, "temperature": 0}

@@ -17,21 +17,20 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_support import Gateway, admin_http, services, shared_env
-from tests.server import ADMIN_KEY, ServerProcess, free_port
-from tests.test_ops import metrics, value
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http, services, shared_env
+from tests.support.metrics import metrics, value
+from tests.support.server import ADMIN_KEY, ServerProcess, free_port
+from tests.support.upstreams import UpstreamProcess
 
-CONFIG = """
-shutdown_drain_seconds = 3
-trusted_proxies = ["127.0.0.1"]
 
-[[channels]]
-name = "standin"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "gpt-5.1-up" = "ok:lb", "ticking" = "ticks30:lb" }}
-"""
+def _config(url: str) -> str:
+    return server_config(
+        channel("standin", url, {"gpt-5.1-up": "ok:lb", "ticking": "ticks30:lb"}),
+        shutdown_drain_seconds=3,
+        trusted_proxies=["127.0.0.1"],
+    )
+
 
 NGINX = """
 worker_processes 1;
@@ -89,14 +88,13 @@ def _nginx() -> str:
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
 ) -> Iterator[tuple[str, ServerProcess, ServerProcess]]:
     binary = _nginx()
     env = shared_env(services())
     root = tmp_path_factory.mktemp("lb")
-    standin: UpstreamProcess = start_standin(root)
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     started: list[ServerProcess] = []
     nginx: subprocess.Popen[bytes] | None = None
     try:
@@ -121,7 +119,6 @@ def cluster(
             nginx.wait(10)
         for process in started:
             process.stop()
-        standin.stop()
 
 
 def _wait(base: str, nginx: subprocess.Popen[bytes], root: Path) -> None:

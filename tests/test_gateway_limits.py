@@ -13,7 +13,7 @@ from typing import Any
 
 import openai
 
-from tests.gateway_support import Gateway, gateway_fixture  # noqa: F401
+from tests.support.gateway_support import Gateway, gateway_fixture  # noqa: F401
 
 ASK: dict[str, Any] = {
     "model": "gpt-5.1",

@@ -13,8 +13,8 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_support import Gateway, admin_http, services, shared_env
-from tests.server import ServerProcess
+from tests.support.gateway_support import Gateway, admin_http, services, shared_env
+from tests.support.server import ServerProcess
 
 ASK: dict[str, Any] = {
     "model": "gpt-5.1",
@@ -64,8 +64,9 @@ def test_one_budget_across_replicas(replicas: tuple[Gateway, Gateway]) -> None:
     assert calibration.status == "incomplete" and calibration.usage is not None
     worst = calibration.usage.input_tokens * Decimal("0.000001") + 16 * Decimal("0.000008")
     key_id, secret = a.key(budget_usd=str(worst * 2))
-    a.sdk(secret).responses.create(**ASK)
-    b.sdk(secret).responses.create(**ASK)
+    # cache keys of their own: neither answer is cheaper than the worst case
+    a.sdk(secret).responses.create(**ASK, prompt_cache_key=f"{key_id}-a")
+    b.sdk(secret).responses.create(**ASK, prompt_cache_key=f"{key_id}-b")
     for replica in (a, b):
         with pytest.raises(openai.RateLimitError) as caught:
             replica.sdk(secret).responses.create(**ASK)

@@ -20,8 +20,8 @@ import openai
 import pytest
 from click.testing import CliRunner
 
-from tests.console_support import csrf_of, sign_in
-from tests.gateway_support import Gateway, gateway_fixture  # noqa: F401
+from tests.support.console_support import csrf_of, sign_in
+from tests.support.gateway_support import Gateway, gateway_fixture  # noqa: F401
 from thinkgate.cli import main
 
 ASK: dict[str, Any] = {

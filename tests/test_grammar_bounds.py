@@ -17,9 +17,9 @@ import httpx
 import pytest
 from openai import BadRequestError, OpenAI
 
-from tests.conftest import make_client
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, write_config
+from tests.support.server import ServerProcess, make_client
+from tests.support.upstreams import UpstreamProcess
 
 MODEL = "gpt-5.1"
 Schema = dict[str, Any]
@@ -241,13 +241,8 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("grammar-bounds-front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[[channels]]\n"
-        'name = "up"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "upstream-model" = "ok:bounds" }\n'
+    config = write_config(
+        root / "thinkgate.toml", channel("up", standin.base_url, {"upstream-model": "ok:bounds"})
     )
     process = ServerProcess(root / "data", config=config)
     yield process

@@ -1,11 +1,11 @@
-"""Hosted `code_interpreter` run by thinkgate's own tool loop in a bubblewrap sandbox, on
-loopback only: the embedded model forced to run code, a scripted model (tests/code_standin.py)
+"""Hosted `code_interpreter` run by thinkgate's own tool loop in a bubblewrap sandbox, on loopback
+only: the embedded model forced to run code, a scripted model (tests/support/code_standin.py)
 that runs code through a chat-only and a Responses-native channel, and the Agents SDK's
-`CodeInterpreterTool` unmodified. The openai SDK parses every item and event strictly;
-files the code writes are container files, downloadable and cited; the sandbox refuses or
-cuts network access, reads and writes outside the container, a fork bomb, memory
-exhaustion, an endless loop, huge output and a full disk, while the server keeps serving;
-each container a response used is billed once, a failed call not at all."""
+`CodeInterpreterTool` unmodified. The openai SDK parses every item and event strictly; files the
+code writes are container files, downloadable and cited; the sandbox refuses or cuts network
+access, reads and writes outside the container, a fork bomb, memory exhaustion, an endless loop,
+huge output and a full disk, while the server keeps serving; each container a response used is
+billed once, a failed call not at all."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ from openai import OpenAI
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.gateway_support import admin_http
-from tests.owners import other_user_client
-from tests.server import ManagedProcess, ServerProcess
-from tests.upstreams import serve_module
+from tests.support.checks import check_stream_grammar
+from tests.support.config import channel, write_config
+from tests.support.gateway_support import admin_http
+from tests.support.owners import other_user_client
+from tests.support.server import ManagedProcess, ServerProcess, make_client
+from tests.support.upstreams import serve_module
 
 OUTPUTS = "code_interpreter_call.outputs"
 KEY_ENV = "CODE_STANDIN_CHANNEL_KEY"
@@ -57,7 +57,7 @@ def _bwrap_or_skip() -> None:
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     _bwrap_or_skip()
-    yield from serve_module(tmp_path_factory, "tests.code_standin")
+    yield from serve_module(tmp_path_factory, "tests.support.code_standin")
 
 
 @pytest.fixture(scope="module")
@@ -65,26 +65,19 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: ManagedProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("code-front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[code_interpreter]\n"
-        f"timeout_seconds = {TIMEOUT_SECONDS}\n"
-        f"cpu_seconds = {TIMEOUT_SECONDS}\n"
-        "max_processes = 16\n"
-        "max_output_bytes = 16384\n"
-        "max_file_bytes = 4194304\n"
-        "max_container_bytes = 8388608\n\n"
-        "[[channels]]\n"
-        'name = "code-chat"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "coder-chat" = "code-standin" }\n\n'
-        "[[channels]]\n"
-        'name = "code-responses"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        f'api_key_env = "{KEY_ENV}"\n'
-        'models = { "coder-responses" = "code-standin" }\n'
+    sandbox = {"timeout_seconds": TIMEOUT_SECONDS, "cpu_seconds": TIMEOUT_SECONDS}
+    sandbox |= {"max_processes": 16, "max_output_bytes": 16384, "max_file_bytes": 4194304}
+    config = write_config(
+        root / "thinkgate.toml",
+        channel("code-chat", standin.base_url, {"coder-chat": "code-standin"}),
+        channel(
+            "code-responses",
+            standin.base_url,
+            {"coder-responses": "code-standin"},
+            kind="openai-responses",
+            api_key_env=KEY_ENV,
+        ),
+        code_interpreter={**sandbox, "max_container_bytes": 8388608},
     )
     process = ServerProcess(root / "data", config=config, extra_env={KEY_ENV: "sk-standin"})
     yield process

@@ -1,5 +1,5 @@
 """Remote MCP (`type: "mcp"`) run by thinkgate's hosted tool loop, on loopback only: a
-stand-in MCP server built with the `mcp` SDK (tests/mcp_standin.py: `add`, `echo`, a slow
+stand-in MCP server built with the `mcp` SDK (tests/support/mcp_standin.py: `add`, `echo`, a slow
 and a failing tool, a bearer token required), the embedded model forced to call a tool, a
 scripted model on a chat-only and a Responses-native channel, the approval flow end to end
 with the openai SDK, the allow-list and SSRF guard, credentials never stored or logged."""
@@ -20,20 +20,20 @@ from openai import OpenAI
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from tests.conftest import make_client
-from tests.gateway_support import admin_http
-from tests.server import ADMIN_KEY, ManagedProcess, ServerProcess, free_port
-from tests.upstreams import serve_module
+from tests.support.config import channel, write_config
+from tests.support.gateway_support import admin_http
+from tests.support.server import ADMIN_KEY, ManagedProcess, ServerProcess, free_port, make_client
+from tests.support.upstreams import serve_module
 
 STREAM_EVENT: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent)
-TOKEN = "mcp-secret-token"  # tests/mcp_standin.py's
+TOKEN = "mcp-secret-token"  # tests/support/mcp_standin.py's
 OPS_ENV = "OPS_MCP_AUTH"
 CLIENTS = Path(__file__).resolve().parent.parent / ".clients" / "py"
 
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    yield from serve_module(tmp_path_factory, "tests.mcp_standin", "--auth")
+    yield from serve_module(tmp_path_factory, "tests.support.mcp_standin", "--auth")
 
 
 @pytest.fixture(scope="module")
@@ -41,33 +41,35 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: ManagedProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("mcp-front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[mcp]\n"
-        "allowed_urls = [\n"
-        '  "http://127.0.0.1:*/mcp/", "http://127.0.0.1:*/sse",\n'
-        '  "http://169.254.169.254/*",\n'  # allowed here, refused by the SSRF guard
-        "]\n"
-        "list_timeout = 20\n"
-        "call_timeout = 3\n\n"
-        "[[mcp.servers]]\n"
-        'label = "ops"\n'
-        f'url = "{standin.base_url}/mcp/"\n'
-        f'headers_env = {{ Authorization = "{OPS_ENV}" }}\n'
-        'require_approval = "never"\n'
-        'access = { "usr_admin" = ["echo"] }\n\n'  # the admin's keys: `echo` only
-        "[security]\n"
-        'allowed_networks = ["127.0.0.0/8"]\n\n'  # the stand-in is on loopback
-        "[[channels]]\n"
-        'name = "mcp-chat"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "mcp-chat" = "mcp-standin" }\n\n'
-        "[[channels]]\n"
-        'name = "mcp-responses"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "mcp-responses" = "mcp-standin" }\n'
+    mcp = {
+        "allowed_urls": [
+            "http://127.0.0.1:*/mcp/",
+            "http://127.0.0.1:*/sse",
+            "http://169.254.169.254/*",  # allowed here, refused by the SSRF guard
+        ],
+        "list_timeout": 20,
+        "call_timeout": 3,
+        "servers": [
+            {
+                "label": "ops",
+                "url": f"{standin.base_url}/mcp/",
+                "headers_env": {"Authorization": OPS_ENV},
+                "require_approval": "never",
+                "access": {"usr_admin": ["echo"]},  # the admin's keys: `echo` only
+            }
+        ],
+    }
+    config = write_config(
+        root / "thinkgate.toml",
+        channel("mcp-chat", standin.base_url, {"mcp-chat": "mcp-standin"}),
+        channel(
+            "mcp-responses",
+            standin.base_url,
+            {"mcp-responses": "mcp-standin"},
+            kind="openai-responses",
+        ),
+        mcp=mcp,
+        security={"allowed_networks": ["127.0.0.0/8"]},  # the stand-in is on loopback
     )
     env = {OPS_ENV: f"Bearer {TOKEN}"}
     process = ServerProcess(root / "data", config=config, extra_env=env)

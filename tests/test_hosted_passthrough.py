@@ -3,7 +3,7 @@
 upstream as declared, the upstream's `web_search_call` items and events come back as it
 sent them (strictly parsed by the openai SDK), its citations with them, the call billed
 as the upstream reported it, and replayed upstream with its id. The upstream is the
-stand-in of tests/search_standin.py, which searches by itself when given a `web_search`
+stand-in of tests/support/search_standin.py, which searches by itself when given a `web_search`
 tool; this server has no search provider of its own."""
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.gateway_support import admin_http
-from tests.server import ManagedProcess, ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.config import channel, write_config
+from tests.support.gateway_support import admin_http
+from tests.support.server import ManagedProcess, ServerProcess, make_client
+from tests.support.upstreams import serve_module
 from tests.test_hosted_web_search import SOURCES, _ledger, _search_events, _stats, _streamed
-from tests.upstreams import serve_module
 
 TOOL = {"type": "web_search", "search_context_size": "low", "user_location": None}
 
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    yield from serve_module(tmp_path_factory, "tests.search_standin")
+    yield from serve_module(tmp_path_factory, "tests.support.search_standin")
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +36,21 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: ManagedProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("passthrough-front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[[channels]]\n"
-        'name = "native"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'hosted_tools = "passthrough"\n'
-        'models = { "searcher-native" = "search-standin" }\n\n'
-        "[[channels]]\n"
-        'name = "emulated"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "searcher-emulated" = "search-standin" }\n'
+    config = write_config(
+        root / "thinkgate.toml",
+        channel(
+            "native",
+            standin.base_url,
+            {"searcher-native": "search-standin"},
+            kind="openai-responses",
+            hosted_tools="passthrough",
+        ),
+        channel(
+            "emulated",
+            standin.base_url,
+            {"searcher-emulated": "search-standin"},
+            kind="openai-responses",
+        ),
     )
     process = ServerProcess(root / "data", config=config)
     yield process
@@ -145,10 +147,9 @@ def test_a_passed_through_search_is_replayed_with_its_id(
 def test_passthrough_needs_a_responses_channel(tmp_path: Path) -> None:
     from thinkgate.config import ConfigError, load_settings
 
-    config = tmp_path / "bad.toml"
-    config.write_text(
-        '[[channels]]\nname = "c"\nkind = "openai-chat"\nbase_url = "http://127.0.0.1:1/v1"\n'
-        'hosted_tools = "passthrough"\nmodels = { m = "m" }\n'
+    config = write_config(
+        tmp_path / "bad.toml",
+        channel("c", "http://127.0.0.1:1", {"m": "m"}, hosted_tools="passthrough"),
     )
     with pytest.raises(ConfigError, match="passthrough"):
         load_settings(config_file=config, environ={})

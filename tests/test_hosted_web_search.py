@@ -1,5 +1,5 @@
 """Hosted `web_search` run by thinkgate's own tool loop, on loopback only: a stand-in search
-engine speaking SearXNG's JSON API (tests/search_standin.py), the embedded model forced to
+engine speaking SearXNG's JSON API (tests/support/search_standin.py), the embedded model forced to
 search, and a scripted model that searches through a chat-only and a Responses-native
 channel. The openai SDK parses every item and event strictly; the ledger bills each
 completed call at its per-call price; a provider that times out fails the call, not the
@@ -21,11 +21,11 @@ from openai import OpenAI
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.gateway_support import admin_http
-from tests.server import ManagedProcess, ServerProcess
-from tests.upstreams import serve_module
+from tests.support.checks import check_stream_grammar
+from tests.support.config import channel, write_config
+from tests.support.gateway_support import admin_http
+from tests.support.server import ManagedProcess, ServerProcess, make_client
+from tests.support.upstreams import serve_module
 
 SOURCES = "web_search_call.action.sources"
 KEY_ENV = "SEARCH_STANDIN_CHANNEL_KEY"
@@ -34,7 +34,7 @@ STREAM_EVENT: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    yield from serve_module(tmp_path_factory, "tests.search_standin")
+    yield from serve_module(tmp_path_factory, "tests.support.search_standin")
 
 
 @pytest.fixture(scope="module")
@@ -42,25 +42,18 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, standin: ManagedProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("hosted-front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[web_search]\n"
-        'provider = "searxng"\n'
-        f'base_url = "{standin.base_url}"\n'
-        "timeout = 3\n\n"
-        "[security]\n"
-        'allowed_networks = ["127.0.0.0/8"]\n\n'  # the stand-in's pages are on loopback
-        "[[channels]]\n"
-        'name = "search-chat"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "searcher-chat" = "search-standin" }\n\n'
-        "[[channels]]\n"
-        'name = "search-responses"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        f'api_key_env = "{KEY_ENV}"\n'
-        'models = { "searcher-responses" = "search-standin" }\n'
+    config = write_config(
+        root / "thinkgate.toml",
+        channel("search-chat", standin.base_url, {"searcher-chat": "search-standin"}),
+        channel(
+            "search-responses",
+            standin.base_url,
+            {"searcher-responses": "search-standin"},
+            kind="openai-responses",
+            api_key_env=KEY_ENV,
+        ),
+        web_search={"provider": "searxng", "base_url": standin.base_url, "timeout": 3},
+        security={"allowed_networks": ["127.0.0.0/8"]},  # the stand-in's pages are on loopback
     )
     env = {KEY_ENV: "sk-standin-channel-key"}
     process = ServerProcess(root / "data", config=config, extra_env=env)

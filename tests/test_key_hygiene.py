@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.key_hygiene import leaked_keys
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.key_hygiene import leaked_keys
+from tests.support.server import ADMIN_KEY, ServerProcess
 from thinkgate.app import create_app
 from thinkgate.config import Settings
 

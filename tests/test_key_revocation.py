@@ -25,8 +25,8 @@ import httpx
 import pytest
 import redis
 
-from tests.gateway_support import Gateway, admin_http, services, shared_env
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.gateway_support import Gateway, admin_http, services, shared_env
+from tests.support.server import ADMIN_KEY, ServerProcess
 
 TRIALS = 10
 CONCURRENCY = 12  # clients using the key at once, spread over the replicas

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.gateway_support import new_database, services
+from tests.support.gateway_support import new_database, services
 from thinkgate.store.database import Database
 from thinkgate.store.keys import KeyRepository
 from thinkgate.store.ledger import LedgerEntry, LedgerRepository

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 
 def _error(reply: httpx.Response, status: int) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.config import channel, server_config
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 from thinkgate.config import ConfigError, load_settings
 
 pytestmark = pytest.mark.timeout(300)
@@ -96,26 +96,25 @@ def test_the_embedded_model_publishes_its_window(client: OpenAI, http: httpx.Cli
     assert [entry["priority"] for entry in body["models"]] == list(range(len(body["models"])))
 
 
-CONFIG = """
-[[channels]]
-name = "big"
-kind = "openai-chat"
-base_url = "http://127.0.0.1:9/v1"
-context_window = 32768
-max_output_tokens = 4096
-models = { "vendor-large" = "large", "vendor-small" = "small" }
-
-[channels.model_limits."vendor-small"]
-context_window = 16384
-max_output_tokens = 2048
-input_modalities = ["text"]
-"""
+def _config(limited: str = "vendor-small") -> str:
+    """One channel with two models and per-model limits for `limited`."""
+    limits = {"context_window": 16384, "max_output_tokens": 2048, "input_modalities": ["text"]}
+    return server_config(
+        channel(
+            "big",
+            "http://127.0.0.1:9",
+            {"vendor-large": "large", "vendor-small": "small"},
+            context_window=32768,
+            max_output_tokens=4096,
+            model_limits={limited: limits},
+        )
+    )
 
 
 @pytest.fixture(name="upstream_server", scope="module")
 def upstream_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     config = tmp_path_factory.mktemp("catalog") / "thinkgate.toml"
-    config.write_text(CONFIG)
+    config.write_text(_config())
     process = ServerProcess(tmp_path_factory.mktemp("catalog-data") / "data", config=config)
     try:
         yield process
@@ -137,6 +136,6 @@ def test_an_upstream_channels_models_publish_their_config(upstream_server: Serve
 
 def test_limits_for_a_model_the_channel_does_not_serve_are_refused(tmp_path: Path) -> None:
     config = tmp_path / "thinkgate.toml"
-    config.write_text(CONFIG.replace('model_limits."vendor-small"', 'model_limits."vendor-tiny"'))
+    config.write_text(_config(limited="vendor-tiny"))
     with pytest.raises(ConfigError, match="vendor-tiny"):
         load_settings(config_file=config, environ={}, overrides={"data_dir": tmp_path})

@@ -11,29 +11,22 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.gateway_support import Gateway, admin_http
-from tests.server import ADMIN_KEY, ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.metrics import metrics, value
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
-CONFIG = """
-log_format = "json"
 
-[[channels]]
-name = "good"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "gpt-5.1-up" = "ok:ops" }}
-
-[[channels]]
-name = "brittle"
-kind = "openai-chat"
-base_url = "{url}/v1"
-breaker_failures = 1
-breaker_cooldown = 600
-models = {{ "broken" = "fail500:ops" }}
-"""
+def _config(url: str) -> str:
+    return server_config(
+        channel("good", url, {"gpt-5.1-up": "ok:ops"}),
+        channel(
+            "brittle", url, {"broken": "fail500:ops"}, breaker_failures=1, breaker_cooldown=600
+        ),
+        log_format="json",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def ops(
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("ops")
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     process = ServerProcess(root / "data", config=config)
     yield process
     process.stop()
@@ -52,22 +45,6 @@ def ops(
 def gateway(ops: ServerProcess) -> Iterator[Gateway]:
     with admin_http(ops.base_url) as http:
         yield Gateway(ops.base_url, http)
-
-
-def metrics(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a scrape, parsed by prometheus_client's own parser (so it is valid)."""
-    reply = httpx.get(f"{base_url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-    assert reply.status_code == 200, reply.text
-    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(reply.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_request_id_is_propagated_or_made(ops: ServerProcess) -> None:

@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.server import free_port
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, write_config
+from tests.support.server import free_port
+from tests.support.upstreams import UpstreamProcess
 from thinkgate.store.database import Database
 
 
@@ -36,13 +37,9 @@ def test_a_working_install_passes(tmp_path: Path, standin: UpstreamProcess) -> N
         await database.aclose()
 
     asyncio.run(migrate())
-    config = tmp_path / "thinkgate.toml"
-    config.write_text(
-        "[[channels]]\n"
-        'name = "standin"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{standin.base_url}/v1"\n'
-        'models = { "gpt-5.1-up" = "ok:doctor" }\n'
+    config = write_config(
+        tmp_path / "thinkgate.toml",
+        channel("standin", standin.base_url, {"gpt-5.1-up": "ok:doctor"}),
     )
     result = doctor("--data-dir", str(data), "--config", str(config), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -57,19 +54,13 @@ def test_a_working_install_passes(tmp_path: Path, standin: UpstreamProcess) -> N
 
 def test_a_broken_install_lists_each_problem(tmp_path: Path) -> None:
     dead = free_port()  # nothing listens there
-    config = tmp_path / "broken.toml"
-    config.write_text(
-        f'database_url = "postgresql+asyncpg://postgres@127.0.0.1:{dead}/thinkgate"\n'
-        f'redis_url = "redis://127.0.0.1:{dead}/0"\n'
-        "[[local_models]]\n"
-        'name = "gone"\n'
-        f'path = "{tmp_path / "missing.gguf"}"\n'
-        "[[channels]]\n"
-        'name = "nowhere"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "http://127.0.0.1:{dead}/v1"\n'
-        'models = { "gpt-5.1-up" = "x" }\n'
-        "timeouts = { connect = 2, first_byte = 3 }\n"
+    nowhere = f"http://127.0.0.1:{dead}"
+    config = write_config(
+        tmp_path / "broken.toml",
+        channel("nowhere", nowhere, {"gpt-5.1-up": "x"}, timeouts={"connect": 2, "first_byte": 3}),
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{dead}/thinkgate",
+        redis_url=f"redis://127.0.0.1:{dead}/0",
+        local_models=[{"name": "gone", "path": str(tmp_path / "missing.gguf")}],
     )
     result = doctor("--data-dir", str(tmp_path / "data"), "--config", str(config))
     assert result.returncode == 1, result.stdout + result.stderr

@@ -14,40 +14,25 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway_support import Gateway, admin_http
-from tests.private_pg import PrivatePostgres
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, write_config
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.private_pg import PrivatePostgres
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
-CHANNELS = """
-[[channels]]
-name = "first"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 1
-breaker_failures = 1000
-timeouts = {{ first_byte = 1.0 }}
-[channels.models]
-"ok" = "ok:f-ok"
-"flaky" = "fail500:f-flaky"
-"hangs" = "hang:f-hangs"
-"cuts" = "cut:f-cuts"
-"late-garble" = "garbled_late:f-lg"
-"doomed" = "fail500:f-doomed"
-
-[[channels]]
-name = "second"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-models = {{ "flaky" = "ok:s-flaky", "hangs" = "ok:s-hangs" }}
-"""
+FIRST = {"ok": "ok:f-ok", "flaky": "fail500:f-flaky", "hangs": "hang:f-hangs", "cuts": "cut:f-cuts"}
+FIRST |= {"late-garble": "garbled_late:f-lg", "doomed": "fail500:f-doomed"}
 
 
-def _config(root: Path, standin: UpstreamProcess, extra: str = "") -> Path:
-    config = root / "thinkgate.toml"
-    config.write_text(extra + CHANNELS.format(url=standin.base_url))
-    return config
+def _config(root: Path, standin: UpstreamProcess) -> Path:
+    url = standin.base_url
+    return write_config(
+        root / "thinkgate.toml",
+        channel(
+            "first", url, FIRST, priority=1, breaker_failures=1000, timeouts={"first_byte": 1.0}
+        ),
+        channel("second", url, {"flaky": "ok:s-flaky", "hangs": "ok:s-hangs"}, priority=2),
+    )
 
 
 def _post(base: str, key: str, body: dict[str, Any]) -> httpx.Response:

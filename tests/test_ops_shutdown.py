@@ -14,20 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway_support import Gateway, admin_http
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess, start_standin
 
-CONFIG = """
-log_format = "json"
-shutdown_drain_seconds = 2
 
-[[channels]]
-name = "ticking"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "brief" = "ticks30:brief", "endless" = "slow:endless" }}
-"""
+def _config(url: str) -> str:
+    return server_config(
+        channel("ticking", url, {"brief": "ticks30:brief", "endless": "slow:endless"}),
+        log_format="json",
+        shutdown_drain_seconds=2,
+    )
 
 
 @pytest.fixture
@@ -83,7 +81,7 @@ def test_sigterm_drains_finishes_in_flight_and_flushes_the_ledger(
 ) -> None:
     root = tmp_path_factory.mktemp("shutdown")
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     server = ServerProcess(
         root / "data", config=config, extra_env={"THINKGATE_SHUTDOWN_GRACE_SECONDS": "6"}
     )

@@ -24,10 +24,11 @@ import httpx
 import pytest
 import redis
 
-from tests.gateway_support import PEPPER, Gateway, admin_http
-from tests.private_pg import PrivatePostgres
-from tests.server import ADMIN_KEY, ServerProcess, free_port
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import PEPPER, Gateway, admin_http
+from tests.support.private_pg import PrivatePostgres
+from tests.support.server import ADMIN_KEY, ServerProcess, free_port
+from tests.support.upstreams import UpstreamProcess, start_standin
 
 # A stand-in upstream answers at once with a fixed usage (42 input tokens, 32 of them
 # cached, 9 output): each request costs $0.0000852; its worst case (reserved) is under
@@ -35,13 +36,12 @@ from tests.upstreams import UpstreamProcess, start_standin
 ASK: dict[str, Any] = {"model": "fast", "input": "Say hello.", "max_output_tokens": 16}
 BUDGET = Decimal("0.001")
 WORST = Decimal("0.0002")
-CHANNEL = """
-[[channels]]
-name = "standin"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "fast" = "ok:fast" }}
-"""
+
+
+def _config(url: str) -> str:
+    return server_config(
+        channel("standin", url, {"fast": "ok:fast"}),
+    )
 
 
 class PrivateRedis:
@@ -156,7 +156,7 @@ def _cluster(
 ) -> Iterator[Cluster]:
     redis = PrivateRedis(persist=persist)
     config = root / "thinkgate.toml"
-    config.write_text(CHANNEL.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     env = {
         "THINKGATE_DATABASE_URL": database.url,
         "THINKGATE_REDIS_URL": redis.url,

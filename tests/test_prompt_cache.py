@@ -16,8 +16,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 
 CHUNK = 64  # the default evaluation chunk: hits are whole chunks
 SUBJECTS = ["the river", "a lantern", "the archive", "an old bridge", "the harbour", "a violin"]
@@ -128,6 +127,36 @@ def test_chat_reports_cached_prompt_tokens(client: OpenAI) -> None:
     assert restored is not None
     assert second.usage.prompt_tokens - CHUNK <= restored < second.usage.prompt_tokens
     assert second.choices[0].message.content == first.choices[0].message.content
+
+
+@pytest.mark.timeout(600)
+def test_a_repeated_short_prompt_is_served_from_the_cache(client: OpenAI) -> None:
+    """Shorter than one chunk: no aligned prefix, so the whole prompt is kept (state and
+    logits) and an equal prompt restores it, after unrelated traffic, streamed or not."""
+
+    def short(question: str, **kwargs: Any) -> Any:
+        return ask(client, "Be brief.", question, prompt_cache_key="short-repeat", **kwargs)
+
+    first = short("Name three colours.")
+    assert first.usage.input_tokens < CHUNK
+    assert cached(first) == 0
+    assert cached(short("Name three birds.")) == 0  # unrelated: the context moves on
+
+    second = short("Name three colours.")
+    assert cached(second) == second.usage.input_tokens == first.usage.input_tokens
+    assert second.output_text == first.output_text and second.output_text.strip()
+
+    with patient(client).responses.stream(
+        model="gpt-5.1",
+        instructions="Be brief.",
+        input="Name three colours.",
+        temperature=0,
+        max_output_tokens=16,
+        prompt_cache_key="short-repeat",
+    ) as stream:
+        streamed = stream.get_final_response()
+    assert streamed.usage is not None and cached(streamed) == first.usage.input_tokens
+    assert streamed.output_text == first.output_text
 
 
 def test_stats_need_an_admin_key(server: ServerProcess) -> None:

@@ -18,8 +18,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.console_support import (
+from tests.support.console_support import (
     ADMIN_PASSWORD,
     Browserless,
     add_key,
@@ -27,7 +26,7 @@ from tests.console_support import (
     admin_api,
     console_server,
 )
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess, SharedServers, make_client
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.engine.prompt_templates import apply_prompt
 from thinkgate.protocol.prompts import PromptParam
@@ -47,10 +46,10 @@ ASK: dict[str, Any] = {"model": MODEL, "max_output_tokens": 16, "temperature": 0
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = console_server(tmp_path_factory.mktemp("prompts") / "data")
-    yield process
-    process.stop()
+def server(shared_servers: SharedServers) -> ServerProcess:
+    """The console's server, shared with the other console modules (each makes its own
+    users)."""
+    return shared_servers.get("console", console_server)
 
 
 @pytest.fixture(scope="module")

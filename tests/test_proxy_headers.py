@@ -16,10 +16,9 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import make_client
-from tests.console_support import ADMIN_PASSWORD, csrf_of, sign_in
-from tests.gateway_support import Gateway, admin_http
-from tests.server import ServerProcess
+from tests.support.console_support import ADMIN_PASSWORD, csrf_of, sign_in
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.server import ServerProcess, make_client
 from thinkgate.config import ConfigError, load_settings
 
 FORGED = "203.0.113.9"

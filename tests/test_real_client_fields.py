@@ -18,9 +18,9 @@ from openai import OpenAI
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from tests.checks import check_stream_grammar
-from tests.owners import other_user_client
-from tests.server import ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.owners import other_user_client
+from tests.support.server import ServerProcess
 from tests.test_tools import without_parsed
 
 MODEL = "gpt-5.1"

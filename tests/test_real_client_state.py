@@ -2,9 +2,9 @@
 channel's tiers, Codex's turn state passed back, `item_reference` to conversation items,
 and `input_items` of a `conversation` response.
 
-Upstreams are stand-ins: tests/codex_standin.py (Responses and chat; it records what it
+Upstreams are stand-ins: tests/support/codex_standin.py (Responses and chat; it records what it
 was sent, answers with a turn state and reports the tier that served) and
-tests/standin_upstream.py (`ok`: a fixed text answer, for the stored-state tests).
+tests/support/standin_upstream.py (`ok`: a fixed text answer, for the stored-state tests).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 from openai import OpenAI
 from pydantic import ValidationError
 
-from tests.conftest import make_client
-from tests.owners import other_user_client
-from tests.server import ADMIN_KEY, ManagedProcess, ServerProcess
-from tests.upstreams import UpstreamProcess, serve_module
+from tests.support.config import channel, write_config
+from tests.support.owners import other_user_client
+from tests.support.server import ADMIN_KEY, ManagedProcess, ServerProcess, make_client
+from tests.support.upstreams import UpstreamProcess, serve_module
 from thinkgate.config import ChannelConfig
 
 SHELL = {
@@ -39,15 +39,7 @@ TURN_STATE = "x-codex-turn-state"
 
 @pytest.fixture(scope="module")
 def coder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    yield from serve_module(tmp_path_factory, "tests.codex_standin")
-
-
-def _channel(name: str, kind: str, url: str, models: str, tiers: str | None = None) -> str:
-    lines = ["[[channels]]", f'name = "{name}"', f'kind = "{kind}"', f'base_url = "{url}/v1"']
-    lines.append(f"models = {models}")
-    if tiers is not None:
-        lines.append(f"service_tiers = {tiers}")
-    return "\n".join(lines) + "\n\n"
+    yield from serve_module(tmp_path_factory, "tests.support.codex_standin")
 
 
 @pytest.fixture(scope="module")
@@ -55,26 +47,24 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, coder: ManagedProcess, standin: UpstreamProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("state-front")
-    config = root / "thinkgate.toml"
-    mapped = '{ fast = "priority", ultrafast = "priority" }'
-    config.write_text(
-        _channel("resp", "openai-responses", coder.base_url, '{ "coder" = "codex-standin" }')
-        + _channel(
+    config = write_config(
+        root / "thinkgate.toml",
+        channel("resp", coder.base_url, {"coder": "codex-standin"}, kind="openai-responses"),
+        channel(
             "resp-tiers",
-            "openai-responses",
             coder.base_url,
-            '{ "coder-tiers" = "codex-standin" }',
-            mapped,
-        )
-        + _channel("chat", "openai-chat", coder.base_url, '{ "coder-chat" = "codex-standin" }')
-        + _channel(
+            {"coder-tiers": "codex-standin"},
+            kind="openai-responses",
+            service_tiers={"fast": "priority", "ultrafast": "priority"},
+        ),
+        channel("chat", coder.base_url, {"coder-chat": "codex-standin"}),
+        channel(
             "chat-tiers",
-            "openai-chat",
             coder.base_url,
-            '{ "coder-chat-tiers" = "codex-standin" }',
-            '{ fast = "priority" }',
-        )
-        + _channel("text", "openai-chat", standin.base_url, '{ "ok" = "ok" }')
+            {"coder-chat-tiers": "codex-standin"},
+            service_tiers={"fast": "priority"},
+        ),
+        channel("text", standin.base_url, {"ok": "ok"}),
     )
     process = ServerProcess(root / "data", config=config)
     yield process

@@ -17,9 +17,8 @@ import pytest
 from cryptography.fernet import Fernet
 from openai import BadRequestError, OpenAI
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 from thinkgate.reasoning import budget_for, default_budgets
 
 # Several generations per test: generous on a CPU shared with other work.

@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.server import ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.server import ServerProcess, make_client
 from thinkgate.reasoning.formats import NativeFormat
 
 pytestmark = pytest.mark.timeout(900)

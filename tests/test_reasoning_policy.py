@@ -23,9 +23,9 @@ import pytest
 from click.testing import CliRunner
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, server_config
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
+from tests.support.upstreams import UpstreamProcess
 from thinkgate.backends.local import LocalBackend
 from thinkgate.config import LocalModelConfig
 from thinkgate.evals.calibrate import (
@@ -178,22 +178,31 @@ QUESTION = (
     "A shop has 23 apples. It sells 8 in the morning and twice as many in the afternoon. "
     "How many apples are left?"
 )
-CONFIG = """
-[[local_models]]
-name = "{native}"
-thinking = "native"
-threads = 1
-reasoning_budgets = {{high = 64}}
-adaptive_thresholds = {{skip_confidence = 1.01, stop_confidence = 0.0, agree = 2}}
 
-[[channels]]
-name = "thinker"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "deep-adaptive" = "think:adaptive" }}
-reasoning_budgets = {{ high = 120 }}
-adaptive_reasoning = true
-"""
+
+def _config(url: str, native: str) -> str:
+    return server_config(
+        channel(
+            "thinker",
+            url,
+            {"deep-adaptive": "think:adaptive"},
+            reasoning_budgets={"high": 120},
+            adaptive_reasoning=True,
+        ),
+        local_models=[
+            {
+                "name": native,
+                "thinking": "native",
+                "threads": 1,
+                "reasoning_budgets": {"high": 64},
+                "adaptive_thresholds": {
+                    "skip_confidence": 1.01,
+                    "stop_confidence": 0.0,
+                    "agree": 2,
+                },
+            }
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +211,7 @@ def pserver(
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("policy")
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url, native=NATIVE))
+    config.write_text(_config(standin.base_url, NATIVE))
     process = ServerProcess(root / "data", config=config)
     yield process
     process.stop()

@@ -1,6 +1,6 @@
 """Budget forcing on an upstream that reasons by itself (chat `reasoning_content`).
 
-The stand-in (`tests/standin_upstream.py`) reasons for 200 chunks (`think`) or 5
+The stand-in (`tests/support/standin_upstream.py`) reasons for 200 chunks (`think`) or 5
 (`think_short`), one token a chunk, then answers; asked to continue a final assistant
 message it answers at once. The channel's budgets are small (low 8 … xhigh 48): at the
 budget thinkgate cuts the upstream stream and asks for the answer after the closed thought.
@@ -15,22 +15,24 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.config import channel, server_config
+from tests.support.server import ServerProcess, make_client
+from tests.support.upstreams import UpstreamProcess
 
 BUDGETS = {"minimal": 4, "low": 8, "medium": 16, "high": 32, "xhigh": 48}
 ANSWER = "Hello from the stand-in."
 
-CONFIG = """
-[[channels]]
-name = "thinker"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "deep" = "think:deep", "brief" = "think_short:brief", "gpt-5.1" = "think:gpt" }}
-reasoning_budgets = {{ minimal = 4, low = 8, medium = 16, high = 32, xhigh = 48 }}
-"""
+
+def _config(url: str) -> str:
+    return server_config(
+        channel(
+            "thinker",
+            url,
+            {"deep": "think:deep", "brief": "think_short:brief", "gpt-5.1": "think:gpt"},
+            reasoning_budgets={"minimal": 4, "low": 8, "medium": 16, "high": 32, "xhigh": 48},
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def front(
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("front")
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     process = ServerProcess(root / "data", config=config)
     yield process
     process.stop()

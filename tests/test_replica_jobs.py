@@ -24,42 +24,38 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_support import Gateway, admin_http
-from tests.replica_cluster import ReplicaCluster
-from tests.server import ADMIN_KEY, ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http
+from tests.support.replica_cluster import ReplicaCluster
+from tests.support.server import ADMIN_KEY, ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
 pytestmark = pytest.mark.timeout(600)
 
 LEASE_SECONDS = 3
-CONFIG = """
-[[channels]]
-name = "standin"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "slow" = "ticks40:jobs", "quick" = "ok:jobs" }}
 
-[pricing.quick]
-input = "1.00"
-cached_input = "0.10"
-output = "8.00"
-"""
+
+def _config(url: str) -> str:
+    return server_config(
+        channel("standin", url, {"slow": "ticks40:jobs", "quick": "ok:jobs"}),
+        pricing={"quick": {"input": "1.00", "cached_input": "0.10", "output": "8.00"}},
+    )
+
+
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
 UNFINISHED = ("queued", "in_progress")
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaCluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
+) -> Iterator[ReplicaCluster]:
     root = tmp_path_factory.mktemp("replica-jobs")
-    standin: UpstreamProcess = start_standin(root)
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     env = {"THINKGATE_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}
-    try:
-        with ReplicaCluster(root, replicas=3, extra_env=env, config=config) as started:
-            yield started
-    finally:
-        standin.stop()
+    with ReplicaCluster(root, replicas=3, extra_env=env, config=config) as started:
+        yield started
 
 
 def _query(cluster: ReplicaCluster, sql: str, *args: Any) -> list[dict[str, Any]]:

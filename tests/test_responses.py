@@ -10,8 +10,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 
 PROMPT = "Write one sentence about the sea."
 
@@ -24,7 +23,8 @@ def create(client: OpenAI, **kwargs: object):  # type: ignore[no-untyped-def]
 
 
 def test_create_returns_a_complete_response(client: OpenAI) -> None:
-    response = create(client, max_output_tokens=200)
+    # a cache key of its own: the prompt is new to the prompt cache, so nothing is cached
+    response = create(client, max_output_tokens=200, prompt_cache_key="first-sight-responses")
     assert response.id.startswith("resp_")
     assert response.object == "response"
     assert response.status == "completed"
@@ -92,7 +92,7 @@ def test_stream_accumulates_to_the_stored_response(client: OpenAI) -> None:
 
 
 def test_stream_grammar_and_spec(server: ServerProcess) -> None:
-    from tests.checks import check_stream_grammar, validate_response_resource
+    from tests.support.checks import check_stream_grammar, validate_response_resource
 
     events = _raw_stream(server, {"input": PROMPT, "max_output_tokens": 64, "temperature": 0})
     check_stream_grammar(events)
@@ -109,7 +109,7 @@ def test_stream_without_obfuscation(server: ServerProcess) -> None:
 
 
 def test_non_streamed_response_matches_spec(client: OpenAI) -> None:
-    from tests.checks import validate_response_resource
+    from tests.support.checks import validate_response_resource
 
     response = create(client)
     validate_response_resource(response.model_dump(mode="json", exclude_unset=True))
@@ -184,7 +184,7 @@ def test_delete(client: OpenAI, http: httpx.Client) -> None:
 
 
 def test_stream_replay_of_a_stored_response(client: OpenAI, server: ServerProcess) -> None:
-    from tests.checks import check_stream_grammar
+    from tests.support.checks import check_stream_grammar
 
     response = create(client, max_output_tokens=32)
     with httpx.stream(

@@ -19,10 +19,9 @@ from pydantic import TypeAdapter
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.gateway_support import Gateway, admin_http, expected_cost
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.gateway_support import Gateway, admin_http, expected_cost
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 
 EVENT = TypeAdapter(ResponseStreamEvent)
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}

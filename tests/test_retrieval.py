@@ -1,7 +1,7 @@
-"""`POST /v1/vector_stores/{id}/search` on SQLite (FTS5 + vectors) and PostgreSQL (full
-text + vectors), through the openai SDK with strict types: the right file first, scores in
-[0, 1], attribute filters, query lists and rewriting, bounds, bad filters as 400s, and two
-users who never see each other's stores."""
+"""`POST /v1/vector_stores/{id}/search` on SQLite (FTS5 + vectors), PostgreSQL (full
+text + vectors in memory) and PostgreSQL with pgvector, through the openai SDK with strict
+types: the right file first, scores in [0, 1], attribute filters, query lists and
+rewriting, bounds, bad filters as 400s, and two users who never see each other's stores."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.gateway_support import Gateway, gateway_fixture  # noqa: F401 - the fixture
-from tests.retrieval_support import CORPUS, make_store
+from tests.support.gateway_support import Gateway
+from tests.support.retrieval_support import (  # noqa: F401 - the fixture
+    CORPUS,
+    make_store,
+    vector_gateway_fixture,
+)
 
 
 @pytest.fixture(scope="module")

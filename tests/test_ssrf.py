@@ -14,7 +14,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from thinkgate.errors import InvalidRequestError
 from thinkgate.net import FetchLimits, UrlPolicy, check_url, fetch, is_forbidden_address
 

@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from openai import BadRequestError, OpenAI
 
-from tests.checks import check_stream_grammar, validate_response_resource
+from tests.support.checks import check_stream_grammar, validate_response_resource
 
 MODEL = "gpt-5.1"
 WEATHER_SCHEMA = {

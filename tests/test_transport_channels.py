@@ -9,36 +9,27 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ServerProcess
-from tests.standin_upstream import TEXT
-from tests.upstreams import start_standin
-
-CONFIG = """
-[[channels]]
-name = "on-{kind}"
-kind = "openai-chat"
-base_url = "{url}/v1"
-transport = "{kind}"
-timeouts = {{ idle = 5 }}
-models = {{ "fast-{kind}" = "ok:{kind}" }}
-"""
+from tests.support.config import channel, write_config
+from tests.support.server import ServerProcess, make_client
+from tests.support.standin_upstream import TEXT
+from tests.support.upstreams import UpstreamProcess
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAI]:
+def client(tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess) -> Iterator[OpenAI]:
     root: Path = tmp_path_factory.mktemp("transports")
-    standin = start_standin(root)
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "".join(CONFIG.format(kind=k, url=standin.base_url) for k in ("http1", "httpx"))
-    )
+    channels = [
+        channel(
+            f"on-{k}", standin.base_url, {f"fast-{k}": f"ok:{k}"}, transport=k, timeouts={"idle": 5}
+        )
+        for k in ("http1", "httpx")
+    ]
+    config = write_config(root / "thinkgate.toml", *channels)
     server = ServerProcess(root / "data", config=config)
     try:
         yield make_client(server.base_url)
     finally:
         server.stop()
-        standin.stop()
 
 
 @pytest.mark.parametrize("kind", ["http1", "httpx"])

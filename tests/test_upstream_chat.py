@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from tests.checks import check_stream_grammar, validate_response_resource
-from tests.conftest import make_client
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess, start_llama_cpp_server
+from tests.support.checks import check_stream_grammar, validate_response_resource
+from tests.support.config import channel, write_config
+from tests.support.server import ServerProcess, make_client
+from tests.support.upstreams import UpstreamProcess, start_llama_cpp_server
 
 SMALL = {"model": "gpt-5.1", "temperature": 0, "max_output_tokens": 16}
 
@@ -33,14 +33,9 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, llama: UpstreamProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[[channels]]\n"
-        'name = "llamacpp"\n'
-        'kind = "openai-chat"\n'
-        f'base_url = "{llama.base_url}/v1"\n'
-        'models = { "gpt-5.1" = "smollm2" }\n'
-        'compat = "llama-cpp-python"\n'
+    config = write_config(
+        root / "thinkgate.toml",
+        channel("llamacpp", llama.base_url, {"gpt-5.1": "smollm2"}, compat="llama-cpp-python"),
     )
     process = ServerProcess(root / "data", config=config)
     yield process

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.config import channel, write_config
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.backends.upstream.breaker import CircuitBreaker
 from thinkgate.backends.upstream.channel import Channel
@@ -17,18 +19,11 @@ from thinkgate.backends.upstream.routing import Route, draw_order
 from thinkgate.config import ChannelConfig, ConfigError, load_settings
 from thinkgate.core.request import CanonicalRequest
 
-CHANNEL = """
-[[channels]]
-name = "{name}"
-kind = "{kind}"
-base_url = "http://127.0.0.1:9/v1"
-models = {{ "gpt-5.1" = "Qwen/Qwen3-8B" }}
-"""
 
-
-def _settings(tmp_path: Path, *channels: tuple[str, str]) -> object:
-    config = tmp_path / "thinkgate.toml"
-    config.write_text("".join(CHANNEL.format(name=n, kind=k) for n, k in channels))
+def _settings(tmp_path: Path, *channels: tuple[str, Any]) -> object:
+    models = {"gpt-5.1": "Qwen/Qwen3-8B"}
+    entries = [channel(n, "http://127.0.0.1:9", models, kind=k) for n, k in channels]
+    config = write_config(tmp_path / "thinkgate.toml", *entries)
     return load_settings(config_file=config, environ={}, overrides={"data_dir": tmp_path})
 
 

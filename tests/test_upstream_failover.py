@@ -1,5 +1,5 @@
 """Failover, circuit breaking and clean failures against a stand-in upstream that
-misbehaves on purpose (tests/standin_upstream.py: the upstream model name picks the fault).
+misbehaves on purpose (tests/support/standin_upstream.py: the upstream model name picks the fault).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.checks import check_stream_grammar
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
-from tests.standin_upstream import TEXT
-from tests.upstreams import UpstreamProcess
+from tests.support.checks import check_stream_grammar
+from tests.support.config import channel, server_config
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
+from tests.support.standin_upstream import TEXT
+from tests.support.upstreams import UpstreamProcess, start_standin
 from thinkgate.backends.upstream.dialects import joined_text
 from thinkgate.core.deltas import (
     Delta,
@@ -34,90 +34,67 @@ from thinkgate.core.deltas import (
 
 ANSWER = "Hello from the stand-in."
 
-CONFIG = """
-[[channels]]
-name = "bad-a"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 1
-breaker_failures = 1000
-timeouts = {{ first_byte = 1.0 }}
 
-[channels.models]
-"flaky" = "fail500:flaky"
-"hangs" = "hang:hangs"
-"garbled" = "garbled:g"
-"cuts" = "cut:cuts"
-"late-garble" = "garbled_late:lg"
-"doomed" = "fail500:doomed"
-"stuck" = "hang:stuck"
-"rejects" = "fail400:rejects"
-"thinks" = "ok:thinks"
-"tools" = "tool:tools"
-"history" = "ok:history"
-"slow" = "slow:slow"
+def _config(url: str) -> str:
+    return server_config(
+        channel(
+            "bad-a",
+            url,
+            {
+                "flaky": "fail500:flaky",
+                "hangs": "hang:hangs",
+                "garbled": "garbled:g",
+                "cuts": "cut:cuts",
+                "late-garble": "garbled_late:lg",
+                "doomed": "fail500:doomed",
+                "stuck": "hang:stuck",
+                "rejects": "fail400:rejects",
+                "thinks": "ok:thinks",
+                "tools": "tool:tools",
+                "history": "ok:history",
+                "slow": "slow:slow",
+            },
+            priority=1,
+            breaker_failures=1000,
+            timeouts={"first_byte": 1.0},
+        ),
+        channel(
+            "good-b",
+            url,
+            {
+                "flaky": "ok:flaky-b",
+                "hangs": "ok:hangs-b",
+                "garbled": "ok:garbled-b",
+                "cuts": "ok:cuts-b",
+                "late-garble": "ok:lg-b",
+                "rejects": "ok:rejects-b",
+            },
+            priority=2,
+        ),
+        channel("limited", url, {"limited": "limit429:limited", "swamped": "limit429:swamped"}),
+        channel("limited-backup", url, {"limited": "ok:limited-b"}, priority=2),
+        channel(
+            "brittle", url, {"fragile": "fail500:fragile"}, breaker_failures=2, breaker_cooldown=2.0
+        ),
+        channel("sturdy", url, {"fragile": "ok:fragile-b"}, priority=2),
+        channel("heavy", url, {"spread": "ok:w3"}, weight=3),
+        channel("light", url, {"spread": "ok:w1"}, weight=1),
+    )
 
-[[channels]]
-name = "good-b"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-[channels.models]
-"flaky" = "ok:flaky-b"
-"hangs" = "ok:hangs-b"
-"garbled" = "ok:garbled-b"
-"cuts" = "ok:cuts-b"
-"late-garble" = "ok:lg-b"
-"rejects" = "ok:rejects-b"
 
-[[channels]]
-name = "limited"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "limited" = "limit429:limited", "swamped" = "limit429:swamped" }}
-
-[[channels]]
-name = "limited-backup"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-models = {{ "limited" = "ok:limited-b" }}
-
-[[channels]]
-name = "brittle"
-kind = "openai-chat"
-base_url = "{url}/v1"
-breaker_failures = 2
-breaker_cooldown = 2.0
-models = {{ "fragile" = "fail500:fragile" }}
-
-[[channels]]
-name = "sturdy"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-models = {{ "fragile" = "ok:fragile-b" }}
-
-[[channels]]
-name = "heavy"
-kind = "openai-chat"
-base_url = "{url}/v1"
-weight = 3
-models = {{ "spread" = "ok:w3" }}
-
-[[channels]]
-name = "light"
-kind = "openai-chat"
-base_url = "{url}/v1"
-weight = 1
-models = {{ "spread" = "ok:w1" }}
-"""
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamProcess]:
+    """A stand-in of this module's own, not the session's: these tests count its hits
+    from zero."""
+    process = start_standin(tmp_path_factory.mktemp("failover-standin"))
+    yield process
+    process.stop()
 
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess) -> Path:
     config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     return config
 
 

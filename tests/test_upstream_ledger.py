@@ -17,42 +17,33 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_support import Gateway, admin_http, services, shared_env
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import Gateway, admin_http, services, shared_env
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
-CONFIG = """
-[[channels]]
-name = "first"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 1
-breaker_failures = 1000
-timeouts = {{ first_byte = 1.0 }}
-[channels.models]
-"flaky" = "fail500:flaky"
-"doomed" = "fail500:doomed"
-"stuck" = "hang:stuck"
-"rejects" = "fail400:rejects"
-"waits" = "hang:waits"
-"limited" = "ok:limited"
-"thrifty" = "ok:thrifty"
 
-[[channels]]
-name = "second"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-[channels.models]
-"flaky" = "ok:flaky-b"
-"waits" = "ok:waits-b"
-
-[[channels]]
-name = "throttled"
-kind = "openai-chat"
-base_url = "{url}/v1"
-models = {{ "swamped" = "limit429:swamped" }}
-"""
+def _config(url: str) -> str:
+    return server_config(
+        channel(
+            "first",
+            url,
+            {
+                "flaky": "fail500:flaky",
+                "doomed": "fail500:doomed",
+                "stuck": "hang:stuck",
+                "rejects": "fail400:rejects",
+                "waits": "hang:waits",
+                "limited": "ok:limited",
+                "thrifty": "ok:thrifty",
+            },
+            priority=1,
+            breaker_failures=1000,
+            timeouts={"first_byte": 1.0},
+        ),
+        channel("second", url, {"flaky": "ok:flaky-b", "waits": "ok:waits-b"}, priority=2),
+        channel("throttled", url, {"swamped": "limit429:swamped"}),
+    )
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
@@ -63,7 +54,7 @@ def gateway(
 ) -> Iterator[Gateway]:
     env = shared_env(services()) if request.param == "postgres+redis" else None
     config = tmp_path_factory.mktemp("config") / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     process = ServerProcess(tmp_path_factory.mktemp("front") / "data", config=config, extra_env=env)
     try:
         with admin_http(process.base_url) as http:

@@ -9,45 +9,45 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway_support import PEPPER, Gateway, admin_http
-from tests.server import ServerProcess
-from tests.upstreams import UpstreamProcess, start_standin
+from tests.support.config import channel, server_config
+from tests.support.gateway_support import PEPPER, Gateway, admin_http
+from tests.support.server import ServerProcess
+from tests.support.upstreams import UpstreamProcess
 
-CONFIG = """
-[[channels]]
-name = "secret-route-a"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 1
-[channels.models]
-"locked" = "fail401:locked"
-"broken" = "fail500:broken"
-"cuts" = "cut:cuts"
-"quoting" = "fail400quoting:quoting"
 
-[[channels]]
-name = "secret-route-b"
-kind = "openai-chat"
-base_url = "{url}/v1"
-priority = 2
-models = {{ "locked" = "fail401:locked-b" }}
-"""
+def _config(url: str) -> str:
+    return server_config(
+        channel(
+            "secret-route-a",
+            url,
+            {
+                "locked": "fail401:locked",
+                "broken": "fail500:broken",
+                "cuts": "cut:cuts",
+                "quoting": "fail400quoting:quoting",
+            },
+            priority=1,
+        ),
+        channel("secret-route-b", url, {"locked": "fail401:locked-b"}, priority=2),
+    )
+
+
 CHANNELS = ("secret-route-a", "secret-route-b")
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, standin: UpstreamProcess
+) -> Iterator[Gateway]:
     root: Path = tmp_path_factory.mktemp("redaction")
-    standin: UpstreamProcess = start_standin(root)
     config = root / "thinkgate.toml"
-    config.write_text(CONFIG.format(url=standin.base_url))
+    config.write_text(_config(standin.base_url))
     server = ServerProcess(root / "data", config=config, extra_env={"THINKGATE_KEY_PEPPER": PEPPER})
     try:
         with admin_http(server.base_url) as admin:
             yield Gateway(server.base_url, admin)
     finally:
         server.stop()
-        standin.stop()
 
 
 def _ask(gateway: Gateway, secret: str, model: str, *, stream: bool = False) -> httpx.Response:

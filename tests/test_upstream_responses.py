@@ -13,9 +13,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.checks import check_stream_grammar, validate_response_resource
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.checks import check_stream_grammar, validate_response_resource
+from tests.support.config import channel, write_config
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 
 SMALL = {"model": "gpt-5.1", "temperature": 0, "max_output_tokens": 16}
 KEY_ENV = "TEST_UPSTREAM_TG_KEY"  # ServerProcess drops THINKGATE_* variables
@@ -27,10 +27,10 @@ HARD = (
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("upstream") / "data")
-    yield process
-    process.stop()
+def upstream(server: ServerProcess) -> ServerProcess:
+    """The upstream is the session's embedded default: the same config, so the same
+    process (what it stores is checked by response id, never counted)."""
+    return server
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +38,17 @@ def front(
     tmp_path_factory: pytest.TempPathFactory, upstream: ServerProcess
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("front")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        "[[channels]]\n"
-        'name = "tg-up"\n'
-        'kind = "openai-responses"\n'
-        f'base_url = "{upstream.base_url}/v1"\n'
-        f'api_key_env = "{KEY_ENV}"\n'
-        'models = { "gpt-5.1" = "gpt-5.1", "ghost" = "no-such-model", '
-        '"deep" = "smollm2-135m-instruct" }\n'
-        f"reasoning_budgets = {{ {', '.join(f'{k} = {v}' for k, v in BUDGETS.items())} }}\n"
+    models = {"gpt-5.1": "gpt-5.1", "ghost": "no-such-model", "deep": "smollm2-135m-instruct"}
+    config = write_config(
+        root / "thinkgate.toml",
+        channel(
+            "tg-up",
+            upstream.base_url,
+            models,
+            kind="openai-responses",
+            api_key_env=KEY_ENV,
+            reasoning_budgets=BUDGETS,
+        ),
     )
     os.environ[KEY_ENV] = ADMIN_KEY  # read by the front at boot, never written to its config
     try:
@@ -68,12 +69,13 @@ def _dump(obj: Any) -> dict[str, Any]:
 
 
 def test_text_through_responses_upstream(api: OpenAI, upstream: ServerProcess) -> None:
+    before = upstream.log().count("POST /v1/responses")
     response = api.responses.create(input="Say hello.", **SMALL)
     assert response.status in ("completed", "incomplete")
     assert response.output_text.strip()
     assert response.usage is not None and response.usage.input_tokens > 0
     validate_response_resource(_dump(response))
-    assert "POST /v1/responses" in upstream.log()
+    assert upstream.log().count("POST /v1/responses") > before  # it went to the upstream
 
 
 def test_usage_is_the_upstreams_count(api: OpenAI, upstream: ServerProcess) -> None:

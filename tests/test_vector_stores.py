@@ -1,7 +1,7 @@
 """`/v1/vector_stores`, its files and file batches through the openai SDK (strict types),
-on SQLite and on PostgreSQL: the lifecycle, background ingestion with its statuses and
-counts, bad files failed with `last_error` (never a store reported completed with a file
-half-indexed), and owners kept apart."""
+on SQLite, on PostgreSQL and on PostgreSQL with pgvector: the lifecycle, background
+ingestion with its statuses and counts, bad files failed with `last_error` (never a store
+reported completed with a file half-indexed), and owners kept apart."""
 
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.files_support import docx_with_text, docx_zip_bomb, pdf_with_text
-from tests.gateway_support import (  # noqa: F401 - the fixture
-    Gateway,
-    admin_http,
-    gateway_fixture,
-    services,
-    shared_env,
-)
-from tests.server import ServerProcess
+from tests.support.files_support import docx_with_text, docx_zip_bomb, pdf_with_text
+from tests.support.gateway_support import Gateway, admin_http, services, shared_env
+from tests.support.retrieval_support import vector_gateway_fixture  # noqa: F401 - the fixture
+from tests.support.server import ServerProcess, make_client
 
 FACTS = "Freedonia's capital is Fredville. Its river is the Blue Snake. " * 120
 

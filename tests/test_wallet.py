@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from tests.billing_support import (
+from tests.support.billing_support import (
     SMALL,
     WebhookReceiver,
     admin,
@@ -29,9 +29,8 @@ from tests.billing_support import (
     member_with_key,
     signature_ok,
 )
-from tests.conftest import make_client
-from tests.console_support import ADMIN_PASSWORD, Browserless
-from tests.server import ServerProcess
+from tests.support.console_support import ADMIN_PASSWORD, Browserless
+from tests.support.server import ServerProcess, make_client
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.billing_support import SMALL, admin, billing_config, codes, member_with_key
-from tests.gateway_support import services, shared_env
-from tests.server import ServerProcess
+from tests.support.billing_support import SMALL, admin, billing_config, codes, member_with_key
+from tests.support.gateway_support import services, shared_env
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ import httpx
 import uvloop
 
 from bench.overhead.load import LoadResult, chat_body, in_turns
-from tests.server import free_port
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "overhead.json"

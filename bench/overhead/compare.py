@@ -23,7 +23,7 @@ import uvloop
 
 from bench.overhead.__main__ import _spawn, _start_litellm, _start_thinkgate, _wait
 from bench.overhead.load import chat_body, in_turns
-from tests.server import free_port
+from tests.support.server import free_port
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The OpenAI Agents SDK's hosted `WebSearchTool`, unmodified, against thinkgate's own
 web search (tests/test_hosted_web_search.py runs it against a server whose search
-provider is the SearXNG stand-in, tests/search_standin.py, and whose model
+provider is the SearXNG stand-in, tests/support/search_standin.py, and whose model
 `searcher-responses` is the stand-in's scripted one, reached through a Responses channel).
 
 The SDK sends `{"type": "web_search", ...}` as OpenAI's hosted tool; thinkgate runs the

@@ -22,8 +22,8 @@ from aiosmtpd.controller import Controller
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.console_support import ADMIN_PASSWORD
-from tests.server import ServerProcess, free_port
+from tests.support.console_support import ADMIN_PASSWORD
+from tests.support.server import ServerProcess, free_port
 
 CLIENT_ID = "thinkgate-console"
 CLIENT_SECRET = "oidc-client-secret-1"

@@ -11,21 +11,30 @@ plays one script, chosen by how many tool results follow the last user message:
 
 `GET /stats` returns each request's body and headers, for the tests to inspect. Responses
 replies carry a turn state (`x-codex-turn-state`) and the `service_tier` that served.
-Run: `python -m tests.codex_standin PORT`.
+Run: `python -m tests.support.codex_standin PORT`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import Response, StreamingResponse
+
+from tests.support.sse import (
+    DONE,
+    ChatFrames,
+    event,
+    message,
+    message_events,
+    model_routes,
+    response_start,
+    response_usage,
+    serve,
+)
 
 EXPECTED = "hello, thinkgate"
 PATCH = (
@@ -34,7 +43,8 @@ PATCH = (
 )
 CHECK = "python3 greeting.py"
 REQUESTS: list[dict[str, Any]] = []
-USAGE = {"input": 120, "output": 12}
+USAGE = (120, 12)
+CHAT = ChatFrames("chatcmpl-codex", "codex-standin")
 
 
 def _step(results_after_user: int) -> str:
@@ -79,29 +89,21 @@ def _chat_progress(messages: list[dict[str, Any]]) -> tuple[int, str]:
     return len(results), str(content)
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-    choice = {"index": 0, "delta": delta, "finish_reason": finish}
-    body = {"id": "chatcmpl-codex", "object": "chat.completion.chunk", "created": 0}
-    return f"data: {json.dumps({**body, 'model': 'codex-standin', 'choices': [choice]})}\n\n"
-
-
 def _chat_stream(body: dict[str, Any]) -> Iterator[str]:
     count, last_output = _chat_progress(body.get("messages") or [])
     step = _step(count)
-    yield _chunk({"role": "assistant", "content": ""})
+    yield CHAT.chunk({"role": "assistant", "content": ""})
     if step == "done":
-        yield _chunk({"content": _final_text(last_output)})
-        yield _chunk({}, "stop")
+        yield CHAT.chunk({"content": _final_text(last_output)})
+        yield CHAT.chunk({}, "stop")
     else:
         name, kind, payload = _call(step, _chat_tools(body))
         call: dict[str, Any] = {"index": 0, "id": f"call_{step}", "type": kind}
         call[kind] = {"name": name, "input" if kind == "custom" else "arguments": payload}
-        yield _chunk({"tool_calls": [call]})
-        yield _chunk({}, "tool_calls")
-    usage = {"prompt_tokens": USAGE["input"], "completion_tokens": USAGE["output"]}
-    usage["total_tokens"] = USAGE["input"] + USAGE["output"]
-    yield f"data: {json.dumps({'id': 'chatcmpl-codex', 'choices': [], 'usage': usage})}\n\n"
-    yield "data: [DONE]\n\n"
+        yield CHAT.chunk({"tool_calls": [call]})
+        yield CHAT.chunk({}, "tool_calls")
+    yield CHAT.usage(*USAGE)
+    yield DONE
 
 
 # --- responses --------------------------------------------------------------------------
@@ -119,45 +121,31 @@ def _responses_progress(items: list[dict[str, Any]]) -> tuple[int, str]:
     return len(results), output if isinstance(output, str) else json.dumps(output)
 
 
-def _event(kind: str, **fields: Any) -> str:
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n"
-
-
 def _responses_stream(body: dict[str, Any]) -> Iterator[str]:
     items = body.get("input") or []
     count, last_output = _responses_progress(items if isinstance(items, list) else [])
     step = _step(count)
-    response = {"id": f"resp_standin_{len(REQUESTS)}", "object": "response"}
-    response |= {"status": "in_progress", "model": body.get("model"), "output": []}
-    yield _event("response.created", response=response)
+    response, created = response_start(f"resp_standin_{len(REQUESTS)}", body.get("model"))
+    yield created
     reasoning = {"type": "reasoning", "id": f"rs_{step}", "summary": []}
     reasoning["encrypted_content"] = f"standin-sealed-{step}"
-    yield _event("response.output_item.added", output_index=0, item=reasoning)
-    yield _event("response.output_item.done", output_index=0, item=reasoning)
+    yield event("response.output_item.added", output_index=0, item=reasoning)
+    yield event("response.output_item.done", output_index=0, item=reasoning)
     if step == "done":
-        text = _final_text(last_output)
-        message = {"type": "message", "id": "msg_done", "role": "assistant", "status": "completed"}
-        part = {"type": "output_text", "text": text, "annotations": []}
-        whole = {**message, "content": [part]}
-        yield _event("response.output_item.added", output_index=1, item={**message, "content": []})
-        yield _event("response.output_text.delta", output_index=1, content_index=0, delta=text)
-        yield _event("response.output_item.done", output_index=1, item=whole)
+        whole = message(_final_text(last_output), "msg_done")
+        yield from message_events(whole, 1)
         output = [reasoning, whole]
     else:
         name, kind, payload = _call(step, _responses_tools(body))
         field = "input" if kind == "custom" else "arguments"
         item = {"type": f"{kind}_call" if kind == "custom" else "function_call"}
         item = {**item, "id": f"fc_{step}", "call_id": f"call_{step}", "name": name}
-        yield _event("response.output_item.added", output_index=1, item={**item, field: ""})
-        yield _event("response.output_item.done", output_index=1, item={**item, field: payload})
+        yield event("response.output_item.added", output_index=1, item={**item, field: ""})
+        yield event("response.output_item.done", output_index=1, item={**item, field: payload})
         output = [reasoning, {**item, field: payload}]
-    usage = {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"]}
-    usage |= {"total_tokens": USAGE["input"] + USAGE["output"]}
-    usage |= {"input_tokens_details": {"cached_tokens": 0}}
-    usage |= {"output_tokens_details": {"reasoning_tokens": 0}}
-    done = {**response, "status": "completed", "output": output, "usage": usage}
+    done = {**response, "status": "completed", "output": output, "usage": response_usage(*USAGE)}
     done["service_tier"] = _served_tier(body.get("service_tier"))
-    yield _event("response.completed", response=done)
+    yield event("response.completed", response=done)
 
 
 def _served_tier(sent: str | None) -> str:
@@ -193,22 +181,14 @@ async def responses(request: Request) -> Response:
     )
 
 
-async def models(_request: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [{"id": "codex-standin", "object": "model"}]})
-
-
-async def stats(_request: Request) -> Response:
-    return JSONResponse({"requests": REQUESTS})
-
-
 app = Starlette(
-    routes=[
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/responses", responses, methods=["POST"]),
-        Route("/v1/models", models),
-        Route("/stats", stats),
-    ]
+    routes=model_routes(
+        "codex-standin",
+        lambda: {"requests": REQUESTS},
+        chat=chat_completions,
+        responses=responses,
+    )
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    serve(app)

@@ -1,5 +1,5 @@
 """Gateway test helpers: an admin client, and the server fixture run twice — on the session's
-SQLite server, and on a fresh one backed by PostgreSQL + Redis (`scripts/test-services.sh`
+SQLite server, and on the session's one backed by PostgreSQL + Redis (`scripts/test-services.sh`
 starts those; where they cannot be installed the second run skips, saying why)."""
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES_ENV = Path("/tmp/thinkgate-services/env")
 PEPPER = "test-pepper-shared-by-replicas"
 PER_TOKEN = {
@@ -130,18 +129,8 @@ def admin_http(base_url: str) -> httpx.Client:
 
 
 @pytest.fixture(name="gateway", scope="module", params=["sqlite", "postgres+redis"])
-def gateway_fixture(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    if request.param == "sqlite":
-        process: ServerProcess = request.getfixturevalue("server")
-        with admin_http(process.base_url) as http:
-            yield Gateway(process.base_url, http)
-        return
-    env = shared_env(services())
-    process = ServerProcess(tmp_path_factory.mktemp("gw-pg") / "data", extra_env=env)
-    try:
-        with admin_http(process.base_url) as http:
-            yield Gateway(process.base_url, http)
-    finally:
-        process.stop()
+def gateway_fixture(request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    name = "server" if request.param == "sqlite" else "pg_server"
+    process: ServerProcess = request.getfixturevalue(name)
+    with admin_http(process.base_url) as http:
+        yield Gateway(process.base_url, http)

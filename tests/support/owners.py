@@ -8,7 +8,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.conftest import make_client
+from tests.support.server import make_client
 
 
 def other_user_client(server_url: str, http: httpx.Client) -> OpenAI:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.server import ADMIN_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, ServerProcess
 
 ADMIN_PASSWORD = "admin-console-pass-1"
 ASK = {"model": "gpt-5.1", "input": "Say hi.", "max_output_tokens": 16, "temperature": 0}

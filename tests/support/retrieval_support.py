@@ -1,12 +1,46 @@
 """A small labelled corpus and a vector store made from it through the SDK's upload path
-(files.create, vector_stores.create with file_ids, polled until ingested)."""
+(files.create, vector_stores.create with file_ids, polled until ingested); the vector
+tests' server fixture, on SQLite, PostgreSQL without pgvector and PostgreSQL with it."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
+import pytest
 from openai import OpenAI
 from openai.types import VectorStore
+
+from tests.support.gateway_support import PEPPER, Gateway, admin_http, new_database, services
+from tests.support.server import ServerProcess
+
+BACKENDS = {"sqlite": "server", "postgres+redis": "pg_server", "pgvector": "pgvector_server"}
+
+
+def pgvector_env() -> dict[str, str]:
+    """A fresh database on the PostgreSQL with pgvector that scripts/test-services.sh starts
+    (the pgserver wheel's PostgreSQL 16); skips, saying why, where there is none."""
+    values = services()
+    if "THINKGATE_TEST_PGVECTOR_URL_BASE" not in values:
+        why = values.get("PGVECTOR_SKIP_REASON", "scripts/test-services.sh did not start it")
+        pytest.skip(f"PostgreSQL with pgvector unavailable: {why}")
+    url = new_database(
+        {
+            "THINKGATE_TEST_PG_ADMIN_URL": values["THINKGATE_TEST_PGVECTOR_ADMIN_URL"],
+            "THINKGATE_TEST_PG_URL_BASE": values["THINKGATE_TEST_PGVECTOR_URL_BASE"],
+        }
+    )
+    return {"THINKGATE_DATABASE_URL": url, "THINKGATE_KEY_PEPPER": PEPPER}
+
+
+@pytest.fixture(name="gateway", scope="module", params=list(BACKENDS))
+def vector_gateway_fixture(request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    """The gateway fixture, with a third run on PostgreSQL with pgvector (conftest's
+    session `pgvector_server`)."""
+    process: ServerProcess = request.getfixturevalue(BACKENDS[request.param])
+    with admin_http(process.base_url) as http:
+        yield Gateway(process.base_url, http)
+
 
 CORPUS: dict[str, tuple[str, dict[str, str | float | bool]]] = {
     "tides.txt": (

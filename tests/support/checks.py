@@ -2,7 +2,7 @@
 
 Not a test module. Import it from tests:
 
-    from tests.checks import check_stream_grammar, validate_response_resource
+    from tests.support.checks import check_stream_grammar, validate_response_resource
 
 The schema is the vendored Open Responses OpenAPI document (see shared/spec/README.md). The grammar
 follows the wire reference (shared/reference/responses_api.md, sections 3.2-3.5), which records what
@@ -43,7 +43,7 @@ def _find_spec() -> Path:
     override = os.environ.get("OPENRESPONSES_SPEC")
     if override:
         return Path(override)
-    repo_root = Path(__file__).resolve().parent.parent
+    repo_root = Path(__file__).resolve().parents[2]
     for candidate in (
         repo_root / "shared" / "spec" / _SPEC_NAME,
         repo_root.parent / "shared" / "spec" / _SPEC_NAME,

@@ -10,7 +10,7 @@ quote a key), `limit429` answers 429 with Retry-After,
 final assistant message (`continue_final_message`), it answers at once without reasoning.
 `filesearch` calls `file_search` and then answers from the excerpt it is given.
 `/v1/embeddings` answers small fixed vectors (`fail500`: a 500).
-Run: `python -m tests.standin_upstream PORT`. `GET /stats` counts requests per model.
+Run: `python -m tests.support.standin_upstream PORT`. `GET /stats` counts requests per model.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.sse import DONE, ChatFrames, serve
 
 HITS: Counter[str] = Counter()
 CLOSED_EARLY: Counter[str] = Counter()  # streams the client (thinkgate) closed before the end
@@ -35,27 +35,13 @@ BODIES: list[dict[str, Any]] = []
 TEXT = ["Hello", " from", " the", " stand", "-in", "."]
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-    body = {
-        "id": "chatcmpl-standin",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "standin",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    return f"data: {json.dumps(body)}\n\n"
+CHAT = ChatFrames("chatcmpl-standin", "standin")
+_chunk = CHAT.chunk
 
 
 def _usage() -> str:
-    usage = {
-        "prompt_tokens": 42,
-        "completion_tokens": 9,
-        "total_tokens": 51,
-        "prompt_tokens_details": {"cached_tokens": 32},
-        "completion_tokens_details": {"reasoning_tokens": 3},
-    }
-    body = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "choices": []}
-    return f"data: {json.dumps({**body, 'usage': usage})}\n\n"
+    cached = {"prompt_tokens_details": {"cached_tokens": 32}}
+    return CHAT.usage(42, 9, **cached, completion_tokens_details={"reasoning_tokens": 3})
 
 
 async def _ok() -> AsyncIterator[str]:
@@ -66,7 +52,7 @@ async def _ok() -> AsyncIterator[str]:
         yield _chunk({"content": piece})
     yield _chunk({}, "stop")
     yield _usage()
-    yield "data: [DONE]\n\n"
+    yield DONE
 
 
 THOUGHT_CHUNKS = {"think": 200, "think_short": 5}
@@ -89,14 +75,9 @@ async def _think(model: str, chunks: int, body: dict[str, Any]) -> AsyncIterator
         for piece in TEXT:
             yield _chunk({"content": piece})
         yield _chunk({}, "stop")
-        usage = {
-            "prompt_tokens": 42,
-            "completion_tokens": reasoning + len(TEXT),
-            "total_tokens": 42 + reasoning + len(TEXT),
-            "completion_tokens_details": {"reasoning_tokens": reasoning},
-        }
-        yield f"data: {json.dumps({'id': 'chatcmpl-standin', 'choices': [], 'usage': usage})}\n\n"
-        yield "data: [DONE]\n\n"
+        details = {"reasoning_tokens": reasoning}
+        yield CHAT.usage(42, reasoning + len(TEXT), completion_tokens_details=details)
+        yield DONE
     except BaseException:
         CLOSED_EARLY[model] += 1
         raise
@@ -110,7 +91,7 @@ async def _tool() -> AsyncIterator[str]:
         yield _chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
     yield _chunk({}, "tool_calls")
     yield _usage()
-    yield "data: [DONE]\n\n"
+    yield DONE
 
 
 async def _file_search(body: dict[str, Any]) -> AsyncIterator[str]:
@@ -135,7 +116,7 @@ async def _file_search(body: dict[str, Any]) -> AsyncIterator[str]:
         )
         yield _chunk({}, "tool_calls")
     yield _usage()
-    yield "data: [DONE]\n\n"
+    yield DONE
 
 
 async def _cut() -> AsyncIterator[str]:
@@ -247,10 +228,4 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(  # a `hang` request never ends: do not wait for it when stopped
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-    )
+    serve(app, timeout_graceful_shutdown=1)  # a `hang` request never ends: do not wait for it

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import ManagedProcess, free_port
+from tests.support.server import ManagedProcess, free_port
 
 UpstreamProcess = ManagedProcess  # an upstream is any server ready on a path
 
@@ -32,7 +32,7 @@ def serve_module(
 
 def start_standin(log_dir: Path) -> UpstreamProcess:
     port = free_port()
-    command = [sys.executable, "-m", "tests.standin_upstream", str(port)]
+    command = [sys.executable, "-m", "tests.support.standin_upstream", str(port)]
     return UpstreamProcess(command, port, log_dir / f"standin-{port}.log", "/v1/models")
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway_support import services
-from tests.server import free_port
+from tests.support.gateway_support import services
+from tests.support.server import free_port
 
 
 def _pg_bin() -> Path:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.server import ADMIN_KEY
+from tests.support.server import ADMIN_KEY
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CODEX = REPO / ".clients" / "codex" / "node_modules" / ".bin" / "codex"
 KEY_ENV = "THINKGATE_API_KEY"  # the README's env_key
 

@@ -3,7 +3,7 @@ topology of deploy/compose/docker-compose.yml, with deploy/compose/nginx.conf it
 
     cluster = ReplicaCluster(tmp_path, replicas=3, extra_env={...}, config=toml_path)
     cluster.base_url        # nginx: what clients use
-    cluster.replicas[i]     # tests.server.ServerProcess of replica i (0-based; id replica-{i+1})
+    cluster.replicas[i]     # support.server.ServerProcess of replica i (0-based; id replica-{i+1})
     cluster.kill(i)         # SIGKILL, nothing cleans up; nginx routes around it
     cluster.restart(i)      # kill if running, start again on the same port (nginx unchanged)
     cluster.stop()          # everything (also: `with ReplicaCluster(...) as cluster:`)
@@ -30,8 +30,8 @@ from types import TracebackType
 import httpx
 import pytest
 
-from tests.gateway_support import ROOT, services, shared_env
-from tests.server import ServerProcess, free_port
+from tests.support.gateway_support import ROOT, services, shared_env
+from tests.support.server import ServerProcess, free_port
 
 NGINX_CONF = ROOT / "deploy" / "compose" / "nginx.conf"
 _SERVER_LINE = re.compile(r"server replica-(\d+):8000")

@@ -11,7 +11,7 @@ formerly FastMCP), and a scripted model that calls MCP tools through thinkgate's
                               it answers with the output it read
   GET /stats      the tool calls and list requests seen, the model requests' bodies
 
-Run: `python -m tests.mcp_standin PORT`.
+Run: `python -m tests.support.mcp_standin PORT`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,29 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.responses import JSONResponse
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.support.sse import (
+    DONE,
+    ChatFrames,
+    event,
+    message,
+    message_events,
+    model_routes,
+    response_start,
+    response_usage,
+    serve,
+    streamed,
+)
 
 TOKEN = "mcp-secret-token"
 SEEN: dict[str, list[Any]] = {"calls": [], "auth": [], "model": []}
-USAGE = {"input": 50, "output": 8}
+USAGE = (50, 8)
+CHAT = ChatFrames("chatcmpl-mcp", "mcp-standin")
 
 server = MCPServer("standin", instructions="A stand-in MCP server for tests.")
 
@@ -83,90 +95,50 @@ def _arguments(function: str) -> str:
 def _tool_output(messages: list[dict[str, Any]]) -> str | None:
     """The last tool result after the last user message (chat or Responses input)."""
     output = None
-    for message in messages:
-        if message.get("role") == "user":
+    for entry in messages:
+        if entry.get("role") == "user":
             output = None
-        elif message.get("role") == "tool":
-            output = str(message.get("content"))
-        elif message.get("type") == "function_call_output":
-            output = str(message.get("output"))
+        elif entry.get("role") == "tool":
+            output = str(entry.get("content"))
+        elif entry.get("type") == "function_call_output":
+            output = str(entry.get("output"))
     return output
-
-
-def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-    choice = {"index": 0, "delta": delta, "finish_reason": finish}
-    body = {"id": "chatcmpl-mcp", "object": "chat.completion.chunk", "choices": [choice]}
-    return f"data: {json.dumps(body)}\n\n"
 
 
 def _chat_stream(body: dict[str, Any]) -> Iterator[str]:
     function = _add_function(body.get("tools") or [])
     output = _tool_output(body.get("messages") or [])
-    yield _chunk({"role": "assistant", "content": ""})
+    yield CHAT.chunk({"role": "assistant", "content": ""})
     if function is not None and output is None:
         call = {"index": 0, "id": "call_add", "type": "function"}
         call["function"] = {"name": function, "arguments": _arguments(function)}
-        yield _chunk({"tool_calls": [call]})
-        yield _chunk({}, "tool_calls")
+        yield CHAT.chunk({"tool_calls": [call]})
+        yield CHAT.chunk({}, "tool_calls")
     else:
-        yield _chunk({"content": f"Result: {output}"})
-        yield _chunk({}, "stop")
-    usage = {"prompt_tokens": USAGE["input"], "completion_tokens": USAGE["output"]}
-    yield f"data: {json.dumps({'id': 'chatcmpl-mcp', 'choices': [], 'usage': usage})}\n\n"
-    yield "data: [DONE]\n\n"
-
-
-def _event(kind: str, **fields: Any) -> str:
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n"
+        yield CHAT.chunk({"content": f"Result: {output}"})
+        yield CHAT.chunk({}, "stop")
+    yield CHAT.usage(*USAGE)
+    yield DONE
 
 
 def _responses_stream(body: dict[str, Any]) -> Iterator[str]:
     function = _add_function(body.get("tools") or [])
     items = body.get("input") if isinstance(body.get("input"), list) else []
     output = _tool_output(items)
-    response: dict[str, Any] = {"id": "resp_mcp", "object": "response", "status": "in_progress"}
-    response |= {"model": body.get("model"), "output": []}
-    yield _event("response.created", response=response)
+    response, created = response_start("resp_mcp", body.get("model"))
+    yield created
     if function is not None and output is None:
         item = {"type": "function_call", "id": "fc_1", "call_id": "call_add", "name": function}
         item["status"] = "completed"
-        yield _event("response.output_item.added", output_index=0, item={**item, "arguments": ""})
+        yield event("response.output_item.added", output_index=0, item={**item, "arguments": ""})
         item["arguments"] = _arguments(function)
     else:
-        text = f"Result: {output}"
-        item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed"}
-        yield _event("response.output_item.added", output_index=0, item={**item, "content": []})
-        yield _event("response.output_text.delta", output_index=0, content_index=0, delta=text)
-        item["content"] = [{"type": "output_text", "text": text, "annotations": []}]
-    yield _event("response.output_item.done", output_index=0, item=item)
-    usage = {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"]}
-    usage |= {"total_tokens": USAGE["input"] + USAGE["output"]}
-    usage |= {"input_tokens_details": {"cached_tokens": 0}}
-    usage |= {"output_tokens_details": {"reasoning_tokens": 0}}
-    yield _event(
-        "response.completed",
-        response={**response, "status": "completed", "output": [item], "usage": usage},
-    )
-
-
-async def chat_completions(request: Request) -> Response:
-    body = await request.json()
-    SEEN["model"].append(body)
-    return StreamingResponse(_chat_stream(body), media_type="text/event-stream")
-
-
-async def responses(request: Request) -> Response:
-    body = await request.json()
-    SEEN["model"].append(body)
-    return StreamingResponse(_responses_stream(body), media_type="text/event-stream")
-
-
-async def models(_request: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [{"id": "mcp-standin", "object": "model"}]})
-
-
-async def stats(_request: Request) -> Response:
-    return JSONResponse(SEEN)
+        item = message(f"Result: {output}")
+        *opening, _ = message_events(item, 0)
+        yield from opening
+    yield event("response.output_item.done", output_index=0, item=item)
+    done = {**response, "status": "completed", "output": [item]}
+    yield event("response.completed", response={**done, "usage": response_usage(*USAGE)})
 
 
 class _Auth:
@@ -199,10 +171,12 @@ def app(required_auth: bool = False) -> Starlette:
             yield
 
     routes = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/responses", responses, methods=["POST"]),
-        Route("/v1/models", models),
-        Route("/stats", stats),
+        *model_routes(
+            "mcp-standin",
+            lambda: SEEN,
+            chat=streamed(_chat_stream, SEEN["model"], with_path=False),
+            responses=streamed(_responses_stream, SEEN["model"], with_path=False),
+        ),
         Mount("/mcp", app=http),
         *sse.routes,
     ]
@@ -212,5 +186,4 @@ def app(required_auth: bool = False) -> Starlette:
 
 
 if __name__ == "__main__":
-    port = int(sys.argv[1])
-    uvicorn.run(app("--auth" in sys.argv), host="127.0.0.1", port=port, log_level="warning")
+    serve(app("--auth" in sys.argv))

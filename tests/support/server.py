@@ -8,20 +8,34 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from openai import OpenAI
 
 ADMIN_KEY = "sk-test-admin-0123456789abcdef"
+STARTS: Counter[str] = Counter()  # processes started this session, by kind (the run's summary)
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def make_client(base_url: str, api_key: str = ADMIN_KEY) -> OpenAI:
+    """The official SDK against a test server: no retries, so a test sees the first answer."""
+    return OpenAI(
+        base_url=f"{base_url}/v1",
+        api_key=api_key,
+        max_retries=0,
+        timeout=120,
+        _strict_response_validation=True,
+    )
 
 
 class ManagedProcess:
@@ -35,6 +49,7 @@ class ManagedProcess:
         ready_path: str,
         env: dict[str, str] | None = None,
     ) -> None:
+        STARTS["thinkgate" if isinstance(self, ServerProcess) else "upstream"] += 1
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -113,3 +128,25 @@ class ServerProcess(ManagedProcess):
             timeout=120,
         ) as reply:
             yield reply
+
+
+class SharedServers:
+    """One server per distinct config for the whole session, started when a module first
+    asks for it by its key (the config's name) and stopped at the session's end. For
+    modules whose tests make their own users and keys, so another module's rows do not
+    matter to them; a test that needs a fresh database keeps a server of its own."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._started: dict[str, ServerProcess] = {}
+
+    def get(self, key: str, start: Callable[[Path], ServerProcess]) -> ServerProcess:
+        """The server for `key`, started as `start(data_dir)` the first time."""
+        if key not in self._started:
+            (self._root / key).mkdir()
+            self._started[key] = start(self._root / key / "data")
+        return self._started[key]
+
+    def stop(self) -> None:
+        for process in self._started.values():
+            process.stop()

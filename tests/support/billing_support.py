@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.server import ADMIN_KEY
+from tests.support.server import ADMIN_KEY
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
 SMALL = {"model": "gpt-5.1", "input": "Say hi.", "max_output_tokens": 16, "temperature": 0}

@@ -15,7 +15,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = (
-    Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     if os.environ.get("THINKGATE_UPDATE_SCREENSHOTS") == "1"
     else Path(tempfile.gettempdir()) / "thinkgate-screenshots"
 )

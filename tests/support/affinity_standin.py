@@ -7,22 +7,22 @@ reply carries a reasoning item sealed for its account (`sealed:<account>:<n>`); 
 replaying a blob sealed by another account is refused with `invalid_encrypted_content`,
 as OpenAI refuses one, and counted. `POST /down/<account>` makes an account answer 500,
 `POST /up/<account>` brings it back; `GET /stats` lists what each request was.
-Run: `python -m tests.affinity_standin PORT`.
+Run: `python -m tests.support.affinity_standin PORT`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.sse import event, message, message_events, model_routes, response_usage, serve
 
 CACHES: dict[str, set[str]] = {}  # account → prefix hashes it has seen
 REQUESTS: list[dict[str, Any]] = []
@@ -70,28 +70,19 @@ def _user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def _event(kind: str, **fields: Any) -> str:
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n"
-
-
 def _stream(account: str, turn: int, prompt: int, cached: int) -> Iterator[str]:
     response = {"id": f"resp_{account}_{turn}", "object": "response", "status": "in_progress"}
-    yield _event("response.created", response={**response, "output": []})
+    yield event("response.created", response={**response, "output": []})
     reasoning = {"type": "reasoning", "id": f"rs_{turn}", "summary": []}
     reasoning["encrypted_content"] = f"sealed:{account}:{turn}"
-    yield _event("response.output_item.added", output_index=0, item=reasoning)
-    yield _event("response.output_item.done", output_index=0, item=reasoning)
+    yield event("response.output_item.added", output_index=0, item=reasoning)
+    yield event("response.output_item.done", output_index=0, item=reasoning)
     text = "Noted."  # the same words whoever answers: turns cost alike on every account
-    message = {"type": "message", "id": f"msg_{turn}", "role": "assistant", "status": "completed"}
-    whole = {**message, "content": [{"type": "output_text", "text": text, "annotations": []}]}
-    yield _event("response.output_item.added", output_index=1, item={**message, "content": []})
-    yield _event("response.output_text.delta", output_index=1, content_index=0, delta=text)
-    yield _event("response.output_item.done", output_index=1, item=whole)
-    usage = {"input_tokens": prompt, "output_tokens": 4, "total_tokens": prompt + 4}
-    usage |= {"input_tokens_details": {"cached_tokens": cached}}
-    usage |= {"output_tokens_details": {"reasoning_tokens": 0}}
+    whole = message(text, f"msg_{turn}")
+    yield from message_events(whole, 1)
+    usage = response_usage(prompt, 4, cached=cached)
     done = {**response, "status": "completed", "output": [reasoning, whole], "usage": usage}
-    yield _event("response.completed", response=done)
+    yield event("response.completed", response=done)
 
 
 async def responses(request: Request) -> Response:
@@ -137,23 +128,15 @@ async def set_up(request: Request) -> Response:
     return JSONResponse({"down": sorted(DOWN)})
 
 
-async def models(_request: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [{"id": "cached", "object": "model"}]})
-
-
-async def stats(_request: Request) -> Response:
-    return JSONResponse({"requests": REQUESTS, "foreign": FOREIGN})
-
-
 app = Starlette(
     routes=[
-        Route("/v1/responses", responses, methods=["POST"]),
-        Route("/v1/models", models),
+        *model_routes(
+            "cached", lambda: {"requests": REQUESTS, "foreign": FOREIGN}, responses=responses
+        ),
         Route("/down/{account}", set_down, methods=["POST"]),
         Route("/up/{account}", set_up, methods=["POST"]),
-        Route("/stats", stats),
     ]
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    serve(app)

@@ -1,0 +1,1 @@
+"""Helpers for the tests: servers, stand-in upstreams, config builders, shared checks."""
