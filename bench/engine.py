@@ -15,9 +15,22 @@ Paths:
   server    `POST /v1/responses` with `stream: true` to a `thinkgate serve` subprocess,
             read with httpx; only `output_text.delta` and terminal events are parsed.
 
+Two situations, each with its own interleaved runs (`--situations`):
+  repeat    the same prompt every run: raw llama-cpp-python reuses the evaluated prefix
+            left in its context (it evaluates the last prompt token again); the server
+            has seen the prompt (warm-up) and serves it from its prompt cache.
+  cold      a prompt neither has seen: a new one each run ("<prompt> Draft <n>."), raw
+            and the generate loop after `Llama.reset()` (a full evaluation), the server
+            with that prompt for the first time. Each prompt is calibrated on raw first.
+
 Per run: TTFT (request sent → first text delta received; raw: call → first streamed chunk
 with text) and decode tokens/s ((tokens - 1) / (last token time - first token time)). The
-table reports medians over the runs; `bench/results/engine.json` keeps every run.
+table reports medians over the runs, and the median of the per-run TTFT differences
+(server - raw, same prompt, adjacent runs); `bench/results/engine.json` keeps every run,
+each with the 1-minute load average when it started.
+
+Where the server's time goes (issue 27, measured with timestamps through the path and
+py-spy, 2026-12-06) is in docs/benchmarks.md, "Embedded engine".
 
 Other users of the CPU wreck the numbers (llama.cpp's threads spin at barriers, so losing
 a core costs far more than its share). Each run records the CPU seconds used by everything
@@ -105,6 +118,7 @@ class Sample:
     wall_s: float
     cpu: Cpu = field(default_factory=Cpu)
     foreign_cores: float = 0.0
+    loadavg_1m: float = 0.0  # when the run started
     quiet_before_cores: float = 0.0
     noisy: bool = False
 
@@ -185,6 +199,32 @@ def raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected_tokens: 
             pieces.append(text)
     ended = time.perf_counter()
     return _stream(started, ended, times, "".join(pieces), expected_tokens)
+
+
+def cold_raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected: int) -> Stream:
+    """The raw path on a prompt its context does not hold: `reset()` first."""
+    llama.reset()
+    return raw_stream(llama, tokens, max_tokens, expected)
+
+
+def cold_generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
+    llama.reset()
+    return generate_stream(llama, tokens, max_tokens)
+
+
+def calibrate(llama: Any, tokens: list[int], max_tokens: int) -> tuple[str, int]:
+    """The reference text and token count of a prompt (raw, evaluated from scratch)."""
+    llama.reset()
+    done = llama.create_completion(
+        prompt=tokens,
+        max_tokens=max_tokens,
+        temperature=0.0,
+        top_p=1.0,
+        top_k=0,
+        min_p=0.0,
+        repeat_penalty=1.0,
+    )
+    return str(done["choices"][0]["text"]), int(done["usage"]["completion_tokens"])
 
 
 def generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
@@ -280,18 +320,26 @@ def request_body(prompt: str, max_tokens: int) -> dict[str, Any]:
     }
 
 
-def open_raw(body: dict[str, Any], threads: int) -> tuple[Any, list[int], LocalModelConfig]:
-    """The raw `Llama`, opened with the server's constructor arguments, and the prompt
-    tokens rendered from `body` by the server's own request parsing and chat template."""
+Render = Callable[[dict[str, Any]], list[int]]
+
+
+def open_raw(threads: int) -> tuple[Any, Render, LocalModelConfig]:
+    """The raw `Llama`, opened with the server's constructor arguments, and a function
+    giving the prompt tokens of a body by the server's own request parsing and template."""
     config = LocalModelConfig(name=DEFAULT_LOCAL_MODEL, threads=threads)
     backend = LocalBackend(config)
     windows, formatter = backend._open()
     llama = windows.base.llama  # the trained window (the bench's prompts fit in it)
-    backend._llama, backend._formatter = llama, formatter
-    request = canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
-    tokens = backend._tokenize(request, request.all_items)
-    backend._llama = backend._formatter = None  # from here on the bench uses `llama` directly
-    return llama, tokens, config
+
+    def render(body: dict[str, Any]) -> list[int]:
+        backend._llama, backend._formatter = llama, formatter
+        request = canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
+        try:
+            return backend._tokenize(request, request.all_items)
+        finally:
+            backend._llama = backend._formatter = None  # the bench uses `llama` directly
+
+    return llama, render, config
 
 
 def write_config(directory: Path, config: LocalModelConfig) -> Path:
@@ -342,7 +390,10 @@ def summarise(samples: list[Sample], raw: list[Sample]) -> dict[str, Any]:
     ttft = [s.ttft_ms for s in samples]
     decode = [s.decode_tok_s for s in samples]
     paired = [s.decode_tok_s / r.decode_tok_s for s, r in zip(samples, raw, strict=True)]
+    added = [s.ttft_ms - r.ttft_ms for s, r in zip(samples, raw, strict=True)]
     return {
+        "ttft_ms_added_vs_raw_paired_median": statistics.median(added),
+        "loadavg_1m_median": statistics.median(s.loadavg_1m for s in samples),
         "runs": len(samples),
         "noisy_runs_kept": sum(s.noisy for s in samples),
         "ttft_ms_median": statistics.median(ttft),
@@ -360,34 +411,45 @@ def summarise(samples: list[Sample], raw: list[Sample]) -> dict[str, Any]:
     }
 
 
-def table(summary: dict[str, dict[str, Any]]) -> str:
-    raw = summary[RAW]["decode_tok_s_median"]
+def table(summaries: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = [
-        "| path | TTFT ms (median) | decode tok/s (median) | ratio vs raw |",
-        "|---|---:|---:|---:|",
+        "| situation | path | TTFT ms (median) | TTFT − raw, ms (paired median) "
+        "| decode tok/s (median) | ratio vs raw (medians) | ratio (paired median) "
+        "| load avg (median) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for path, stats in summary.items():
-        ratio = stats["decode_tok_s_median"] / raw
-        lines.append(
-            f"| {path} | {stats['ttft_ms_median']:.1f} | {stats['decode_tok_s_median']:.1f} "
-            f"| {ratio:.3f} |"
-        )
+    for situation, summary in summaries.items():
+        raw = summary[RAW]["decode_tok_s_median"]
+        for path, stats in summary.items():
+            lines.append(
+                f"| {situation} | {path} | {stats['ttft_ms_median']:.1f} "
+                f"| {stats['ttft_ms_added_vs_raw_paired_median']:+.1f} "
+                f"| {stats['decode_tok_s_median']:.1f} "
+                f"| {stats['decode_tok_s_median'] / raw:.3f} "
+                f"| {stats['decode_ratio_vs_raw_paired_median']:.3f} "
+                f"| {stats['loadavg_1m_median']:.1f} |"
+            )
     return "\n".join(lines)
 
 
-def diagnostics(summary: dict[str, dict[str, Any]]) -> str:
+def diagnostics(summaries: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = [
-        "| path | paired decode ratio vs raw | inter-token ms (p50) | CPU s/run: bench "
-        "| CPU s/run: server | other processes, cores |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| situation | path | paired decode ratio vs raw | inter-token ms (p50) "
+        "| CPU s/run: bench | CPU s/run: server | other processes, cores |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for path, stats in summary.items():
-        lines.append(
-            f"| {path} | {stats['decode_ratio_vs_raw_paired_median']:.3f} "
-            f"| {stats['itl_p50_ms_median']:.2f} | {stats['cpu_own_s_median']:.2f} "
-            f"| {stats['cpu_server_s_median']:.2f} | {stats['foreign_cores_median']:.2f} |"
-        )
+    for situation, summary in summaries.items():
+        for path, stats in summary.items():
+            lines.append(diagnostic_row(situation, path, stats))
     return "\n".join(lines)
+
+
+def diagnostic_row(situation: str, path: str, stats: dict[str, Any]) -> str:
+    return (
+        f"| {situation} | {path} | {stats['decode_ratio_vs_raw_paired_median']:.3f} "
+        f"| {stats['itl_p50_ms_median']:.2f} | {stats['cpu_own_s_median']:.2f} "
+        f"| {stats['cpu_server_s_median']:.2f} | {stats['foreign_cores_median']:.2f} |"
+    )
 
 
 def log(message: str) -> None:
@@ -407,6 +469,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=256, help="output tokens (default 256)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT)
+    parser.add_argument(
+        "--situations",
+        default="repeat,cold",
+        help="comma-separated: repeat (a prompt just seen), cold (one never seen)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
     parser.add_argument(
         "--no-generate-loop", action="store_true", help="skip the bare Llama.generate path"
@@ -437,27 +504,20 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
+    situations = [name.strip() for name in args.situations.split(",") if name.strip()]
+    if not situations or set(situations) - {"repeat", "cold"}:
+        raise SystemExit("--situations: a comma-separated list of repeat, cold")
     body = request_body(args.prompt, args.max_tokens)
-    body_bytes = orjson.dumps(body)
-    llama, tokens, config = open_raw(body, args.threads)
+    llama, render, config = open_raw(args.threads)
+    tokens = render(body)
     model_path = str(llama.model_path)
     log(f"prompt: {len(tokens)} tokens; calibrating on the raw path…")
-    calibration = llama.create_completion(
-        prompt=tokens,
-        max_tokens=args.max_tokens,
-        temperature=0.0,
-        top_p=1.0,
-        top_k=0,
-        min_p=0.0,
-        repeat_penalty=1.0,
-    )
-    reference: str = calibration["choices"][0]["text"]
-    expected: int = calibration["usage"]["completion_tokens"]
-    log(f"reference: {expected} tokens ({calibration['choices'][0]['finish_reason']})")
-
+    reference, expected = calibrate(llama, tokens, args.max_tokens)
+    log(f"reference: {expected} tokens")
     names = [RAW] + ([] if args.no_generate_loop else [GENERATE]) + [SERVER]
-    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    results: dict[str, dict[str, list[Sample]]] = {}
     discarded: list[Sample] = []
+    prompts: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="thinkgate-bench-") as tmp:
         directory = Path(tmp)
         server = ServerProcess(directory / "data", config=write_config(directory, config))
@@ -465,62 +525,46 @@ def main(argv: list[str] | None = None) -> int:
         headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
         try:
             with httpx.Client(base_url=server.base_url, headers=headers, timeout=600) as client:
-                runners: dict[str, Callable[[], Stream]] = {
-                    RAW: lambda: raw_stream(llama, tokens, args.max_tokens, expected),
-                    GENERATE: lambda: generate_stream(llama, tokens, args.max_tokens),
-                    SERVER: lambda: server_stream(client, body_bytes),
-                }
-                for index in range(-args.warmup, args.runs):
-                    label = "warm-up" if index < 0 else f"run {index + 1}/{args.runs}"
-                    # ABBA order (raw, …, server, then server, …, raw): a slow drift in the
-                    # machine's speed then biases no path.
-                    for name in names if index % 2 == 0 else names[::-1]:
-                        for attempt in range(args.retries + 1):
-                            quiet = 0.0
-                            if args.quiet_wait > 0:
-                                quiet = meter.wait_for_quiet(args.max_foreign, args.quiet_wait)
-                            before = meter.read()
-                            stream = runners[name]()
-                            cpu = meter.between(before, meter.read())
-                            check(name, stream, reference, expected, len(tokens))
-                            sample = to_sample(name, stream, cpu)
-                            sample.quiet_before_cores = quiet
-                            sample.noisy = sample.foreign_cores > args.max_foreign
-                            log(
-                                f"{label:>9} {name.split()[-1][:9]:<9} "
-                                f"TTFT {sample.ttft_ms:7.1f} ms  "
-                                f"decode {sample.decode_tok_s:6.1f} tok/s  "
-                                f"cpu own {cpu.own:5.2f}s server {cpu.server:5.2f}s "
-                                f"others {sample.foreign_cores:4.2f} cores"
-                                + ("  NOISY" if sample.noisy else "")
-                            )
-                            if index < 0 or not sample.noisy or attempt == args.retries:
-                                break
-                            discarded.append(sample)
-                        if index >= 0:
-                            samples[name].append(sample)
+                for situation in situations:
+                    first = Case(args.prompt, orjson.dumps(body), tokens, reference, expected)
+                    cases = plan_cases(situation, args, llama, render, first)
+                    prompts[situation] = [
+                        {"prompt": c.prompt, "tokens": len(c.tokens), "output": c.expected}
+                        for c in cases
+                    ]
+                    results[situation] = run_situation(
+                        situation, cases, names, args, llama, client, meter, discarded
+                    )
         finally:
             server.stop()
             llama.close()
 
-    summary = {name: summarise(runs, samples[RAW]) for name, runs in samples.items()}
-    markdown = table(summary)
-    ratio = summary[SERVER]["decode_tok_s_median"] / summary[RAW]["decode_tok_s_median"]
-    paired = summary[SERVER]["decode_ratio_vs_raw_paired_median"]
+    summaries = {
+        situation: {name: summarise(runs, samples[RAW]) for name, runs in samples.items()}
+        for situation, samples in results.items()
+    }
+    markdown = table(summaries)
     info["loadavg_end"] = list(os.getloadavg())
-    noisy = sum(stats["noisy_runs_kept"] for stats in summary.values())
     print()
     print(markdown)
     print()
-    print(diagnostics(summary))
+    print(diagnostics(summaries))
     print()
+    for situation, summary in summaries.items():
+        server_stats, raw_stats = summary[SERVER], summary[RAW]
+        ratio = server_stats["decode_tok_s_median"] / raw_stats["decode_tok_s_median"]
+        print(
+            f"{situation}: server decode {ratio:.3f}x "
+            f"raw on medians ({server_stats['decode_ratio_vs_raw_paired_median']:.3f} paired; "
+            f"target ≥ 0.97); TTFT {server_stats['ttft_ms_median']:.1f} vs "
+            f"{raw_stats['ttft_ms_median']:.1f} ms, "
+            f"{server_stats['ttft_ms_added_vs_raw_paired_median']:+.1f} ms paired (target ≤ +20)."
+        )
     print(
-        f"{args.runs} interleaved runs per path after {args.warmup} warm-up; {expected} output "
-        f"tokens, {len(tokens)} prompt tokens, greedy, {args.threads} threads. Ratio = median "
-        f"decode tok/s / raw's. Server vs raw: {ratio:.3f} (median of per-pair ratios "
-        f"{paired:.3f}; target ≥ 0.97). Runs repeated for foreign CPU load: {len(discarded)}; "
-        f"noisy runs kept: {noisy}; loadavg {info['loadavg_start'][0]:.2f} → "
-        f"{info['loadavg_end'][0]:.2f}."
+        f"{args.runs} interleaved runs per path and situation after {args.warmup} warm-up; "
+        f"{expected} output tokens, {len(tokens)} prompt tokens, greedy, {args.threads} threads. "
+        f"Runs repeated for foreign CPU load: {len(discarded)}; loadavg "
+        f"{info['loadavg_start'][0]:.2f} → {info['loadavg_end'][0]:.2f}."
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -540,19 +584,118 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup,
             "max_foreign_cores": args.max_foreign,
             "retries": args.retries,
+            "situations": situations,
         },
-        "summary": summary,
-        "decode_ratio_server_vs_raw": ratio,
-        "decode_ratio_server_vs_raw_paired_median": paired,
+        "summary": summaries,
         "table_markdown": markdown,
-        "diagnostics_markdown": diagnostics(summary),
-        "runs": {name: [asdict(s) for s in runs] for name, runs in samples.items()},
+        "diagnostics_markdown": diagnostics(summaries),
+        "runs": {
+            situation: {name: [asdict(s) for s in runs] for name, runs in samples.items()}
+            for situation, samples in results.items()
+        },
+        "prompts": prompts,
         "discarded_noisy_runs": [asdict(s) for s in discarded],
         "reference_text": reference,
     }
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     print(f"results: {args.out}")
     return 0
+
+
+@dataclass(slots=True)
+class Case:
+    """One run's prompt: its body, tokens and calibrated answer."""
+
+    prompt: str
+    body: bytes
+    tokens: list[int]
+    reference: str
+    expected: int
+
+
+def plan_cases(
+    situation: str,
+    args: argparse.Namespace,
+    llama: Any,
+    render: Render,
+    first: Case,
+) -> list[Case]:
+    """repeat: the one prompt every run; cold: a new prompt per run, calibrated here."""
+    count = args.warmup + args.runs
+    if situation == "repeat":
+        return [first] * count
+    cases = []
+    for index in range(count):
+        prompt = f"{args.prompt} Draft {index + 1}."
+        variant = request_body(prompt, args.max_tokens)
+        variant_tokens = render(variant)
+        text, produced = calibrate(llama, variant_tokens, args.max_tokens)
+        cases.append(Case(prompt, orjson.dumps(variant), variant_tokens, text, produced))
+    log(f"cold: {count} prompts calibrated")
+    return cases
+
+
+def situation_runners(
+    cold: bool, case: Case, max_tokens: int, llama: Any, client: httpx.Client
+) -> dict[str, Callable[[], Stream]]:
+    if cold:
+        return {
+            RAW: lambda: cold_raw_stream(llama, case.tokens, max_tokens, case.expected),
+            GENERATE: lambda: cold_generate_stream(llama, case.tokens, max_tokens),
+            SERVER: lambda: server_stream(client, case.body),
+        }
+    return {
+        RAW: lambda: raw_stream(llama, case.tokens, max_tokens, case.expected),
+        GENERATE: lambda: generate_stream(llama, case.tokens, max_tokens),
+        SERVER: lambda: server_stream(client, case.body),
+    }
+
+
+def run_situation(
+    situation: str,
+    cases: list[Case],
+    names: list[str],
+    args: argparse.Namespace,
+    llama: Any,
+    client: httpx.Client,
+    meter: CpuMeter,
+    discarded: list[Sample],
+) -> dict[str, list[Sample]]:
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    cold = situation == "cold"
+    for index in range(-args.warmup, args.runs):
+        case = cases[index + args.warmup]
+        label = f"{situation} " + ("warm-up" if index < 0 else f"{index + 1}/{args.runs}")
+        runners = situation_runners(cold, case, args.max_tokens, llama, client)
+        # ABBA order (raw, …, server, then server, …, raw): a slow drift in the machine's
+        # speed then biases no path. A cold prompt is new to each path once: no retries.
+        for name in names if index % 2 == 0 else names[::-1]:
+            for attempt in range(1 if cold else args.retries + 1):
+                quiet = 0.0
+                if args.quiet_wait > 0:
+                    quiet = meter.wait_for_quiet(args.max_foreign, args.quiet_wait)
+                load = os.getloadavg()[0]
+                before = meter.read()
+                stream = runners[name]()
+                cpu = meter.between(before, meter.read())
+                check(name, stream, case.reference, case.expected, len(case.tokens))
+                sample = to_sample(name, stream, cpu)
+                sample.quiet_before_cores, sample.loadavg_1m = quiet, load
+                sample.noisy = sample.foreign_cores > args.max_foreign
+                log(
+                    f"{label:>14} {name.split()[-1][:9]:<9} "
+                    f"TTFT {sample.ttft_ms:7.1f} ms  "
+                    f"decode {sample.decode_tok_s:6.1f} tok/s  "
+                    f"cpu own {cpu.own:5.2f}s server {cpu.server:5.2f}s "
+                    f"others {sample.foreign_cores:4.2f} cores  load {load:.1f}"
+                    + ("  NOISY" if sample.noisy else "")
+                )
+                if index < 0 or not sample.noisy or attempt == args.retries:
+                    break
+                discarded.append(sample)
+            if index >= 0:
+                samples[name].append(sample)
+    return samples
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ so "the longest cached prefix" is a walk down the request's digests, one dict lo
 
     namespace = sha256(model fingerprint, chunk size, prompt_cache_key)
     d_0 = namespace;  d_k = sha256(d_{k-1} || tokens[(k-1)*chunk : k*chunk] as int32 LE)
+
+A prompt shorter than one chunk has no boundary; its whole-prompt ("exact") entry is
+named by `exact_digest`, which no boundary digest can equal (a distinct domain tag).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ class PrefixKey:
             current = hashlib.sha256(current + data[start : start + step]).digest()
             digests.append(current)
         return digests
+
+    def exact_digest(self, tokens: Sequence[int]) -> bytes:
+        """Names the state after exactly `tokens` (an exact entry: found only by equal prompts)."""
+        data = np.asarray(tokens, dtype="<i4").tobytes()
+        return hashlib.sha256(self.namespace + b"\0exact\0" + data).digest()
 
 
 def tokens_to_bytes(tokens: Sequence[int]) -> bytes:

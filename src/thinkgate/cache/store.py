@@ -4,6 +4,10 @@ A lookup walks the request's aligned-prefix digests in both tiers and takes the 
 hit (RAM on a tie); a disk hit is read and verified outside the lock, then promoted to
 RAM. A store lands in RAM at once; `24h` entries are also written to disk by one
 background thread, so a request never waits for the disk.
+
+A prompt shorter than one chunk has no aligned prefix to keep; its whole state is kept
+instead as an exact entry (RAM only, found only by an equal prompt), so a repeated short
+prompt is served from the cache too.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class CachedPrefix:
     entry_tokens: int
     state: bytes
     tier: Literal["ram", "disk"]
+    exact: bool = False  # the state after the whole prompt (`exact_lookup`)
 
 
 class PromptCache:
@@ -61,7 +66,11 @@ class PromptCache:
 
     def lookup(self, key: PrefixKey, tokens: Sequence[int]) -> CachedPrefix | None:
         """The longest cached aligned prefix of `tokens` that leaves at least one token to
-        evaluate (the first output token needs fresh logits)."""
+        evaluate (the first output token needs fresh logits); for a prompt shorter than
+        one chunk, its exact entry (the engine keeps those logits with the state)."""
+        exact = self.exact_lookup(key, tokens)
+        if exact is not None:
+            return exact
         digests = key.boundary_digests(tokens, limit=len(tokens) - 1)
         for _ in range(3):  # a corrupt disk file is dropped and the lookup tried again
             with self._lock:
@@ -87,6 +96,50 @@ class PromptCache:
             self.stats.misses += 1
         log.debug("prompt cache: miss (%d tokens)", len(tokens))
         return None
+
+    def exact_lookup(self, key: PrefixKey, tokens: Sequence[int]) -> CachedPrefix | None:
+        """The exact entry of a prompt shorter than one chunk (`store_exact`), if any."""
+        if not tokens or len(tokens) >= key.chunk:
+            return None
+        entry_id = key.exact_digest(tokens).hex()
+        with self._lock:
+            now = self._clock()
+            self._ram.sweep(now)
+            entry = self._ram.get(entry_id)
+            if entry is None or entry.state is None or entry.tokens != tuple(tokens):
+                return None
+            self._ram.touch(entry_id, now)
+            self._count_hit("ram", len(tokens))
+        log.debug("prompt cache: exact hit %s, %d tokens", entry_id[:12], len(tokens))
+        return CachedPrefix(len(tokens), len(tokens), entry.state, "ram", exact=True)
+
+    def wants_exact(self, key: PrefixKey, tokens: Sequence[int]) -> bool:
+        """Whether an exact entry for this short prompt would be new (refreshes one that is not)."""
+        if not tokens or len(tokens) >= key.chunk:
+            return False
+        with self._lock:
+            return not self._ram.touch(key.exact_digest(tokens).hex(), self._clock())
+
+    def store_exact(self, key: PrefixKey, tokens: Sequence[int], state: bytes) -> None:
+        """Keep the state after exactly `tokens` (shorter than a chunk), in RAM only: a
+        short prompt is cheap to evaluate again after a restart."""
+        entry = Entry(
+            model=key.model,
+            namespace=key.namespace,
+            chunk=key.chunk,
+            tokens=tuple(tokens),
+            digests=[key.exact_digest(tokens)],
+            size=len(state) + TOKEN_BYTES * len(tokens),
+            retention="in_memory",
+            last_used=self._clock(),
+            state=state,
+        )
+        with self._lock:
+            self._ram.sweep(entry.last_used)
+            kept = self._ram.put(entry)
+            self.stats.stores += 1
+        log.debug("prompt cache: stored exact %s (%d tokens, in RAM: %s)", entry.id[:12],
+                  len(tokens), kept)  # fmt: skip
 
     def wants(self, key: PrefixKey, tokens: Sequence[int], retention: Retention) -> bool:
         """Whether a store of this prefix would add anything; refreshes what exists."""
