@@ -184,9 +184,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             admin=admin,
         )
         _, default_backend = registry.resolve("gpt-5.1")
-        load = getattr(default_backend, "load", None)
-        if load is not None:
-            await load()  # the first request should not pay for opening the model
+        await default_backend.load()  # the first request should not pay for opening the model
         _watch(app, registry, jobs, gateway)
         # Everything built at startup (modules, schemas, routes, the model) moves out of
         # the collector's generations: a full collection then walks only what requests
@@ -217,12 +215,12 @@ def _watch(app: FastAPI, registry: ModelRegistry, jobs: BackgroundJobs, gateway:
     metrics: Metrics = app.state.metrics
     gateway.ledger.observer = metrics.observe_entry
     metrics.catch_up = gateway.ledger.observe_pending
-    locals_ = [b for b in registry.backends() if hasattr(b, "waiting")]
+    backends = registry.backends()
     metrics.sources = ScrapeSources(
         cache=registry.prompt_cache.snapshot,
         breakers=lambda: channel_states(registry),
         queues={
-            "local_engine": lambda: sum(int(getattr(b, "waiting", 0)) for b in locals_),
+            "local_engine": lambda: sum(backend.queue_depth() for backend in backends),
             "background_jobs": lambda: jobs.active,
             "ledger": lambda: gateway.ledger.pending,
         },

@@ -93,10 +93,8 @@ def _engine_check(services: ServicesDep) -> Check:
         _, backend = services.registry.resolve("gpt-5.1")
     except Exception:
         return Check("engine", True, "gpt-5.1 is not served")
-    loaded = getattr(backend, "loaded", None)
-    if loaded is None:
-        return Check("engine", True, f"{backend.name} (upstream)")
-    return Check("engine", bool(loaded), f"{backend.name} {'loaded' if loaded else 'not loaded'}")
+    health = backend.health()
+    return Check("engine", health.ready, f"{backend.name} {health.detail}")
 
 
 def _drain_check(request: Request) -> Check:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator
 from functools import lru_cache
 from typing import Any
 
@@ -34,8 +33,16 @@ from thinkgate.backends.tool_grammar import ToolPlan, plan_tools, schema_source
 from thinkgate.backends.tool_parser import ToolCallParser
 from thinkgate.cache import PromptCache, Retention
 from thinkgate.config import LocalModelConfig
-from thinkgate.core.backend import ALL_EFFORTS, Capabilities, GenerationPlan
-from thinkgate.core.deltas import Delta, PromptDelta
+from thinkgate.core.backend import (
+    ALL_EFFORTS,
+    Batches,
+    Capabilities,
+    ChannelStatus,
+    GenerationPlan,
+    Health,
+    Prepared,
+)
+from thinkgate.core.deltas import PromptDelta
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import EngineError, InvalidRequestError
 
@@ -92,9 +99,9 @@ class LocalBackend:
         tokens, _ = await asyncio.to_thread(self._fit_prompt, request, enforce=False)
         return len(tokens)
 
-    async def generate(
-        self, request: CanonicalRequest, plan: GenerationPlan
-    ) -> AsyncGenerator[Delta, None]:
+    async def prepare(self, request: CanonicalRequest, plan: GenerationPlan) -> Prepared:
+        """Tokenised, fitted, constrained and looked up in the prompt cache: nothing runs
+        before the request is admitted and streamed."""
         await self.load()
         tokens, room = await asyncio.to_thread(self._fit_prompt, request, enforce=True)
         # Built before the prompt is accepted: a grammar the engine cannot enforce is a 400.
@@ -104,7 +111,6 @@ class LocalBackend:
         room = window.size - len(tokens)
         prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens, window)
         cached = prompt.hit.tokens if prompt.hit is not None else 0
-        yield PromptDelta(input_tokens=len(tokens), cached_tokens=cached)
         spec = RunSpec(
             tokens=tokens,
             sampling=request.sampling,
@@ -116,6 +122,12 @@ class LocalBackend:
                 self._config, request, tools, lambda items: self._tokenize(request, items)
             ),
         )
+        stream = self._stream(window, spec, tools)
+        return _Prepared(PromptDelta(input_tokens=len(tokens), cached_tokens=cached), stream)
+
+    async def _stream(self, window: Window, spec: RunSpec, tools: ToolPlan | None) -> Batches:
+        """The generation, once this request's turn comes (one at a time, in order): a
+        batch per token (the parser's pieces for it)."""
         self.waiting += 1
         try:
             await self._turn.acquire()
@@ -127,8 +139,7 @@ class LocalBackend:
             try:
                 parser = tools and ToolCallParser(tools.kinds, allow_text=tools.allow_text)
                 async for delta in run.deltas():
-                    for piece in parser.feed(delta) if parser else (delta,):
-                        yield piece
+                    yield parser.feed(delta) if parser else (delta,)
             finally:
                 run.cancel()
                 # The turn must not pass on while the thread still touches the context:
@@ -138,6 +149,15 @@ class LocalBackend:
                     await run.wait()
         finally:
             self._turn.release()
+
+    def health(self) -> Health:
+        return Health(self.loaded, "loaded" if self.loaded else "not loaded")
+
+    def queue_depth(self) -> int:
+        return self.waiting
+
+    def channels(self) -> tuple[ChannelStatus, ...]:
+        return ()
 
     async def aclose(self) -> None:
         async with self._turn:
@@ -260,6 +280,25 @@ class LocalBackend:
             prompt.encode("utf-8"), add_bos=add_bos, special=True
         )
         return tokens
+
+
+class _Prepared:
+    """A prepared embedded generation: nothing to send, the stream waits for its turn."""
+
+    __slots__ = ("_stream", "prompt")
+
+    def __init__(self, prompt: PromptDelta, stream: Batches) -> None:
+        self.prompt = prompt
+        self._stream = stream
+
+    async def send(self) -> None:
+        """Nothing leaves the process: the turn is taken when the stream is read."""
+
+    def stream(self) -> Batches:
+        return self._stream
+
+    async def aclose(self) -> None:
+        """The stream holds nothing before it is read (an unstarted generator)."""
 
 
 @lru_cache(maxsize=128)

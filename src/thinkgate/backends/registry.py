@@ -128,6 +128,6 @@ def channel_states(registry: ModelRegistry) -> list[tuple[str, str]]:
     """(channel, breaker state) for every upstream channel, once each (for /metrics)."""
     states: dict[str, str] = {}
     for backend in registry.backends():
-        for route in getattr(backend, "routes", ()):
-            states[route.channel.name] = route.channel.breaker.state
+        for channel in backend.channels():
+            states[channel.name] = channel.breaker
     return sorted(states.items())

@@ -226,8 +226,8 @@ def _channels(console: ConsoleDep) -> list[dict[str, Any]]:
     """Each backend and, for upstream ones, each channel's breaker state."""
     rows: list[dict[str, Any]] = []
     for backend in console.services.registry.backends():
-        routes = getattr(backend, "routes", None)
-        if routes is None:
+        channels = backend.channels()
+        if not channels:
             rows.append(
                 {
                     "name": backend.name,
@@ -239,20 +239,20 @@ def _channels(console: ConsoleDep) -> list[dict[str, Any]]:
                 }
             )
             continue
-        for route in routes:
-            channel = route.channel
-            state = channel.breaker.state
+        for channel in channels:
+            state = channel.breaker
             health = {"closed": "healthy", "half_open": "probing", "open": "failing"}[state]
             if health == "healthy" and channel.cooling_down:
                 health = "backing off"
+            model = backend.name.removeprefix("upstream:")
             rows.append(
                 {
                     "name": channel.name,
-                    "kind": channel.config.kind,
-                    "target": f"{backend.name.removeprefix('upstream:')} → {route.upstream_model}",
+                    "kind": channel.kind,
+                    "target": f"{model} → {channel.upstream_model}",
                     "health": health,
                     "detail": _("%(url)s · priority %(num)s")
-                    % {"url": channel.config.base_url, "num": channel.config.priority},
+                    % {"url": channel.base_url, "num": channel.priority},
                 }
             )
     return rows

@@ -1,7 +1,8 @@
 """Deltas: the small typed values a backend yields; only the assembler writes the wire.
 
-A generation is `PromptDelta` first (the prompt was accepted: its token count is
-known and it fits), then any number of `TextDelta`, then one `FinishDelta` with usage.
+A generation is `PromptDelta` first (`Prepared.prompt`: the prompt was accepted, its
+token count is known and it fits), then, streamed in batches (one per read), any number
+of `TextDelta`, then one `FinishDelta` with usage.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ functions, their calls run here, the model told the results, until it is done.
                          ─► call + output join the context ─► round 1 …
 
 Every round's prompt and output tokens add up into one usage; the run bills it once.
-Closing the Delta generator (client gone) cancels the round and any call still running.
+Closing the stream (client gone) cancels the round and any call still running.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkgate.core.backend import GenerationPlan, UsageMeter
+from thinkgate.core.backend import Batches, GenerationPlan, Prepared, UsageMeter
 from thinkgate.core.deltas import (
     AnnotationDelta,
     Delta,
@@ -35,7 +35,7 @@ from thinkgate.core.deltas import (
     ToolCallStartDelta,
 )
 from thinkgate.core.request import CanonicalRequest, Item
-from thinkgate.engine.hosted_prelude import model_view, prepare
+from thinkgate.engine.hosted_prelude import call_arguments, client_text, model_view, prepare
 from thinkgate.hosted import CallOutcome, FileSource, HostedCall, HostedTool, Source, Turn
 from thinkgate.hosted.base import Event
 from thinkgate.hosted.file_search import file_citations
@@ -45,7 +45,7 @@ from thinkgate.protocol.tools import hosted_choice
 
 log = logging.getLogger(__name__)
 
-Generate = Callable[[CanonicalRequest, GenerationPlan], AsyncGenerator[Delta, None]]
+Prepare = Callable[[CanonicalRequest, GenerationPlan], Awaitable[Prepared]]
 Offered = tuple[dict[str, Any], HostedTool]  # (the declared tool, the tool serving it)
 Served = tuple[dict[str, Any], HostedTool]  # what a function name calls: (declared, tool)
 
@@ -76,12 +76,14 @@ class _Round:
 class HostedLoop:
     def __init__(
         self,
-        generate: Generate,
+        prepare: Prepare,
         request: CanonicalRequest,
         plan: GenerationPlan,
         offered: Sequence[Offered],
     ) -> None:
-        self._generate = generate
+        self._prepare = prepare
+        self._first: Prepared | None = None  # round 0, prepared with the loop
+        self.prompt = PromptDelta(input_tokens=0)  # round 0's, set by `prepare`
         self._request = request
         self._plan = plan
         self._offer(offered)
@@ -92,7 +94,7 @@ class HostedLoop:
         self._sources: list[Source] = []
         self._files: list[FileSource] = []  # file_search excerpts: `file_citation`s
         self._context: list[Item] = []  # this turn's rounds, as the model reads them
-        self._turn = Turn(_client_text(request), owner=request.owner)  # what the calls share
+        self._turn = Turn(client_text(request), owner=request.owner)  # what the calls share
         self._turn.items = request.all_items
 
     def _offer(self, offered: Sequence[Offered]) -> None:
@@ -106,19 +108,37 @@ class HostedLoop:
         ]
         self._by_name: dict[str, Served] = {f["name"]: (d, t) for f, d, t in self._functions}
 
-    async def deltas(self) -> AsyncGenerator[Delta, None]:
-        prepared = await prepare(self._offered, self._request)  # MCP: lists, approvals
-        self._offer(prepared.offered)
-        self._held, self._context = list(prepared.held), list(prepared.context)
+    async def prepare(self) -> HostedLoop:
+        """The prelude (MCP: tool lists, approvals) and round 0 prepared: this is then the
+        run's `core.backend.Prepared`, admitted on round 0's prompt. Later rounds are
+        prepared and sent inside the stream, under the same admission."""
+        prelude = await prepare(self._offered, self._request)
+        self._offer(prelude.offered)
+        self._held, self._context = list(prelude.held), list(prelude.context)
+        plan = self._round_plan(0)
+        assert plan is not None  # round 0 has the whole budget
+        self._first = await self._prepare(self._round_request(0), plan)
+        self.prompt = self._first.prompt
+        return self
+
+    async def send(self) -> None:
+        assert self._first is not None
+        await self._first.send()
+
+    async def aclose(self) -> None:
+        if self._first is not None:
+            await self._first.aclose()
+
+    async def stream(self) -> Batches:
         last: _Round | None = None
         for number in range(MAX_ROUNDS + 1):
             plan = self._round_plan(number)
             if plan is None:  # the output budget is spent: the answer is cut short
-                yield self._finish("length")
+                yield (self._finish("length"),)
                 return
             last = _Round()
-            async for delta in self._one_round(number, plan, last):
-                yield delta
+            async for batch in self._one_round(number, plan, last):
+                yield batch
             assert last.finish is not None
             if last.finish.reason != "stop" or last.client_call or not last.calls:
                 break  # a client-side call ends the response: hosted calls beside it wait
@@ -128,32 +148,42 @@ class HostedLoop:
             if not runnable:
                 break
             async for delta in self._run_calls(runnable, "".join(last.text)):
-                yield delta
+                yield (delta,)
             if self._paused:
                 break
-        for delta in self._citations(last):
-            yield delta
-        for delta in self._file_citations(last):
-            yield delta
-        yield self._finish(last.finish.reason if last and last.finish else "stop")
+        finish = self._finish(last.finish.reason if last and last.finish else "stop")
+        yield [*self._citations(last), *self._file_citations(last), finish]
 
     # --- one model call -----------------------------------------------------------
 
-    async def _one_round(
-        self, number: int, plan: GenerationPlan, state: _Round
-    ) -> AsyncGenerator[Delta, None]:
-        deltas = self._generate(self._round_request(number), plan)
+    async def _one_round(self, number: int, plan: GenerationPlan, state: _Round) -> Batches:
+        prepared: Prepared | None = None
         try:
-            async for delta in deltas:
-                passed = self._observe(delta, state)
-                if passed is not None:
-                    yield passed
-                if isinstance(passed, PromptDelta) and self._held:
-                    for held in self._held:
-                        yield held
-                    self._held = []
+            if number == 0:  # prepared, admitted and sent with the loop
+                prepared = self._first
+                assert prepared is not None
+                self._observe(prepared.prompt, state)  # the run's prompt already
+                held, self._held = self._held, []
+                if held:
+                    yield held
+            else:
+                prepared = await self._prepare(self._round_request(number), plan)
+                prompt = self._observe(prepared.prompt, state)
+                assert prompt is not None
+                yield (prompt,)  # the prompts so far, summed
+                await prepared.send()
+            batches = prepared.stream()
+            try:
+                async for batch in batches:
+                    observe = self._observe
+                    passed = [p for delta in batch if (p := observe(delta, state)) is not None]
+                    if passed:
+                        yield passed
+            finally:
+                await batches.aclose()
         finally:
-            await deltas.aclose()
+            if prepared is not None:
+                await prepared.aclose()
             if plan.meter is not self._plan.meter:  # what this round counted joins the total
                 self._plan.meter.output_tokens = self._usage.output + plan.meter.output_tokens
                 self._plan.meter.reasoning_tokens = (
@@ -255,7 +285,7 @@ class HostedLoop:
         for name, arguments in calls:
             declared, tool = self._by_name[name]
             item = {"id": new_id(tool.id_prefix)}
-            call = HostedCall(declared, name, _arguments(arguments), item)
+            call = HostedCall(declared, name, call_arguments(arguments), item)
             call.include = self._request.include
             call.turn = self._turn
             tool.begin(call)
@@ -345,32 +375,10 @@ class HostedLoop:
         return FinishDelta(reason, self._usage.output, self._usage.reasoning)
 
 
-def _client_text(request: CanonicalRequest) -> str:
-    """The text of the client's own messages (not tool outputs, not pages read)."""
-    parts: list[str] = [request.instructions or ""]
-    for item in request.all_items:
-        if item.get("type", "message") != "message" or item.get("role") == "assistant":
-            continue
-        content = item.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts += [str(p.get("text", "")) for p in content if isinstance(p, dict)]
-    return "\n".join(parts)
-
-
 def _chooses(tool: HostedTool, choice: Any, declared: dict[str, Any], function: Any) -> bool:
     """Whether a hosted `tool_choice` forces `function` (MCP's names a server and a tool)."""
     chooses = getattr(tool, "chooses", None)
     return chooses is None or bool(chooses(choice, declared, function))
-
-
-def _arguments(raw: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 async def _run(tool: HostedTool, call: HostedCall) -> CallOutcome:

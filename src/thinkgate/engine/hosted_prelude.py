@@ -9,6 +9,7 @@ pipeline's admission reads the prompt first), before the model's own output.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -93,3 +94,26 @@ def refuse_stray_approvals(request: CanonicalRequest) -> None:
                 param="input",
                 code="invalid_mcp_approval",
             )
+
+
+def client_text(request: CanonicalRequest) -> str:
+    """The text of the client's own messages (not tool outputs, not pages read)."""
+    parts: list[str] = [request.instructions or ""]
+    for item in request.all_items:
+        if item.get("type", "message") != "message" or item.get("role") == "assistant":
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts += [str(p.get("text", "")) for p in content if isinstance(p, dict)]
+    return "\n".join(parts)
+
+
+def call_arguments(raw: str) -> dict[str, Any] | None:
+    """A hosted call's arguments as the model wrote them (None: not a JSON object)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -12,15 +12,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 
 from thinkgate.backends.registry import ModelRegistry
 from thinkgate.core.admission import Admission, Settlement
-from thinkgate.core.backend import Backend, GenerationPlan, UsageMeter
-from thinkgate.core.deltas import Delta
+from thinkgate.core.backend import Backend, GenerationPlan, Prepared, UsageMeter
 from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.compaction_codec import open_summaries
@@ -29,7 +28,7 @@ from thinkgate.engine.hosted_loop import HostedLoop
 from thinkgate.engine.hosted_prelude import refuse_stray_approvals
 from thinkgate.engine.input_state import settle_input
 from thinkgate.engine.model_rules import apply_model_rules
-from thinkgate.engine.prepared import PreparedAssembler, no_generation
+from thinkgate.engine.prepared import NoGeneration, PreparedAssembler
 from thinkgate.engine.response_object import new_response
 from thinkgate.engine.response_run import (
     SERVER_ERROR_MESSAGE,
@@ -181,7 +180,9 @@ class ResponsesPipeline:
         await self.prepare(request)
         response = new_response(request, new_id("resp"), int(time.time()))
         assembler = PreparedAssembler(response, obfuscate=False, tools=request.tools)
-        run = ResponseRun(request, assembler, no_generation(), UsageMeter(), self._store)
+        generation = NoGeneration()
+        assembler.feed(generation.prompt)
+        run = ResponseRun(request, assembler, generation, UsageMeter(), self._store)
         run.conversations = self._conversations
         if admission is not None:
             run.settlement = await admission.admit(request, 0, 0)
@@ -206,61 +207,59 @@ class ResponsesPipeline:
         assembler = assembler_for(request, response_id or new_id("resp"))
         if compaction is not None and isinstance(assembler, ResponseAssembler):
             assembler.lead_with(compaction)  # output[0], announced before the answer
-        deltas = self._generation(backend, request, plan, shown=assembler.shows_reasoning)
-        capabilities = backend.capabilities()
         settlement: Settlement | None = None
+        try:  # 1. checked and sized: nothing is sent yet
+            prepared = await self._prepare(backend, request, plan, shown=assembler.shows_reasoning)
+        except ThinkgateError as error:
+            upstream = plan.meter.channel is not None or isinstance(error, ServerError)
+            if admission is not None and upstream:  # not a prompt refused as too long
+                admission.failed_early(
+                    request, assembler.response["id"], error, channel=plan.meter.channel
+                )
+            raise
         try:
-            try:
-                assembler.feed(await anext(deltas))  # the prompt was accepted: it fits
-            except ThinkgateError as error:
-                upstream = plan.meter.channel is not None or isinstance(error, ServerError)
-                if admission is not None and upstream:  # not a prompt refused as too long
-                    admission.failed_early(
-                        request, assembler.response["id"], error, channel=plan.meter.channel
-                    )
-                raise
-            if admission is not None:
-                room = capabilities.context_window - assembler.input_tokens
+            assembler.feed(prepared.prompt)  # the prompt was accepted: it fits
+            if admission is not None:  # 2. admitted on its size (a refusal sends nothing)
+                room = backend.capabilities().context_window - assembler.input_tokens
                 worst = min(plan.max_output_tokens or room, max(room, 0))
                 settlement = await admission.admit(request, assembler.input_tokens, worst)
-            if capabilities.confirms_prompt:  # admitted: now the request is sent
-                try:
-                    assembler.feed(await anext(deltas))
-                except BaseException as failure:
-                    if settlement is not None:
-                        await _withdraw(settlement, assembler, failure, plan.meter)
-                    raise
+            try:  # 3. sent: an upstream's request goes out, failover between channels
+                await prepared.send()
+            except BaseException as failure:
+                if settlement is not None:
+                    await _withdraw(settlement, assembler, failure, plan.meter)
+                raise
         except BaseException:
-            await deltas.aclose()
+            with anyio.CancelScope(shield=True):
+                await prepared.aclose()
             raise
-        run = ResponseRun(request, assembler, deltas, plan.meter, self._store)
+        # 4. streamed by the run
+        run = ResponseRun(request, assembler, prepared, plan.meter, self._store)
         run.conversations = self._conversations
         run.settlement = settlement
         return run
 
-    def _generation(
+    async def _prepare(
         self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan, *, shown: bool
-    ) -> AsyncGenerator[Delta, None]:
-        """The model's Deltas; with hosted tools declared and served, the tool loop's
-        (engine.hosted_loop), which runs their calls between the model's turns."""
+    ) -> Prepared:
+        """The model's generation, prepared; with hosted tools declared and served, the tool
+        loop's (engine.hosted_loop), which runs their calls between the model's turns."""
         if backend.capabilities().runs_hosted_tools:  # the upstream runs them: as declared
             declared = request.declared_tools or ()
             request.hosted_price_keys = price_keys(tool["type"] for tool in declared)
-            return self._reasoning.generate(backend, request, plan, shown=shown)
+            return await self._reasoning.prepare(backend, request, plan, shown=shown)
         offered = self._hosted.offered(request.declared_tools)
         request.hosted_price_keys = price_keys(kind for _, tool in offered for kind in tool.types)
         if not offered:
             refuse_stray_approvals(request)  # an MCP approval needs its server declared
             if hosted_choice(request.tool_choice) is not None:  # forced, but not served here
                 request = dataclasses.replace(request, tool_choice="auto")
-            return self._reasoning.generate(backend, request, plan, shown=shown)
+            return await self._reasoning.prepare(backend, request, plan, shown=shown)
 
-        def generate(
-            round_request: CanonicalRequest, round_plan: GenerationPlan
-        ) -> AsyncGenerator[Delta, None]:
-            return self._reasoning.generate(backend, round_request, round_plan, shown=shown)
+        async def prepare(round_request: CanonicalRequest, round_plan: GenerationPlan) -> Prepared:
+            return await self._reasoning.prepare(backend, round_request, round_plan, shown=shown)
 
-        return HostedLoop(generate, request, plan, offered).deltas()
+        return await HostedLoop(prepare, request, plan, offered).prepare()
 
 
 async def _withdraw(

@@ -12,9 +12,8 @@ finished turn, so the chain holds its input.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
-from thinkgate.core.deltas import Delta, FinishDelta, PromptDelta
+from thinkgate.core.backend import Batches
+from thinkgate.core.deltas import FinishDelta, PromptDelta
 from thinkgate.engine.assembler import Event, ResponseAssembler
 from thinkgate.engine.response_object import snapshot
 
@@ -28,7 +27,17 @@ class PreparedAssembler(ResponseAssembler):
         return [self._event("response.completed", response=snapshot(self.response))]
 
 
-async def no_generation() -> AsyncGenerator[Delta, None]:
-    """The Deltas of a run in which no model runs: an empty prompt, then the finish."""
-    yield PromptDelta(input_tokens=0)
-    yield FinishDelta(reason="stop", output_tokens=0)
+class NoGeneration:
+    """The `core.backend.Prepared` of a run in which no model runs: an empty prompt, then
+    the finish."""
+
+    prompt = PromptDelta(input_tokens=0)
+
+    async def send(self) -> None:
+        """Nothing to send."""
+
+    async def stream(self) -> Batches:
+        yield (FinishDelta(reason="stop", output_tokens=0),)
+
+    async def aclose(self) -> None:
+        """Nothing held."""

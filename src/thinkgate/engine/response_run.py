@@ -14,7 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 
 from thinkgate.core.admission import Settlement
-from thinkgate.core.backend import UsageMeter
+from thinkgate.core.backend import Prepared, UsageMeter
 from thinkgate.core.deltas import Delta
 from thinkgate.core.request import CanonicalRequest, Item, ResponseDict
 from thinkgate.engine.response_object import usage_object
@@ -93,13 +93,14 @@ class ResponseRun(Generic[E]):
         self,
         request: CanonicalRequest,
         assembler: Assembler[E],
-        deltas: AsyncGenerator[Delta, None],
+        generation: Prepared,
         meter: UsageMeter,
         store: ResponseStore,
     ) -> None:
         self._request = request
         self._assembler = assembler
-        self._deltas = deltas
+        self._generation = generation  # admitted and sent: its stream is read here
+        self._deltas = generation.stream()
         self._meter = meter
         self._store = store
         self._settling: asyncio.Future[None] | None = None
@@ -121,15 +122,17 @@ class ResponseRun(Generic[E]):
         try:
             for event in self._assembler.start():
                 yield event
-            async for delta in self._deltas:
-                batch = self._assembler.feed(delta)
-                if self._assembler.finished:
-                    if self._assembler.awaits_settling:
-                        await self._settle()
-                    else:
-                        self._begin_settling()
-                for event in batch:
-                    yield event
+            assembler = self._assembler
+            async for deltas in self._deltas:
+                for delta in deltas:
+                    batch = assembler.feed(delta)
+                    if assembler.finished:
+                        if assembler.awaits_settling:
+                            await self._settle()
+                        else:
+                            self._begin_settling()
+                    for event in batch:
+                        yield event
             self._drained = True
         except ThinkgateError as error:
             async for event in self._fail(error):
@@ -173,6 +176,7 @@ class ResponseRun(Generic[E]):
 
     async def _close(self) -> None:
         await self._deltas.aclose()  # returns once the backend has stopped: the meter is final
+        await self._generation.aclose()  # what `send` opened, if the stream never ran
         if not self._assembler.finished:
             self._assembler.cancel(
                 output_tokens=self._meter.output_tokens,

@@ -64,11 +64,13 @@ async def trace_item(
         backend, request, plan, recorder, Sealer.ephemeral(), thought_format or ScaffoldFormat()
     )
     answer, reasoning = "", 0
-    async for delta in run.deltas():
-        if isinstance(delta, TextDelta):
-            answer += delta.text
-        elif isinstance(delta, FinishDelta):
-            reasoning = delta.reasoning_tokens
+    await run.prepare()
+    async for batch in run.stream():
+        for delta in batch:
+            if isinstance(delta, TextDelta):
+                answer += delta.text
+            elif isinstance(delta, FinishDelta):
+                reasoning = delta.reasoning_tokens
     return trace_from_run(item, cap, recorder.probes, reasoning, answer)
 
 

@@ -12,11 +12,11 @@ plan ─► effort `none`: the backend as is
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from thinkgate.config import AdaptiveThresholds, LocalModelConfig, Settings
-from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.backend import Backend, Batches, GenerationPlan, Piped, Prepared
 from thinkgate.core.deltas import Delta, ReasoningDelta, ReasoningDoneDelta
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.reasoning.budgets import budget_for
@@ -64,37 +64,46 @@ class ReasoningPlanner:
             whole_answer=not request.streamed,
         )
 
-    def generate(
+    async def prepare(
         self,
         backend: Backend,
         request: CanonicalRequest,
         plan: GenerationPlan,
         *,
         shown: bool = True,
-    ) -> AsyncGenerator[Delta, None]:
-        """`shown`: whether the reasoning reaches the client at all (chat shows none of it,
-        so there is nothing to hide and no layer to pay for per delta)."""
-        deltas = self._generate(backend, request, plan)
-        return deltas if request.raw_reasoning or not shown else hide_raw_reasoning(deltas)
+    ) -> Prepared:
+        """The generation as the plan shapes it, prepared (`core.backend.Prepared`).
+        `shown`: whether the reasoning reaches the client at all (chat shows none of it, so
+        there is nothing to hide and no layer to pay for per delta)."""
+        prepared = await self._prepare(backend, request, plan)
+        return (
+            prepared if request.raw_reasoning or not shown else Piped(prepared, hide_raw_reasoning)
+        )
 
-    def _generate(
+    async def _prepare(
         self, backend: Backend, request: CanonicalRequest, plan: GenerationPlan
-    ) -> AsyncGenerator[Delta, None]:
+    ) -> Prepared:
         settings = self._models.get(backend.name, ModelReasoning())
         if request.reasoning_effort == "none" or plan.reasoning_budget <= 0:
-            deltas = backend.generate(without_thinking(request, settings.thought_format), plan)
+            prepared = await backend.prepare(
+                without_thinking(request, settings.thought_format), plan
+            )
             if backend.capabilities().native_reasoning:  # it may send its own sealed thought
-                return sealed_upstream(self.sealer, deltas, plan.meter)
-            return deltas
+                return Piped(
+                    prepared, lambda deltas: sealed_upstream(self.sealer, deltas, plan.meter)
+                )
+            return prepared
         if backend.capabilities().native_reasoning:  # an upstream given reasoning_effort
             channel = self._models.get(backend.name)
             probing = channel is not None and channel.adaptive
             policy = (channel.policy or self._adaptive) if channel and probing else None
-            return UpstreamBudget(backend, request, plan, self.sealer, policy=policy).deltas()
+            return await UpstreamBudget(
+                backend, request, plan, self.sealer, policy=policy
+            ).prepare()
         policy = (settings.policy or self._adaptive) if settings.adaptive else self._fixed
-        return ThinkThenAnswer(
+        return await ThinkThenAnswer(
             backend, request, plan, policy, self.sealer, settings.thought_format
-        ).deltas()
+        ).prepare()
 
     def unseal_inputs(self, request: CanonicalRequest) -> None:
         self.sealer.unseal_inputs(request)
@@ -154,20 +163,40 @@ def without_thinking(request: CanonicalRequest, thought_format: ThoughtFormat) -
     return dataclasses.replace(request, assistant_prefix=prefix, sampling=sampling)
 
 
-async def hide_raw_reasoning(deltas: AsyncGenerator[Delta, None]) -> AsyncGenerator[Delta, None]:
+async def hide_raw_reasoning(batches: Batches) -> Batches:
     """GPT-5.1 never returns its chain of thought: the reasoning item opens when thinking
-    starts, and carries only the summary and the sealed copy."""
+    starts, and carries only the summary and the sealed copy. A batch without reasoning
+    passes as it is."""
     opened = False
     try:
-        async for delta in deltas:
-            if isinstance(delta, ReasoningDelta):
-                if not opened:
-                    opened = True
-                    yield ReasoningDelta("", raw=False)
-            elif isinstance(delta, ReasoningDoneDelta):
-                opened = False
-                yield dataclasses.replace(delta, raw=False)
-            else:
-                yield delta
+        async for batch in batches:
+            if not _has_reasoning(batch):
+                yield batch
+                continue
+            shown: list[Delta] = []
+            for delta in batch:
+                if isinstance(delta, ReasoningDelta):
+                    if not opened:
+                        opened = True
+                        shown.append(ReasoningDelta("", raw=False))
+                elif isinstance(delta, ReasoningDoneDelta):
+                    opened = False
+                    shown.append(dataclasses.replace(delta, raw=False))
+                else:
+                    shown.append(delta)
+            if shown:
+                yield shown
     finally:
-        await deltas.aclose()
+        await batches.aclose()
+
+
+def _has_reasoning(batch: Sequence[Delta]) -> bool:
+    """A plain loop: no allocation for the common batch, which has none (per token on the
+    embedded engine)."""
+    for delta in batch:  # noqa: SIM110 - `any()` would allocate a generator per batch
+        if isinstance(delta, _REASONING):
+            return True
+    return False
+
+
+_REASONING = (ReasoningDelta, ReasoningDoneDelta)

@@ -9,7 +9,7 @@
 What surrounds the thought is a `ThoughtFormat` (`reasoning.formats`): the
 "Reasoning: … Answer:" scaffold for models without native thinking (SmolLM2), or the
 model's own `<think>` tags with the close forced at the budget (budget forcing).
-Every pass is an ordinary `backend.generate` with a prefilled reply start
+Every pass is an ordinary backend generation (prepare, send, stream) with a prefilled reply start
 (`CanonicalRequest.assistant_prefix`), so llama.cpp reuses the shared prompt prefix.
 Thinking and probe tokens are real generated tokens: all count as reasoning tokens and
 against the budget; `max_output_tokens` caps reasoning plus answer together.
@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from thinkgate.backends.chat_prompt import content_text
-from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.backend import Backend, Batches, GenerationPlan, sent
 from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
@@ -54,7 +54,7 @@ class _Spent:
 
 
 class ThinkThenAnswer:
-    """One request's reasoning run; iterate `deltas()` once."""
+    """One request's reasoning run, a `core.backend.Prepared`: `prepare()`, then `stream()` once."""
 
     def __init__(
         self,
@@ -77,8 +77,13 @@ class ThinkThenAnswer:
         self._cap = plan.reasoning_budget
         if plan.max_output_tokens is not None:
             self._cap = min(self._cap, plan.max_output_tokens)
+        self.prompt = PromptDelta(input_tokens=0)  # counted by `prepare`
+        self._budget = 0
+        self._probes: list[Probe] = []
 
-    async def deltas(self) -> AsyncGenerator[Delta, None]:
+    async def prepare(self) -> ThinkThenAnswer:
+        """The prompt counted and, adaptive, probe 0 run (it decides the thinking budget);
+        then this is the run's `Prepared`: nothing to send, each pass runs when streamed."""
         input_tokens = await self._backend.count_tokens(self._scaffold(""))
         budget = self._cap
         probes: list[Probe] = []
@@ -89,12 +94,24 @@ class ThinkThenAnswer:
                 self._cap - self._spent.tokens, self._prompt_text(), probes[0] if probes else None
             )
             budget = min(self._cap, self._spent.tokens + allowed) if allowed else 0
-        yield PromptDelta(input_tokens=input_tokens)
+        self.prompt = PromptDelta(input_tokens=input_tokens)
+        self._budget, self._probes = budget, probes
+        return self
+
+    async def send(self) -> None:
+        """Each pass is sent as it runs, inside the stream."""
+
+    async def aclose(self) -> None:
+        """Probe 0 has finished: nothing is held before the stream."""
+
+    async def stream(self) -> Batches:
+        """The thought a token at a time, its end, then the answer's batches."""
+        budget, probes = self._budget, self._probes
         async for delta in self._think(budget, probes):
-            yield delta
-        yield self._done()
-        async for delta in self._answer():
-            yield delta
+            yield (delta,)
+        yield (self._done(),)
+        async for batch in self._answer():
+            yield batch
 
     # --- passes ------------------------------------------------------------------------
 
@@ -148,11 +165,11 @@ class ThinkThenAnswer:
         confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
         return Probe(answer=text.strip(), confidence=confidence, tokens=len(logprobs), at=at)
 
-    async def _answer(self) -> AsyncGenerator[Delta, None]:
+    async def _answer(self) -> Batches:
         spent = self._spent.tokens
         cap = self._plan.max_output_tokens
         if cap is not None and cap - spent <= 0:
-            yield FinishDelta("length", output_tokens=spent, reasoning_tokens=spent)
+            yield (FinishDelta("length", output_tokens=spent, reasoning_tokens=spent),)
             return
         request = dataclasses.replace(
             self._scaffold(self._answer_prefix()),
@@ -161,31 +178,36 @@ class ThinkThenAnswer:
         )
         plan = GenerationPlan(max_output_tokens=None if cap is None else cap - spent)
         started = False
-        async for delta in self._backend.generate(request, plan):
-            self._plan.meter.output_tokens = spent + plan.meter.output_tokens
-            if isinstance(delta, TextDelta):
-                text = delta.text if started else delta.text.lstrip()
-                started = started or bool(text)
-                if text or delta.logprobs:
-                    yield TextDelta(text, delta.logprobs)
-            elif isinstance(delta, FinishDelta):
-                total = spent + delta.output_tokens
-                yield FinishDelta(delta.reason, output_tokens=total, reasoning_tokens=spent)
+        async with sent(self._backend, request, plan) as batches:
+            async for batch in batches:
+                self._plan.meter.output_tokens = spent + plan.meter.output_tokens
+                shown: list[Delta] = []
+                for delta in batch:
+                    if isinstance(delta, TextDelta):
+                        text = delta.text if started else delta.text.lstrip()
+                        started = started or bool(text)
+                        if text or delta.logprobs:
+                            shown.append(TextDelta(text, delta.logprobs))
+                    elif isinstance(delta, FinishDelta):
+                        total = spent + delta.output_tokens
+                        shown.append(FinishDelta(delta.reason, total, reasoning_tokens=spent))
+                if shown:
+                    yield shown
 
     async def _run(self, request: CanonicalRequest, tokens: int) -> AsyncGenerator[Delta, None]:
         """One hidden pass; its tokens are counted as reasoning as they are made."""
         plan = GenerationPlan(max_output_tokens=tokens)
         before = self._spent.tokens
-        deltas = self._backend.generate(request, plan)
         try:
-            async for delta in deltas:
-                self._plan.meter.output_tokens = before + plan.meter.output_tokens
-                self._plan.meter.reasoning_tokens = before + plan.meter.output_tokens
-                if isinstance(delta, FinishDelta):
-                    self._spent.add(delta.output_tokens)
-                yield delta
+            async with sent(self._backend, request, plan) as batches:
+                async for batch in batches:
+                    for delta in batch:
+                        self._plan.meter.output_tokens = before + plan.meter.output_tokens
+                        self._plan.meter.reasoning_tokens = before + plan.meter.output_tokens
+                        if isinstance(delta, FinishDelta):
+                            self._spent.add(delta.output_tokens)
+                        yield delta
         finally:
-            await deltas.aclose()
             if self._spent.tokens == before:  # cut short: keep what the meter saw
                 self._spent.add(plan.meter.output_tokens)
 

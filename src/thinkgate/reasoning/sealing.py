@@ -15,13 +15,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import AsyncGenerator
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from thinkgate.core.backend import UsageMeter
-from thinkgate.core.deltas import Delta, ReasoningDoneDelta
+from thinkgate.core.backend import Batches, UsageMeter
+from thinkgate.core.deltas import ReasoningDoneDelta
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 
@@ -118,14 +117,20 @@ class Sealer:
 
 
 async def sealed_upstream(
-    sealer: Sealer, deltas: AsyncGenerator[Delta, None], meter: UsageMeter | None = None
-) -> AsyncGenerator[Delta, None]:
-    """`deltas` with each upstream-sealed reasoning sealed again (`Sealer.seal_upstream`),
+    sealer: Sealer, batches: Batches, meter: UsageMeter | None = None
+) -> Batches:
+    """`batches` with each upstream-sealed reasoning sealed again (`Sealer.seal_upstream`),
     naming the channel that served (`meter.channel`)."""
     try:
-        async for delta in deltas:
-            if isinstance(delta, ReasoningDoneDelta):
-                delta = sealer.seal_upstream(delta, meter.channel if meter else None)
-            yield delta
+        async for batch in batches:
+            if any(isinstance(delta, ReasoningDoneDelta) for delta in batch):
+                channel = meter.channel if meter else None
+                batch = [
+                    sealer.seal_upstream(delta, channel)
+                    if isinstance(delta, ReasoningDoneDelta)
+                    else delta
+                    for delta in batch
+                ]
+            yield batch
     finally:
-        await deltas.aclose()
+        await batches.aclose()

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import AsyncGenerator
 
-from thinkgate.core.backend import Backend, GenerationPlan
+from thinkgate.core.backend import Backend, Batches, GenerationPlan, Prepared, generation, sent
 from thinkgate.core.deltas import (
     Delta,
     FinishDelta,
@@ -45,7 +44,8 @@ from thinkgate.reasoning.summary import summarize
 
 
 class UpstreamBudget:
-    """One request's reasoning over a native-reasoning backend; iterate `deltas()` once."""
+    """One request's reasoning over a native-reasoning backend, a `core.backend.Prepared`:
+    `prepare()`, then `stream()` once."""
 
     def __init__(
         self,
@@ -68,53 +68,80 @@ class UpstreamBudget:
         self._probes: list[Probe] = []
         self._probe_tokens = 0  # spent on probes: reasoning, outside the stream's meter
         self._prompt: PromptDelta | None = None  # probe 0's: the prompt, if it skips
+        self._thinking: Prepared | None = None  # the thinking request (None: skipped)
+        self.prompt = PromptDelta(input_tokens=0)  # set by `prepare`
 
-    async def deltas(self) -> AsyncGenerator[Delta, None]:
+    async def prepare(self) -> UpstreamBudget:
+        """Probe 0 (with a policy), then the thinking request prepared, or none when the
+        probe skips the thought; this is then the run's `core.backend.Prepared`."""
         if self._policy is not None and self._budget >= self._policy.probe_tokens:
             self._probes.append(await self._probe(""))
             if self._policy.budget(self._budget, "", self._probes[0]) == 0:  # skipped
-                if self._prompt is not None:
-                    yield self._prompt
-                yield self._done("")
-                async for delta in self._answer(""):
-                    yield delta
-                return
-        meter = self._plan.meter
+                if self._prompt is None:
+                    self._prompt = PromptDelta(await self._backend.count_tokens(self._request))
+                self.prompt = self._prompt
+                return self
+        self._thinking = await self._backend.prepare(self._request, self._plan)
+        self.prompt = self._thinking.prompt
+        return self
+
+    async def send(self) -> None:
+        if self._thinking is not None:
+            await self._thinking.send()
+
+    async def aclose(self) -> None:
+        if self._thinking is not None:
+            await self._thinking.aclose()
+
+    async def stream(self) -> Batches:
+        if self._thinking is None:  # probe 0 skipped the thought
+            yield (self._done(""),)
+            async for batch in self._answer(""):
+                yield batch
+            return
         thought: list[str] = []
-        stream = self._backend.generate(self._request, self._plan)
+        stream = self._thinking.stream()
         forced = False
         try:
-            async for delta in stream:
-                if isinstance(delta, ReasoningDelta):
-                    thought.append(delta.text)
-                    yield delta
-                    if meter.reasoning_tokens + self._probe_tokens >= self._budget:
-                        forced = True
-                        break
-                    if await self._converged("".join(thought), len(thought)):
-                        forced = True
-                        break
-                elif isinstance(delta, ReasoningDoneDelta):
-                    yield self._filled(delta)
-                elif isinstance(delta, FinishDelta) and self._probe_tokens:
-                    probes = self._probe_tokens
-                    meter.output_tokens += probes
-                    meter.reasoning_tokens += probes
-                    output, reasoning = (
-                        delta.output_tokens + probes,
-                        delta.reasoning_tokens + probes,
-                    )
-                    yield FinishDelta(
-                        delta.reason, output_tokens=output, reasoning_tokens=reasoning
-                    )
-                else:
-                    yield delta
+            async for batch in stream:
+                shown: list[Delta] = []
+                for delta in batch:
+                    if isinstance(delta, ReasoningDelta):
+                        thought.append(delta.text)
+                        shown.append(delta)
+                        if await self._at_budget(thought):
+                            forced = True
+                            break
+                    else:
+                        shown.append(self._passed(delta))
+                if shown:
+                    yield shown
+                if forced:
+                    break
         finally:
             await stream.aclose()  # at the budget: cancels the upstream request
         if forced:
-            yield self._done("".join(thought))
-            async for delta in self._answer("".join(thought)):
-                yield delta
+            yield (self._done("".join(thought)),)
+            async for batch in self._answer("".join(thought)):
+                yield batch
+
+    async def _at_budget(self, thought: list[str]) -> bool:
+        """The thought ends here: the budget is spent, or the probes agree."""
+        if self._plan.meter.reasoning_tokens + self._probe_tokens >= self._budget:
+            return True
+        return await self._converged("".join(thought), len(thought))
+
+    def _passed(self, delta: Delta) -> Delta:
+        """A Delta of the thinking request other than its thought, as the client gets it."""
+        if isinstance(delta, ReasoningDoneDelta):
+            return self._filled(delta)
+        if isinstance(delta, FinishDelta) and self._probe_tokens:
+            meter, probes = self._plan.meter, self._probe_tokens
+            meter.output_tokens += probes
+            meter.reasoning_tokens += probes
+            output, reasoning = delta.output_tokens + probes, delta.reasoning_tokens + probes
+            return FinishDelta(delta.reason, output_tokens=output, reasoning_tokens=reasoning)
+        return delta
 
     async def _converged(self, thought: str, chunks: int) -> bool:
         """A probe every `probe_interval` chunks, while the budget has room for one."""
@@ -141,7 +168,7 @@ class UpstreamBudget:
         )
         plan = GenerationPlan(max_output_tokens=self._policy.probe_tokens)
         text, logprobs = "", []
-        async for delta in self._backend.generate(request, plan):
+        async for delta in generation(self._backend, request, plan):
             if isinstance(delta, TextDelta):
                 text += delta.text
                 logprobs += [lp.logprob for lp in delta.logprobs]
@@ -152,12 +179,12 @@ class UpstreamBudget:
         confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else None
         return Probe(answer=text.strip(), confidence=confidence, tokens=tokens, at=at)
 
-    async def _answer(self, thought: str) -> AsyncGenerator[Delta, None]:
+    async def _answer(self, thought: str) -> Batches:
         meter = self._plan.meter
         spent = meter.reasoning_tokens + self._probe_tokens
         cap = self._plan.max_output_tokens
         if cap is not None and cap - spent <= 0:
-            yield FinishDelta("length", output_tokens=spent, reasoning_tokens=spent)
+            yield (FinishDelta("length", output_tokens=spent, reasoning_tokens=spent),)
             return
         request = dataclasses.replace(
             self._request,
@@ -168,18 +195,22 @@ class UpstreamBudget:
         plan = GenerationPlan(max_output_tokens=None if cap is None else cap - spent, meter=meter)
         meter.output_tokens = meter.reasoning_tokens = 0
         try:
-            async for delta in self._backend.generate(request, plan):
-                if isinstance(delta, PromptDelta):
-                    continue  # the caller's prompt was reported by the first request
-                if isinstance(delta, ReasoningDelta | ReasoningDoneDelta):
-                    continue  # thinking again at effort none: counted, not shown
-                if isinstance(delta, FinishDelta):
-                    delta = dataclasses.replace(
-                        delta,
-                        output_tokens=spent + delta.output_tokens,
-                        reasoning_tokens=spent + delta.reasoning_tokens,
-                    )
-                yield delta
+            # the caller's prompt was reported by the first request: this one's is not
+            async with sent(self._backend, request, plan) as batches:
+                async for batch in batches:
+                    shown: list[Delta] = []
+                    for delta in batch:
+                        if isinstance(delta, ReasoningDelta | ReasoningDoneDelta):
+                            continue  # thinking again at effort none: counted, not shown
+                        if isinstance(delta, FinishDelta):
+                            delta = dataclasses.replace(
+                                delta,
+                                output_tokens=spent + delta.output_tokens,
+                                reasoning_tokens=spent + delta.reasoning_tokens,
+                            )
+                        shown.append(delta)
+                    if shown:
+                        yield shown
         finally:
             meter.output_tokens += spent
             meter.reasoning_tokens += spent

@@ -1,12 +1,12 @@
 """`UpstreamBackend`: one public model served by upstream channels, with failover.
 
-    generate ─► PromptDelta (an estimate: the gateway admits the request on it)
-             ─► for each candidate channel (priority, session affinity or weight,
-                breaker, back-off; sealed reasoning only to the channel that sealed it):
-                  open the stream ─ fails before the first event? ─► next channel
-             ─► committed: PromptDelta again, each read's Deltas (`dialects`), FinishDelta
+    prepare ─► PromptDelta (an estimate: the gateway admits the request on it)
+    send    ─► for each candidate channel (priority, session affinity or weight,
+               breaker, back-off; sealed reasoning only to the channel that sealed it):
+                 open the stream ─ fails before the first event? ─► next channel
+    stream  ─► committed: each read's Deltas (`dialects`), FinishDelta
 
-Nothing is retried once the first Delta is out: a failure after it ends the response
+Nothing is retried once `send` has returned: a failure after it ends the response
 as failed, with what was generated counted through the meter. Closing the generator
 (client gone) closes the upstream stream, which cancels the upstream request.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -30,8 +30,16 @@ from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, candidates
 from thinkgate.backends.upstream.service_tiers import TierChoice, tier_for_channel
 from thinkgate.config import ChannelConfig
-from thinkgate.core.backend import ALL_EFFORTS, Capabilities, GenerationPlan
-from thinkgate.core.deltas import Delta, PromptDelta
+from thinkgate.core.backend import (
+    ALL_EFFORTS,
+    Batches,
+    Capabilities,
+    ChannelStatus,
+    GenerationPlan,
+    Health,
+    Prepared,
+)
+from thinkgate.core.deltas import PromptDelta
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.protocol.turn_state import reply_turn_state
 
@@ -58,7 +66,6 @@ class UpstreamBackend:
             reasoning_efforts=ALL_EFFORTS,
             owned_by="system",
             native_reasoning=True,  # the upstream thinks itself: no scaffold around it
-            confirms_prompt=True,  # admitted on the estimate, before the request is sent
             runs_hosted_tools=all(r.channel.config.hosted_tools == "passthrough" for r in routes),
         )
 
@@ -73,44 +80,32 @@ class UpstreamBackend:
         )  # bytes: a character count for ASCII, a little more for the rest
         return max(1, len(text) // 4)
 
-    async def generate(
-        self, request: CanonicalRequest, plan: GenerationPlan
-    ) -> AsyncGenerator[Delta, None]:
-        estimate = PromptDelta(input_tokens=await self.count_tokens(request))
-        yield estimate  # nothing is sent before the gateway admits the request
-        route, stream = await self._open(request, plan)
-        finished = False
-        config = route.channel.config
-        sent = tier_for_channel(request.service_tier, config.service_tiers)
-        tier = TierChoice(request.service_tier, sent)
-        dialect = dialect_for(config.kind, route.channel.name, plan.meter, tier)
-        try:
-            yield estimate  # the upstream answered: the request is committed
-            joined = plan.whole_answer
-            async for events in stream.batches():
-                deltas = dialect.feed(events)
-                for delta in joined_text(deltas) if joined else deltas:
-                    yield delta
-                if dialect.failure is not None:
-                    raise dialect.failure
-                if dialect.done:
-                    break
-            for delta in dialect.end():
-                yield delta
-        except UpstreamFailure as failure:
-            route.channel.breaker.failure()
-            log.warning("upstream stream failed after the first delta: %s", failure)
-            raise failure.mid_stream_error(detail=request.upstream_detail) from failure
-        except BaseException:  # client gone: the upstream did answer, so it counts as up
-            route.channel.breaker.success()
-            raise
-        else:
-            finished = True
-            route.channel.breaker.success()
-        finally:
-            if not (finished and stream.close_if_read()):  # else: there is a wait to shield
-                with anyio.CancelScope(shield=True):
-                    await stream.aclose(drain=finished)
+    async def prepare(self, request: CanonicalRequest, plan: GenerationPlan) -> Prepared:
+        """The estimate only: nothing is sent before the gateway admits the request."""
+        return _Prepared(self, request, plan, PromptDelta(await self.count_tokens(request)))
+
+    async def load(self) -> None:
+        """Nothing to open: channels connect on their first request."""
+
+    def health(self) -> Health:
+        return Health(True, "(upstream)")
+
+    def queue_depth(self) -> int:
+        return 0
+
+    def channels(self) -> list[ChannelStatus]:
+        return [
+            ChannelStatus(
+                name=route.channel.name,
+                kind=route.channel.config.kind,
+                upstream_model=route.upstream_model,
+                breaker=route.channel.breaker.state,
+                cooling_down=route.channel.cooling_down,
+                base_url=route.channel.config.base_url,
+                priority=route.channel.config.priority,
+            )
+            for route in self.routes
+        ]
 
     async def _open(
         self, request: CanonicalRequest, plan: GenerationPlan
@@ -148,6 +143,77 @@ class UpstreamBackend:
     async def aclose(self) -> None:
         for route in self.routes:
             await route.channel.aclose()
+
+
+class _Prepared:
+    """One upstream generation: `send` opens the stream (failover), `stream` reads it."""
+
+    __slots__ = ("_backend", "_opened", "_plan", "_request", "prompt")
+
+    def __init__(
+        self,
+        backend: UpstreamBackend,
+        request: CanonicalRequest,
+        plan: GenerationPlan,
+        prompt: PromptDelta,
+    ) -> None:
+        self._backend = backend
+        self._request = request
+        self._plan = plan
+        self.prompt = prompt
+        self._opened: tuple[Route, UpstreamStream] | None = None  # sent, not yet read
+
+    async def send(self) -> None:
+        self._opened = await self._backend._open(self._request, self._plan)
+
+    async def aclose(self) -> None:
+        """Sent but never read (the client left first): the upstream answered, so it counts
+        as up; the stream is closed without reading the rest."""
+        if self._opened is not None:
+            route, stream = self._opened
+            self._opened = None
+            route.channel.breaker.success()
+            with anyio.CancelScope(shield=True):
+                await stream.aclose(drain=False)
+
+    async def stream(self) -> Batches:
+        """Each read's Deltas (`dialects`) as one batch; the stream is this generator's from
+        here on."""
+        assert self._opened is not None, "send() first"
+        (route, stream), self._opened = self._opened, None
+        request, plan = self._request, self._plan
+        finished = False
+        config = route.channel.config
+        sent = tier_for_channel(request.service_tier, config.service_tiers)
+        tier = TierChoice(request.service_tier, sent)
+        dialect = dialect_for(config.kind, route.channel.name, plan.meter, tier)
+        try:
+            joined = plan.whole_answer
+            async for events in stream.batches():
+                deltas = dialect.feed(events)
+                if deltas:
+                    yield joined_text(deltas) if joined else deltas
+                if dialect.failure is not None:
+                    raise dialect.failure
+                if dialect.done:
+                    break
+            last = dialect.end()
+            if last:
+                yield last
+        except UpstreamFailure as failure:
+            route.channel.breaker.failure()
+            log.warning("upstream stream failed after the first delta: %s", failure)
+            raise failure.mid_stream_error(detail=request.upstream_detail) from failure
+        except BaseException:  # client gone: the upstream did answer, so it counts as up
+            route.channel.breaker.success()
+            raise
+        else:
+            finished = True
+            route.channel.breaker.success()
+        finally:
+            if not (finished and stream.close_if_read()):  # else: there is a wait to shield
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose(drain=finished)
 
 
 def _request_for(

@@ -11,7 +11,7 @@ from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.routing import Route
 from thinkgate.config import ChannelConfig
 from thinkgate.core.backend import GenerationPlan
-from thinkgate.core.deltas import FinishDelta, PromptDelta, TextDelta
+from thinkgate.core.deltas import FinishDelta, TextDelta
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import ThinkgateError
 
@@ -64,22 +64,21 @@ async def _completion_step(channel: Channel, public: str, upstream: str) -> Prob
     started = time.perf_counter()
     first_byte: float | None = None
     text: list[str] = []
-    tokens = prompts = 0
-    deltas = backend.generate(request, GenerationPlan(max_output_tokens=PROBE_TOKENS))
+    tokens = 0
+    prepared = await backend.prepare(request, GenerationPlan(max_output_tokens=PROBE_TOKENS))
     try:
-        async for delta in deltas:
-            if isinstance(delta, PromptDelta):
-                prompts += 1
-                if prompts == 2:  # the first is the estimate; the second, the upstream answered
-                    first_byte = _ms(started)
-            elif isinstance(delta, TextDelta):
-                text.append(delta.text)
-            elif isinstance(delta, FinishDelta):
-                tokens = delta.output_tokens
+        await prepared.send()
+        first_byte = _ms(started)  # the upstream answered
+        async for batch in prepared.stream():
+            for delta in batch:
+                if isinstance(delta, TextDelta):
+                    text.append(delta.text)
+                elif isinstance(delta, FinishDelta):
+                    tokens = delta.output_tokens
     except ThinkgateError as exc:
         return ProbeStep(check, False, exc.message, _ms(started))
     finally:
-        await deltas.aclose()
+        await prepared.aclose()
     reply = "".join(text).strip().replace("\n", " ")[:40]
     detail = f"{reply!r}, {tokens} tokens, first byte {first_byte or 0:.0f} ms"
     return ProbeStep(check, True, detail, _ms(started))
