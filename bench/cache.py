@@ -35,8 +35,8 @@ from typing import Any
 
 import httpx
 
+from tests.engine.test_prompt_cache import long_instructions
 from tests.support.server import ADMIN_KEY, ServerProcess, free_port
-from tests.test_prompt_cache import long_instructions
 from thinkgate.backends.model_files import default_gguf_path
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@
 # reinstall after `rm -rf .clients` takes seconds.
 set -u
 cd "$(dirname "$0")/.."
-DIR=${THINKGATE_CLIENTS_DIR:-.clients}  # tests/test_clients.py reads .clients
+DIR=${THINKGATE_CLIENTS_DIR:-.clients}  # tests/clients/test_clients.py reads .clients
 PYTHON=${PYTHON:-python3}
 PY_PINS="openai-agents==0.24.0 langchain-openai==1.8.1 llm==0.36"
 # openai-node 7 and ai 7 need node >= 22; these are the newest that run on node 20.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Codex CLI, pinned, from npm into .clients/codex (the package ships a prebuilt binary),
-# for tests/test_codex_*.py (`make test` calls this). Idempotent: a stamp keyed by the pin
+# for tests/clients/test_codex_*.py (`make test` calls this). Idempotent: a stamp keyed by the pin
 # skips a finished install. Never fails the build: when npm is missing or the install
 # fails, .clients/codex.skip says why and the Codex tests skip with that reason.
 set -u

@@ -1,5 +1,5 @@
 """The OpenAI Agents SDK's hosted `CodeInterpreterTool`, unmodified, against thinkgate's own
-sandboxed code interpreter (tests/test_hosted_code_interpreter.py runs it against a server
+sandboxed code interpreter (tests/hosted/test_hosted_code_interpreter.py runs it against a server
 whose model `coder-responses` is the scripted one of tests/support/code_standin.py, reached through
 a Responses channel).
 

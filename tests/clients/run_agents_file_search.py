@@ -1,5 +1,5 @@
 """The OpenAI Agents SDK's hosted `FileSearchTool`, unmodified, against thinkgate's own
-file search (tests/test_file_search.py runs it against a server whose model
+file search (tests/hosted/test_file_search.py runs it against a server whose model
 `scripted-reader` is the stand-in upstream's scripted one: it calls `file_search` with the
 question, then answers from the first excerpt, naming its file).
 

@@ -1,6 +1,6 @@
 """The OpenAI Agents SDK's `HostedMCPTool`, unmodified, against thinkgate's hosted MCP.
 
-Run by tests/test_hosted_mcp.py with `THINKGATE_MODEL` (a scripted model that calls the
+Run by tests/hosted/test_hosted_mcp.py with `THINKGATE_MODEL` (a scripted model that calls the
 server's `add`) and `MCP_URL` (the stand-in MCP server, which wants `MCP_TOKEN`). Two paths:
 `never` (no approval: the SDK sees the list and the call), and `approval` (the SDK's
 `on_approval_request` callback approves; the SDK sends the answer back and the call runs).

@@ -1,5 +1,5 @@
 """The OpenAI Agents SDK's hosted `WebSearchTool`, unmodified, against thinkgate's own
-web search (tests/test_hosted_web_search.py runs it against a server whose search
+web search (tests/hosted/test_hosted_web_search.py runs it against a server whose search
 provider is the SearXNG stand-in, tests/support/search_standin.py, and whose model
 `searcher-responses` is the stand-in's scripted one, reached through a Responses channel).
 

@@ -1,5 +1,5 @@
 """Playwright on Debian's Chromium for the console's accounts and language tests (the same
-way tests/test_console_browser.py drives it): a module's browser, pages in a language, and
+way tests/console/test_console_browser.py drives it): a module's browser, pages in a language, and
 screenshots kept under docs/screenshots/ only with THINKGATE_UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ as OpenAI does), so FastAPI sees no body model and documents none; and FastAPI d
 - the plain Starlette routes (the two generation routes, `api.generation`), which FastAPI
   does not document, written as FastAPI writes its own.
 
-A fuzzer (tests/test_fuzz_api.py) then generates requests from it and checks each answer
+A fuzzer (tests/api/test_fuzz_api.py) then generates requests from it and checks each answer
 against it, so a drift between this table and the routes shows up as a failing test.
 """
 

@@ -9,7 +9,7 @@ The HTTP client is a `transport.Transport`, chosen per channel (`transport`): `h
 lean keep-alive HTTP/1.1 client chosen by the overhead benchmark (bench/overhead: aiohttp
 cost 3.5x its CPU per proxied request, httpx more), or `httpx`; a channel reached through
 a proxy (`HTTPS_PROXY`, not in `NO_PROXY`) always gets httpx. Both pass one conformance
-suite (tests/test_transports.py). It is made on first use, inside the running event loop.
+suite (tests/backends/test_transports.py). It is made on first use, inside the running event loop.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ known body, a reply read as it streams. So this is only that:
     Reply.release ► a reply read to its end gives its connection back to the pool;
                     anything else closes it (which is how an upstream is told to stop)
 
-It keeps the rules of `transport` (tests/test_transports.py): an idle connection the
+It keeps the rules of `transport` (tests/backends/test_transports.py): an idle connection the
 server closed is never reused, nor one idle past `idle_expiry`; a request is never sent
 twice (a reused connection that dies with the request out is an error: its bytes may have
 reached the upstream); 1xx replies are skipped; headers and decoded bodies are bounded.

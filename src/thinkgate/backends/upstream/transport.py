@@ -1,5 +1,5 @@
 """The upstream HTTP transport, passed in: what a channel needs of an HTTP client, and the
-rules every transport keeps (tests/test_transports.py runs one suite against each).
+rules every transport keeps (tests/backends/test_transports.py runs one suite against each).
 
     Transport.request ─► a `Reply` once its final status and headers are in (1xx skipped)
     Reply.read        ─► the body as it arrives, decoded (bounded), None at its end

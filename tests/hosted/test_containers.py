@@ -1,5 +1,5 @@
 """`/v1/containers` and their files through the openai SDK's own `client.containers.*`, on
-PostgreSQL (SQLite where it cannot start; tests/test_hosted_code_interpreter.py uses
+PostgreSQL (SQLite where it cannot start; tests/hosted/test_hosted_code_interpreter.py uses
 containers on SQLite): create, list (paged), retrieve, delete; upload (multipart, and by
 the id of a /v1/files file), list, retrieve, content, delete. Another user's container is a
 404; an oversize upload is a 413; a container idle past its time reads `expired` (the idle

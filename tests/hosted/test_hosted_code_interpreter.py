@@ -420,7 +420,7 @@ def _ledger(admin: httpx.Client, key_id: str, count: int) -> list[dict[str, Any]
 
 @pytest.fixture(scope="module")
 def agents_code(front: ServerProcess) -> dict[str, dict[str, Any]]:
-    from tests.test_clients import run_client
+    from tests.clients.test_clients import run_client
 
     return run_client(front, "run_agents_code_interpreter.py")
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from tests.hosted.test_hosted_web_search import SOURCES, _ledger, _search_events, _stats, _streamed
 from tests.support.checks import check_stream_grammar
 from tests.support.config import channel, write_config
 from tests.support.gateway_support import admin_http
 from tests.support.server import ManagedProcess, ServerProcess, make_client
 from tests.support.upstreams import serve_module
-from tests.test_hosted_web_search import SOURCES, _ledger, _search_events, _stats, _streamed
 
 TOOL = {"type": "web_search", "search_context_size": "low", "user_location": None}
 

@@ -1,5 +1,5 @@
 """A channel on each transport, end to end: the real server, a stand-in upstream, the SDK
-(the transports' own rules are tests/test_transports.py)."""
+(the transports' own rules are tests/backends/test_transports.py)."""
 
 from __future__ import annotations
 

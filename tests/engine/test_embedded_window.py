@@ -3,7 +3,7 @@
 SmolLM2 was trained on 8,192 positions; the default window is 16,384: a prompt that fits
 the trained window (with its planned output) is read as trained, a longer one by a
 second llama context with RoPE stretched by YaRN; reasoning budgets stay a share of the
-trained window. Codex on the embedded default: tests/test_codex_embedded.py.
+trained window. Codex on the embedded default: tests/clients/test_codex_embedded.py.
 """
 
 from __future__ import annotations

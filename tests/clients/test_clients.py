@@ -27,9 +27,9 @@ import pytest
 
 from tests.support.server import ADMIN_KEY, ServerProcess
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ROOT / ".clients"
-SCRIPTS = Path(__file__).resolve().parent / "clients"
+SCRIPTS = Path(__file__).resolve().parent
 SCRIPT_TIMEOUT = 540  # seconds for all of one client's paths (a minute or so on 2 idle cores)
 
 Results = dict[str, dict[str, Any]]

@@ -1,6 +1,6 @@
 """Codex's session headers (an allow-list) and upstream-sealed reasoning sent back.
 
-End to end, through a real Responses-native channel: tests/test_codex_upstreams.py.
+End to end, through a real Responses-native channel: tests/clients/test_codex_upstreams.py.
 """
 
 from __future__ import annotations

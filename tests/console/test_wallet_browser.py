@@ -12,10 +12,10 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.console.test_console_browser import CHROMIUM, LAUNCH_ARGS, _page, _shoot, _sign_in
 from tests.support.billing_support import SMALL, admin, billing_config, codes, member_with_key
 from tests.support.console_support import ADMIN_PASSWORD
 from tests.support.server import ServerProcess, make_client
-from tests.test_console_browser import CHROMIUM, LAUNCH_ARGS, _page, _shoot, _sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 

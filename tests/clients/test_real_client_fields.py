@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from tests.support.checks import check_stream_grammar
 from tests.support.owners import other_user_client
 from tests.support.server import ServerProcess
-from tests.test_tools import without_parsed
+from tests.tools.test_tools import without_parsed
 
 MODEL = "gpt-5.1"
 LOOKUP = {

@@ -1,4 +1,4 @@
-"""What the real clients of tests/test_clients.py found, pinned down one by one
+"""What the real clients of tests/clients/test_clients.py found, pinned down one by one
 (docs/clients.md lists them with the client that sends each).
 
 - A named `tool_choice` forces exactly one call, as OpenAI documents ("Forced Function:
@@ -6,7 +6,7 @@
   SDK's Responses model sends `parallel_tool_calls: true` with a forced tool; the embedded
   model, allowed up to eight calls, repeated the call until `max_output_tokens` cut the
   response short, which the SDK reports as a failed run. `required` still allows several
-  calls (tests/test_tools.py).
+  calls (tests/tools/test_tools.py).
 - An assistant chat message sent back as thinkgate returned it, `annotations: []`
   included: openai-node's documented tool loop does exactly that.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import httpx
 from openai import OpenAI
 
-from tests.test_tools import TWO_CITIES, WEATHER, calls_of, create
+from tests.tools.test_tools import TWO_CITIES, WEATHER, calls_of, create
 
 MODEL = "gpt-5.1"
 

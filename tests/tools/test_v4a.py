@@ -16,7 +16,7 @@ from thinkgate.tools import Workspace, apply_operation, apply_patch, write_patch
 from thinkgate.tools.seek import apply_chunks
 from thinkgate.tools.v4a import AddFile, DeleteFile, UpdateFile, parse_patch, parse_update_diff
 
-CORPUS = Path(__file__).parent / "v4a_corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "v4a_corpus"
 CASES = sorted(CORPUS.glob("*.json"))
 
 

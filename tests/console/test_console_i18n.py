@@ -29,7 +29,7 @@ from tests.support.console_support import (
 )
 from tests.support.server import ServerProcess, make_client
 
-CONSOLE = Path(__file__).resolve().parent.parent / "src" / "thinkgate" / "console"
+CONSOLE = Path(__file__).resolve().parents[2] / "src" / "thinkgate" / "console"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 
 

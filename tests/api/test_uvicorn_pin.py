@@ -28,7 +28,7 @@ TESTED = ".".join(map(str, TESTED_UVICORN))
 
 
 def test_the_pin_is_the_tested_series_and_the_installed_uvicorn_passes() -> None:
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     pins = [Requirement(line) for line in pyproject["project"]["dependencies"]]
     pin = next(requirement for requirement in pins if requirement.name == "uvicorn")
     assert f"{TESTED}.0" in pin.specifier and f"{TESTED}.99" in pin.specifier

@@ -16,13 +16,13 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import Response
 
+from tests.clients.test_clients import run_client, verdict
 from tests.support.checks import check_stream_grammar
 from tests.support.config import channel, server_config
 from tests.support.gateway_support import Gateway, admin_http
 from tests.support.retrieval_support import CORPUS, make_store
 from tests.support.server import ServerProcess, make_client
 from tests.support.upstreams import UpstreamProcess
-from tests.test_clients import run_client, verdict
 
 RESULTS = "file_search_call.results"
 SCRIPTED = "scripted-reader"

@@ -542,7 +542,7 @@ def test_the_budget_reserves_the_worst_case_of_the_calls(front: ServerProcess) -
 
 @pytest.fixture(scope="module")
 def agents_web_search(front: ServerProcess) -> dict[str, dict[str, Any]]:
-    from tests.test_clients import run_client
+    from tests.clients.test_clients import run_client
 
     return run_client(front, "run_agents_web_search.py")
 

@@ -28,7 +28,7 @@ from tests.support.upstreams import serve_module
 STREAM_EVENT: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent)
 TOKEN = "mcp-secret-token"  # tests/support/mcp_standin.py's
 OPS_ENV = "OPS_MCP_AUTH"
-CLIENTS = Path(__file__).resolve().parent.parent / ".clients" / "py"
+CLIENTS = Path(__file__).resolve().parents[2] / ".clients" / "py"
 
 
 @pytest.fixture(scope="module")
@@ -358,7 +358,7 @@ def agents_mcp(front: ServerProcess, standin: ManagedProcess) -> dict[str, Any]:
     env |= {"THINKGATE_BASE_URL": f"{front.base_url}/v1", "THINKGATE_API_KEY": ADMIN_KEY}
     env |= {"THINKGATE_MODEL": "mcp-responses", "MCP_TOKEN": TOKEN}
     env |= {"MCP_URL": f"{standin.base_url}/mcp/"}
-    script = Path(__file__).parent / "clients" / "run_agents_mcp.py"
+    script = Path(__file__).resolve().parents[1] / "clients" / "run_agents_mcp.py"
     done = subprocess.run(
         [str(python), str(script)],
         env=env,

@@ -23,7 +23,7 @@ from thinkgate.backends.tool_decision import (
 )
 
 MODEL = "gpt-5.1"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "tool-decisions.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "tool-decisions.md"
 # What the OpenAI Agents SDK sends for `@function_tool def add(a: int, b: int) -> int`.
 ADD_SCHEMA = {
     "type": "object",

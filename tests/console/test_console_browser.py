@@ -29,7 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 # docs/screenshots/ is rewritten only on request (THINKGATE_UPDATE_SCREENSHOTS=1): a plain
 # test run would otherwise leave the tracked images modified every time
 SHOTS = (
-    Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     if os.environ.get("THINKGATE_UPDATE_SCREENSHOTS") == "1"
     else Path(tempfile.gettempdir()) / "thinkgate-screenshots"
 )
