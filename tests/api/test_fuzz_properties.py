@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
-from thinkgate.api.sse import DONE_FRAME, ChatFraming, frame
-from thinkgate.api.sse_batch import coalesced
+from thinkgate.api.sse import DONE_FRAME, ChatFraming, frame, sse_response
 from thinkgate.backends.upstream.chat_wire import chat_messages
 from thinkgate.backends.upstream.sse_reader import SSEDecoder as UpstreamSSEDecoder
 from thinkgate.engine.chat_request import chat_call_from_body
@@ -90,12 +89,25 @@ def test_chat_stream_is_chunks_then_done_or_an_error_last(
     sent = [*chunks, {"error": {"message": "boom"}}] if fail else chunks
 
     async def collect() -> bytes:
+        """The real SSE writer (`sse_response`), one chunk per batch, its body kept."""
+
         async def source():  # type: ignore[no-untyped-def]
             for chunk in sent:
-                yield chunk
+                yield [chunk]
 
-        framing = ChatFraming()
-        return b"".join([part async for part, _ in coalesced(source(), framing.frame, framing.end)])
+        body: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+
+        response = sse_response(source(), framing=ChatFraming())
+        await response({"type": "http", "extensions": {}}, receive, send)
+        return b"".join(body)
 
     body = anyio.run(collect)
     events = _decode(body)

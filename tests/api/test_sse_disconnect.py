@@ -8,7 +8,7 @@ write under our protocol.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -32,11 +32,11 @@ class _Stream:
         self.producer_closed = asyncio.Event()
         self.settled = asyncio.Event()
 
-    async def frames(self) -> AsyncIterator[bytes]:
+    async def frames(self) -> AsyncGenerator[list[bytes], None]:
         try:
-            yield b"data: first\n\n"
+            yield [b"data: first\n\n"]  # a batch: the frames of one read
             await asyncio.sleep(3600)
-            yield b"data: never\n\n"
+            yield [b"data: never\n\n"]
         finally:
             self.producer_closed.set()
 

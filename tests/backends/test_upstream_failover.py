@@ -22,15 +22,6 @@ from tests.support.config import channel, server_config
 from tests.support.server import ADMIN_KEY, ServerProcess, make_client
 from tests.support.standin_upstream import TEXT
 from tests.support.upstreams import UpstreamProcess, start_standin
-from thinkgate.backends.upstream.dialects import joined_text
-from thinkgate.core.deltas import (
-    Delta,
-    FinishDelta,
-    PromptDelta,
-    ReasoningDelta,
-    TextDelta,
-    TokenLogprob,
-)
 
 ANSWER = "Hello from the stand-in."
 
@@ -316,26 +307,6 @@ def test_every_text_piece_streams_as_its_own_delta(api: OpenAI, front: ServerPro
     assert deltas == TEXT
     whole = api.responses.create(model="thinks", input="hi", max_output_tokens=64)
     assert whole.output_text == "".join(TEXT) == ANSWER
-
-
-def test_text_pieces_of_one_read_join_for_a_whole_answer() -> None:
-    pieces: list[Delta] = [
-        PromptDelta(5),
-        TextDelta("a", (TokenLogprob("a", -0.1, [97]),)),
-        TextDelta("b", (TokenLogprob("b", -0.2, [98]),)),
-        ReasoningDelta("hm"),
-        TextDelta("c"),
-        TextDelta("d"),
-        FinishDelta("stop", 4),
-    ]
-    assert joined_text(pieces) == [
-        PromptDelta(5),
-        TextDelta("ab", (TokenLogprob("a", -0.1, [97]), TokenLogprob("b", -0.2, [98]))),
-        ReasoningDelta("hm"),
-        TextDelta("cd"),
-        FinishDelta("stop", 4),
-    ]
-    assert joined_text([TextDelta("x")]) == [TextDelta("x")]
 
 
 def test_tool_calls_come_back(api: OpenAI, front: ServerProcess) -> None:

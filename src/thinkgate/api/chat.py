@@ -24,6 +24,6 @@ async def create_chat_completion(request: Request) -> Response:
     run = await ChatRun.start(caller.services.pipeline, call, caller.account)
     if call.stream:
         return sse_response(
-            run.chunks(), on_close=run.aclose, framing=ChatFraming(), with_first_batch=True
+            run.batches(), on_close=run.aclose, framing=ChatFraming(), with_first_batch=True
         )
     return JSONResponse(await run.completion())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -55,7 +55,7 @@ async def create_response(request: Request) -> Response:
         gateway_headers(request.scope)[TURN_STATE] = turn_state
     if body.stream:
         return sse_response(
-            run.events(), on_close=run.aclose, framing=EventFraming(), with_first_batch=True
+            run.batches(), on_close=run.aclose, framing=EventFraming(), with_first_batch=True
         )
     response = await run.collect()
     status = 500 if response["status"] == "failed" else 200
@@ -142,24 +142,21 @@ async def _stored(services: ServicesDep, response_id: str, owner: str) -> dict[s
 
 async def _live_or_stored(
     services: ServicesDep, response: dict[str, Any], starting_after: int
-) -> AsyncIterator[dict[str, Any]]:
-    """A running background job's events (then live ones, on whichever replica it runs),
-    its stored events once it has finished, or, for a foreground response, the response
-    told again."""
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """A running background job's events (then live ones, on whichever replica it runs,
+    each as it comes), its stored events once it has finished, or, for a foreground
+    response, the response told again (what is stored: one batch)."""
     live = services.jobs.follow(response, starting_after)
     if live is not None:
         async for event in live:
-            yield event
+            yield [event]
         return
     if response.get("background"):
         stored = await services.response_events.after(response["id"], -1)
         if stored:  # none only if the process died before its first batch was written
-            for event in stored:
-                if event["sequence_number"] > starting_after:
-                    yield event
+            yield [event for event in stored if event["sequence_number"] > starting_after]
             return
-    async for event in replay_events(response, starting_after=starting_after):
-        yield event
+    yield [event async for event in replay_events(response, starting_after=starting_after)]
 
 
 def _not_found(response_id: str) -> NotFoundError:

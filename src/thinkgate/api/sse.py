@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -13,10 +13,13 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from thinkgate.api.http_protocol import DISCONNECT_EXTENSION, DisconnectSignal
-from thinkgate.api.sse_batch import coalesced
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DONE_FRAME = b"data: [DONE]\n\n"
+# Events after which a Responses stream has nothing more to say.
+_TERMINAL_EVENTS = frozenset(
+    {"response.completed", "response.failed", "response.incomplete", "response.cancelled"}
+)
 
 
 def frame(event: dict[str, Any], *, named: bool = True) -> bytes:
@@ -39,12 +42,20 @@ class Framing:
     def end(self) -> bytes:
         return b""
 
+    def ends_with(self, item: Any) -> bool:
+        """Whether nothing can follow `item` (it is the stream's last word): its batch then
+        leaves with the body's end in one write."""
+        return False
+
 
 class EventFraming(Framing):
     """Responses events: `event:` + `data:` lines each."""
 
     def frame(self, item: Any) -> bytes:
         return frame(item)
+
+    def ends_with(self, item: Any) -> bool:
+        return item.get("type") in _TERMINAL_EVENTS
 
 
 class ChatFraming(Framing):
@@ -62,13 +73,16 @@ class ChatFraming(Framing):
         self._failed = "error" in item
         return frame(item, named=False)
 
+    def ends_with(self, item: Any) -> bool:
+        return isinstance(item, dict) and "error" in item
+
     def end(self) -> bytes:
         return b"" if self._failed else DONE_FRAME
 
 
 class _SettlingStreamingResponse(Response):
-    """Frames ready together are written together (`sse_batch`, the last batch with the
-    body's end), and `on_close` runs however the response ends, even when the client left
+    """Each batch of items is written in one body message (a batch is what the backend
+    read at once), and `on_close` runs however the response ends, even when the client left
     before the body was first read: an unstarted generator's `finally` never runs, so the
     run it would have settled (usage, bill, store) must be closed from here, after its
     items are.
@@ -80,12 +94,13 @@ class _SettlingStreamingResponse(Response):
 
     def __init__(
         self,
-        items: AsyncIterator[Any],
+        batches: AsyncGenerator[Sequence[Any], None],
         framing: Framing,
         on_close: Callable[[], Awaitable[None]] | None,
         with_first_batch: bool,
     ) -> None:
-        self._frames = coalesced(items, framing.frame, framing.end)
+        self._batches = batches
+        self._framing = framing
         self._on_close = on_close
         self._with_first_batch = with_first_batch
         self.status_code = 200
@@ -121,13 +136,28 @@ class _SettlingStreamingResponse(Response):
             started = not self._with_first_batch
             if started:
                 await send(self._start())
-            async for batch, last in self._frames:
+            framing, last = self._framing, False
+            async for batch in self._batches:
+                if not batch or last:  # nothing follows a last word (its stream just ends)
+                    continue
+                body = b"".join([framing.frame(item) for item in batch])
+                last = framing.ends_with(batch[-1])
+                if last:
+                    body += framing.end()
                 if not started:  # the headers leave with the first batch (api.http_protocol)
                     started = True
                     await send(self._start())
                 sending = not last  # a disconnect once the end is out is no news
-                await send({"type": "http.response.body", "body": batch, "more_body": not last})
+                await send({"type": "http.response.body", "body": body, "more_body": not last})
             ended = True
+            if not last:  # the items ran out without a last word: the body's end alone
+                sending = False
+                if not started:
+                    started = True
+                    await send(self._start())
+                await send(
+                    {"type": "http.response.body", "body": framing.end(), "more_body": False}
+                )
         except asyncio.CancelledError:
             if not gone:
                 raise
@@ -142,7 +172,7 @@ class _SettlingStreamingResponse(Response):
             else:
                 with anyio.CancelScope(shield=True):
                     try:
-                        await self._frames.aclose()
+                        await self._batches.aclose()
                     finally:  # the run is settled even if its source failed to close
                         if self._on_close is not None:
                             await self._on_close()
@@ -162,16 +192,17 @@ async def _disconnect(receive: Receive) -> None:
 
 
 def sse_response(
-    items: AsyncIterator[Any],
+    batches: AsyncGenerator[Sequence[Any], None],
     on_close: Callable[[], Awaitable[None]] | None = None,
     *,
     framing: Framing | None = None,
     with_first_batch: bool = False,
 ) -> Response:
-    """`items` framed by `framing` (default: they are frames already). Closing the body
-    (client gone) closes `items`, which cancels a generation behind them.
+    """`batches` of items framed by `framing` (default: they are frames already), a batch
+    per write. Closing the body (client gone) closes `batches`, which cancels a generation
+    behind them.
 
     `with_first_batch`: the headers wait for the first frames and leave with them (one
     write) — for a live generation, whose first frames exist at once; a stream that may
     wait long for its first event (following a background job) sends its headers first."""
-    return _SettlingStreamingResponse(items, framing or Framing(), on_close, with_first_batch)
+    return _SettlingStreamingResponse(batches, framing or Framing(), on_close, with_first_batch)

@@ -78,7 +78,7 @@ async def playground_stream(
     account = services.gateway.account(key, "responses")
     attach_account(request.scope, account)
     run = await services.pipeline.start(canonical, account)
-    return sse_response(run.events(), on_close=run.aclose, framing=EventFraming())
+    return sse_response(run.batches(), on_close=run.aclose, framing=EventFraming())
 
 
 def _responses_body(asked: PlaygroundRequest) -> dict[str, Any]:

@@ -59,9 +59,6 @@ class GenerationPlan:
     max_output_tokens: int | None = None
     reasoning_budget: int = 0
     meter: UsageMeter = field(default_factory=UsageMeter)
-    # Nobody reads the answer as it comes (the client asked for it whole): a backend may
-    # hand over the text it has at once as one Delta instead of a Delta per token.
-    whole_answer: bool = False
 
 
 Batches = AsyncGenerator[Sequence[Delta], None]  # a stream: one batch of Deltas per read

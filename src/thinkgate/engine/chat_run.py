@@ -8,7 +8,7 @@ mid-stream stops the current choice and never starts the rest.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -60,27 +60,28 @@ class ChatRun:
                 raise _error_from_payload(choice.error)
         return completion_object(self._header, self._assemblers)
 
-    def chunks(self) -> AsyncGenerator[Chunk, None]:
-        """Every chunk in order; closing this generator cancels the choice in progress."""
+    def batches(self) -> AsyncGenerator[Sequence[Chunk], None]:
+        """Every chunk in order, one list per read of the backend; closing this generator
+        cancels the choice in progress."""
         if self._call.n == 1 and not self._call.include_usage:
             run, _ = self._started[0]
-            return run.events()  # one choice and nothing after it: its events are the chunks
-        return self._every_chunk()
+            return run.batches()  # one choice and nothing after it: its events are the chunks
+        return self._every_batch()
 
-    async def _every_chunk(self) -> AsyncGenerator[Chunk, None]:
+    async def _every_batch(self) -> AsyncGenerator[Sequence[Chunk], None]:
         for index in range(self._call.n):
             try:
                 run, choice = await self._run(index)
             except ThinkgateError as error:
-                yield {"error": error.to_payload()}  # the SDK raises on it: the stream ends
+                yield [{"error": error.to_payload()}]  # the SDK raises on it: the stream ends
                 return
-            async with aclosing(run.events()) as events:
-                async for chunk in events:
-                    yield chunk
+            async with aclosing(run.batches()) as batches:
+                async for batch in batches:
+                    yield batch
             if choice.error is not None:
                 return
         if self._call.include_usage:
-            yield choice.usage_chunk(chat_usage(self._assemblers))
+            yield [choice.usage_chunk(chat_usage(self._assemblers))]
 
     async def aclose(self) -> None:
         """Settle every choice started, streamed or not (the client may be gone): chunks

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
@@ -117,30 +118,30 @@ class ResponseRun(Generic[E]):
         """The upstream's `x-codex-turn-state` reply header, known once the run started."""
         return self._meter.turn_state
 
-    async def events(self) -> AsyncGenerator[E, None]:
-        """Every stream event in order; the response is stored before its terminal event."""
+    async def batches(self) -> AsyncGenerator[Sequence[E], None]:
+        """Every stream event in order, one list per read of the backend (the opening
+        events first, on their own: they need not wait for the model); the response is
+        stored before its terminal event."""
         try:
-            for event in self._assembler.start():
-                yield event
+            yield self._assembler.start()
             assembler = self._assembler
             async for deltas in self._deltas:
+                events: list[E] = []
                 for delta in deltas:
-                    batch = assembler.feed(delta)
+                    events += assembler.feed(delta)
                     if assembler.finished:
                         if assembler.awaits_settling:
                             await self._settle()
                         else:
                             self._begin_settling()
-                    for event in batch:
-                        yield event
+                if events:
+                    yield events
             self._drained = True
         except ThinkgateError as error:
-            async for event in self._fail(error):
-                yield event
+            yield await self._fail(error)
         except Exception:
             log.exception("generation failed")
-            async for event in self._fail(ServerError(SERVER_ERROR_MESSAGE)):
-                yield event
+            yield await self._fail(ServerError(SERVER_ERROR_MESSAGE))
         finally:
             # drained and settled (or settling, left to the owner's `aclose`): nothing is
             # left here to wait for, or to shield
@@ -152,19 +153,25 @@ class ResponseRun(Generic[E]):
     def _settled(self) -> bool:
         return self._settling is not None and self._settling.done()  # begun only once finished
 
+    async def events(self) -> AsyncGenerator[E, None]:
+        """`batches`, one event at a time (a background job, WebSocket mode)."""
+        async with aclosing(self.batches()) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
     async def collect(self) -> ResponseDict:
         """The non-streaming path: the same events, drained, and the run settled."""
-        async for _ in self.events():
+        async for _ in self.batches():
             pass
         if not self._settled:
             await self.aclose()
         return self._assembler.response
 
-    async def _fail(self, error: ThinkgateError) -> AsyncIterator[E]:
+    async def _fail(self, error: ThinkgateError) -> Sequence[E]:
         batch = self._assembler.fail(error)
         await self._settle()
-        for event in batch:
-            yield event
+        return batch
 
     async def aclose(self) -> None:
         """Settle a run whatever became of its events (never read: the client left before

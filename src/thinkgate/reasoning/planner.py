@@ -58,11 +58,7 @@ class ReasoningPlanner:
         default = capabilities.default_max_output_tokens
         if cap is None and default is not None:  # the model's default caps the answer
             cap = default + budget  # and thinking keeps its own budget on top
-        return GenerationPlan(
-            max_output_tokens=cap,
-            reasoning_budget=budget,
-            whole_answer=not request.streamed,
-        )
+        return GenerationPlan(max_output_tokens=cap, reasoning_budget=budget)
 
     async def prepare(
         self,

@@ -24,7 +24,7 @@ import orjson
 from thinkgate.backends.upstream.affinity import affinity_of, replayable
 from thinkgate.backends.upstream.channel import Channel, UpstreamStream
 from thinkgate.backends.upstream.chat_wire import chat_body
-from thinkgate.backends.upstream.dialects import dialect_for, joined_text
+from thinkgate.backends.upstream.dialects import dialect_for
 from thinkgate.backends.upstream.failure import UpstreamFailure, exhausted
 from thinkgate.backends.upstream.responses_wire import responses_body
 from thinkgate.backends.upstream.routing import Route, candidates
@@ -188,11 +188,10 @@ class _Prepared:
         tier = TierChoice(request.service_tier, sent)
         dialect = dialect_for(config.kind, route.channel.name, plan.meter, tier)
         try:
-            joined = plan.whole_answer
             async for events in stream.batches():
                 deltas = dialect.feed(events)
                 if deltas:
-                    yield joined_text(deltas) if joined else deltas
+                    yield deltas
                 if dialect.failure is not None:
                     raise dialect.failure
                 if dialect.done:

@@ -15,7 +15,7 @@ from thinkgate.backends.upstream.failure import UpstreamFailure
 from thinkgate.backends.upstream.responses_wire import ResponsesStreamTranslator
 from thinkgate.backends.upstream.service_tiers import TierChoice
 from thinkgate.core.backend import UsageMeter
-from thinkgate.core.deltas import Delta, TextDelta
+from thinkgate.core.deltas import Delta
 
 Event = dict[str, Any]
 
@@ -81,31 +81,6 @@ class ResponsesDialect:
         if not self.done:
             raise UpstreamFailure(self._channel, "cut", "the stream ended before the response did")
         return []
-
-
-def joined_text(deltas: list[Delta]) -> list[Delta]:
-    """Consecutive text Deltas of one read as one (their logprobs in order): for an answer
-    read whole, the same text through the pipeline as a few Deltas instead of one per token."""
-    joined: list[Delta] = []
-    pieces: list[TextDelta] = []
-    for delta in deltas:
-        if isinstance(delta, TextDelta):
-            pieces.append(delta)
-            continue
-        if pieces:
-            joined.append(_one_text(pieces))
-            pieces = []
-        joined.append(delta)
-    if pieces:
-        joined.append(_one_text(pieces))
-    return joined
-
-
-def _one_text(pieces: list[TextDelta]) -> TextDelta:
-    if len(pieces) == 1:
-        return pieces[0]
-    logprobs = tuple(logprob for piece in pieces for logprob in piece.logprobs)
-    return TextDelta("".join(piece.text for piece in pieces), logprobs)
 
 
 def dialect_for(
