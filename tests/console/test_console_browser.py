@@ -14,47 +14,23 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import openai
 import pytest
 
+from tests.support.console_browser_support import chromium, shoot
 from tests.support.console_support import ADMIN_PASSWORD, ASK, add_key, add_user, console_server
 from tests.support.server import ServerProcess, make_client
 
-CHROMIUM = Path("/usr/bin/chromium")
-# docs/screenshots/ is rewritten only on request (THINKGATE_UPDATE_SCREENSHOTS=1): a plain
-# test run would otherwise leave the tracked images modified every time
-SHOTS = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("THINKGATE_UPDATE_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "thinkgate-screenshots"
-)
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed (scripts/test-browser.sh could not install it)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +53,9 @@ def _sign_in(page, server: ServerProcess, login: str, password: str, shot: bool 
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", password)
     if shot:
-        _shoot(page, "login")
+        shoot(page, "login")
     page.click("button[type=submit]")
     page.wait_for_url("**/console/dashboard")
-
-
-def _shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _clipboard(page) -> str:  # type: ignore[no-untyped-def]
@@ -104,7 +75,7 @@ def test_token_journey_docs_curl_sdk_usage_revoke(browser: object, server: Serve
     page.click("[data-copy-target=new-key-secret]")
     page.wait_for_selector("[data-copy-target=new-key-secret]:has-text('Copied')")
     assert _clipboard(page) == secret
-    _shoot(page, "tokens")
+    shoot(page, "tokens")
 
     page.goto(f"{server.base_url}/console/docs")
     page.click("#responses-curl button.copy")
@@ -113,7 +84,7 @@ def test_token_journey_docs_curl_sdk_usage_revoke(browser: object, server: Serve
         f"curl {server.base_url}/v1/responses"
     )
     assert "$THINKGATE_API_KEY" in curl and secret not in curl
-    _shoot(page, "api-docs")
+    shoot(page, "api-docs")
     env = {**os.environ, "THINKGATE_API_KEY": secret}
     ran = subprocess.run(
         ["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=120, check=True
@@ -129,12 +100,12 @@ def test_token_journey_docs_curl_sdk_usage_revoke(browser: object, server: Serve
         row = page.locator(f"tr[data-request-id='{request_id}']")
         assert row.count() == 1
         assert Decimal(row.locator("td.cost").inner_text()) > 0
-    _shoot(page, "usage")
+    shoot(page, "usage")
     page.goto(f"{server.base_url}/console/dashboard")
     assert page.inner_text("[data-testid=spend-1]") not in ("$0", "$0.00")  # today's spend
     drawn = "[Chart.getChart('chart-days'), Chart.getChart('chart-models')].every(Boolean)"
     assert page.evaluate(drawn)  # Chart.js, served from /console/static/vendor
-    _shoot(page, "dashboard")
+    shoot(page, "dashboard")
 
     page.goto(f"{server.base_url}/console/keys")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -162,7 +133,7 @@ def test_playground_streams_with_reasoning_and_cost(browser: object, server: Ser
     assert page.inner_text("#pg-output").strip()
     assert " out" in page.inner_text("#pg-tokens")
     assert Decimal(page.inner_text("#pg-cost")) > 0
-    _shoot(page, "playground")
+    shoot(page, "playground")
     page.goto(f"{server.base_url}/console/usage")  # billed to the user's playground key
     assert page.locator("tr[data-request-id]").count() == 1
     page.context.close()
@@ -187,7 +158,7 @@ def test_script_in_names_is_inert_and_members_stay_out(
     assert page.locator("a.key-name").first.inner_text() == EVIL  # shown as text
     assert page.goto(f"{server.base_url}/console/keys/{other_key}").status == 404  # type: ignore[union-attr]
     assert page.goto(f"{server.base_url}/console/admin").status == 403  # type: ignore[union-attr]
-    _shoot(page, "forbidden")
+    shoot(page, "forbidden")
     page.context.close()
 
     page = _page(browser, server)
@@ -197,8 +168,8 @@ def test_script_in_names_is_inert_and_members_stay_out(
     assert page.locator("td.user-name", has_text="window.__pwned").inner_text() == EVIL
     heidi = page.locator("tr", has_text="heidi")
     assert heidi.locator("td.active-keys").inner_text() == "1"
-    _shoot(page, "admin")
+    shoot(page, "admin")
     page.goto(f"{server.base_url}/docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)  # rendered from local assets
-    _shoot(page, "openapi-explorer")
+    shoot(page, "openapi-explorer")
     page.context.close()
