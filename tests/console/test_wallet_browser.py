@@ -12,8 +12,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.console.test_console_browser import CHROMIUM, LAUNCH_ARGS, _page, _shoot, _sign_in
+from tests.console.test_console_browser import _page, _sign_in
 from tests.support.billing_support import SMALL, admin, billing_config, codes, member_with_key
+from tests.support.console_browser_support import CHROMIUM, LAUNCH_ARGS
+from tests.support.console_browser_support import shoot as _shoot
 from tests.support.console_support import ADMIN_PASSWORD
 from tests.support.server import ServerProcess, make_client
 
