@@ -23,7 +23,7 @@ from bench.tool_decision_prompts import TOOLS
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.local import LocalBackend
 from thinkgate.backends.tool_decision import (
-    CALIBRATED_MARGIN,
+    DecisionRule,
     argument_heads,
     measure,
     neutral_items,
@@ -92,7 +92,7 @@ def timed(
         "relevance": round(scores.relevance, 2),
         "grounding": round(scores.grounding, 2),
         "argument": scores.argument,
-        "calls": scores.score() >= CALIBRATED_MARGIN,
+        "calls": DecisionRule().calls(scores),
     }
 
 

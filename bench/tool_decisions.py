@@ -39,24 +39,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import itertools
 import json
+import math
 import re
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
+from bench.tool_decision_fit import (
+    Row,
+    calibrate,
+    combined,
+    cross_validation,
+    features,
+    fit_rule,
+    linear_rule,
+    right_decisions,
+)
 from bench.tool_decision_prompts import TOOLS, Case, cases
-from thinkgate.backends import tool_decision
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.local import LocalBackend
-from thinkgate.backends.tool_decision import argument_heads, measure, neutral_items
+from thinkgate.backends.tool_decision import (
+    DecisionRule,
+    argument_heads,
+    measure,
+    neutral_items,
+)
 from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
 from thinkgate.core.backend import GenerationPlan
 from thinkgate.core.backend import generation as core_generation
@@ -93,9 +105,6 @@ def request_of(case: Case) -> CanonicalRequest:
         "temperature": 0,
     }
     return canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
-
-
-Row = tuple[tuple[float, float], bool, dict[str, Any]]  # (relevance, grounding), applies, detail
 
 
 def calibration_scores(backend: LocalBackend, part: list[Case]) -> list[Row]:
@@ -137,94 +146,15 @@ def calibration_scores(backend: LocalBackend, part: list[Case]) -> list[Row]:
     return rows
 
 
-def fit_weight(rows: list[Row]) -> float:
-    """Grounding's weight against relevance: the ratio of their coefficients in a logistic
-    regression (standardised, lightly L2-regularised, plain gradient descent) of "a tool
-    applies" on the two. 0 when the fit gives relevance no positive weight."""
-    x = np.array([measures for measures, _, _ in rows], dtype=np.float64)
-    y = np.array([applies for _, applies, _ in rows], dtype=np.float64)
-    mean, spread = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = (x - mean) / spread
-    w, b = np.zeros(2), 0.0
-    for _ in range(3000):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-        w -= 0.5 * (z.T @ (p - y) + 0.1 * w) / len(y)
-        b -= 0.5 * float((p - y).mean())
-    relevance, grounding = w / spread
-    return round(float(grounding / relevance), 4) if relevance > 0 else 0.0
-
-
-def combined(rows: list[Row], weight: float) -> list[tuple[float, bool]]:
-    return [(r + weight * g, applies) for (r, g), applies, _ in rows]
-
-
-def fit(rows: list[Row]) -> tuple[float, float, int]:
-    """(weight, margin, right decisions on `rows`)."""
-    weight = fit_weight(rows)
-    margin, right = calibrate(combined(rows, weight))
-    return weight, margin, right
-
-
-def cross_validation(rows: list[Row], folds: int = 10, shuffles: int = 5) -> dict[str, Any]:
-    """Right decisions on each held-out tenth of the calibration half, weight and margin
-    fitted on the rest; and the same for relevance alone (the previous rule)."""
-    found: dict[str, list[float]] = {"relevance_and_grounding": [], "relevance_only": []}
-    for seed in range(shuffles):
-        order = np.random.default_rng(seed).permutation(len(rows))
-        for fold in range(folds):
-            inside = set(order[fold::folds].tolist())
-            train = [row for k, row in enumerate(rows) if k not in inside]
-            held = [row for k, row in enumerate(rows) if k in inside]
-            weight, margin, _ = fit(train)
-            right = sum((s >= margin) == a for s, a in combined(held, weight))
-            found["relevance_and_grounding"].append(right / len(held))
-            alone, _ = calibrate(combined(train, 0.0))
-            right = sum((s >= alone) == a for s, a in combined(held, 0.0))
-            found["relevance_only"].append(right / len(held))
-    return {
-        rule: {
-            "mean": round(float(np.mean(v)), 3),
-            "std": round(float(np.std(v)), 3),
-            "min": round(min(v), 3),
-            "max": round(max(v), 3),
-        }
-        for rule, v in found.items()
-    }
-
-
-def features(rows: list[Row]) -> dict[str, int]:
-    """Right decisions on the calibration half of each part of the score alone, at its best
-    threshold there: the opening (`<tool_call>\\n{"name": "`) raw and against the neutral
-    prompt, the likeliest tool name's part (given the opening) and its contrast."""
-
-    def name(detail: dict[str, Any], side: str) -> dict[str, float]:
-        part = detail[side]
-        return {t: v - part["opening"] for t, v in part["tools"].items()}
-
-    parts: dict[str, Callable[[dict[str, Any]], float]] = {
-        "opening": lambda d: d["real"]["opening"],
-        "opening_contrast": lambda d: d["real"]["opening"] - d["neutral"]["opening"],
-        "name": lambda d: max(name(d, "real").values()),
-        "name_contrast": lambda d: max(
-            name(d, "real")[t] - name(d, "neutral")[t] for t in d["real"]["tools"]
-        ),
-        "relevance": lambda d: d["relevance"],
-        "grounding": lambda d: d["grounding"],
-    }
-    return {key: calibrate([(f(d), a) for _, a, d in rows])[1] for key, f in parts.items()}
-
-
-def fast_outcomes(rows: list[Row], weight: float, margin: float) -> dict[str, Any]:
-    """Both decisions from one scoring pass of the held-out prompts (`--fast`)."""
-    outcomes: dict[str, list[Outcome]] = {"model": [], "calibrated": []}
-    for (relevance, grounding), _, detail in rows:
-        score = relevance + weight * grounding
+def fast_outcomes(rows: list[Row], rules: dict[str, DecisionRule]) -> dict[str, Any]:
+    """The decisions from one scoring pass of the held-out prompts (`--fast`): the model's
+    own first token (`model`) and each rule's."""
+    outcomes: dict[str, list[Outcome]] = {"model": [], **{mode: [] for mode in rules}}
+    for measures, _, detail in rows:
         tools = detail["real"]["tools"]
         likeliest = max(tools, key=lambda t: tools[t])
-        for mode, call in (
-            ("model", detail["real"]["greedy_call"]),
-            ("calibrated", score >= margin),
-        ):
+        decided = {mode: rule.decides(*measures) for mode, rule in rules.items()}
+        for mode, call in (("model", detail["real"]["greedy_call"]), *decided.items()):
             outcomes[mode].append(
                 Outcome(
                     detail["index"],
@@ -235,27 +165,6 @@ def fast_outcomes(rows: list[Row], weight: float, margin: float) -> dict[str, An
                 )
             )
     return {mode: sorted(found, key=lambda o: o.index) for mode, found in outcomes.items()}
-
-
-def calibrate(rows: list[tuple[float, bool]]) -> tuple[float, int]:
-    """The margin with the most right decisions (score >= margin → call): the midpoint of
-    the widest run of equally good thresholds. Returns (margin, right decisions)."""
-    values = sorted({score for score, _ in rows})
-    candidates = [values[0] - 1.0]
-    candidates += [(a + b) / 2 for a, b in itertools.pairwise(values)]
-    candidates.append(values[-1] + 1.0)
-    right = [sum((s >= c) == applies for s, applies in rows) for c in candidates]
-    best = max(right)
-    runs: list[list[float]] = []
-    for index, (candidate, count) in enumerate(zip(candidates, right, strict=True)):
-        if count != best:
-            continue
-        if runs and right[index - 1] == best:
-            runs[-1].append(candidate)
-        else:
-            runs.append([candidate])
-    widest = max(runs, key=lambda run: run[-1] - run[0])
-    return round((widest[0] + widest[-1]) / 2, 3), best
 
 
 async def decide_once(backend: LocalBackend, case: Case) -> Outcome:
@@ -322,17 +231,31 @@ async def run_fast(threads: int, workers: int) -> dict[str, Any]:
     return decisions(rows, test_rows)
 
 
+def fitted_rules(rows: list[Row]) -> tuple[dict[str, DecisionRule], dict[str, Any]]:
+    """The rules fitted on the calibration rows — `calibrated` (the small-talk gate, the
+    default) and `relevance_only` (the default before it) — and what the fit found."""
+    rule, right = fit_rule(rows)
+    alone = linear_rule(0.0, calibrate(combined(rows, 0.0))[0])
+    print(f"calibration: {rule} ({right}/{len(rows)})", file=sys.stderr)
+    found: dict[str, Any] = {"rule": rule_fields(rule), "calibration_right": f"{right}/{len(rows)}"}
+    found["relevance_only_rule"] = rule_fields(alone)
+    found["relevance_only_calibration_right"] = f"{right_decisions(alone, rows)}/{len(rows)}"
+    found["cross_validation"] = cross_validation(rows)
+    found["features"] = features(rows)
+    return {"calibrated": rule, "relevance_only": alone}, found
+
+
+def rule_fields(rule: DecisionRule) -> dict[str, float | str]:
+    return {k: v if math.isfinite(v) else "inf" for k, v in asdict(rule).items()}
+
+
 def decisions(rows: list[Row], test_rows: list[Row]) -> dict[str, Any]:
-    """Weight and margin fitted on the calibration rows; both decisions on the test rows."""
-    weight, margin, right = fit(rows)
-    print(f"calibration: weight {weight} margin {margin} ({right}/{len(rows)})", file=sys.stderr)
-    results: dict[str, Any] = {"mode": "fast", "weight": weight, "margin": margin}
-    results["calibration_right"] = f"{right}/{len(rows)}"
-    results["cross_validation"] = cross_validation(rows)
-    results["features"] = features(rows)
+    """The rules fitted on the calibration rows; every decision read on the test rows."""
+    rules, results = fitted_rules(rows)
+    results = {"mode": "fast", **results}
     results["calibration_cases"] = [detail for _, _, detail in rows]
     results["test_scores"] = [detail for _, _, detail in test_rows]
-    for mode, outcomes in fast_outcomes(test_rows, weight, margin).items():
+    for mode, outcomes in fast_outcomes(test_rows, rules).items():
         results[mode] = summary(outcomes)
         results[f"{mode}_cases"] = [asdict(o) for o in outcomes]
         print(f"{mode}: {results[mode]}", file=sys.stderr)
@@ -376,17 +299,18 @@ async def run(threads: int, workers: int) -> dict[str, Any]:
     else:
         chunks, model_outcomes = await asyncio.gather(asyncio.gather(*jobs), sequential(old, test))
     rows = [row for chunk in chunks for row in chunk]
-    weight, margin, right = fit(rows)
-    print(f"calibration: weight {weight} margin {margin} ({right}/{len(rows)})", file=sys.stderr)
-    results: dict[str, Any] = {"weight": weight, "margin": margin}
-    results["calibration_right"] = f"{right}/{len(rows)}"
-    results["cross_validation"] = cross_validation(rows)
-    results["features"] = features(rows)
-    tool_decision.GROUNDING_WEIGHT = weight  # the engine's default, for this process
+    rules, results = fitted_rules(rows)
     results["calibration_cases"] = [detail for _, _, detail in rows]
+    rule = rules["calibrated"]
     for backend in backends:
         backend._config = config.model_copy(
-            update={"tool_decision": "calibrated", "tool_call_margin": margin}
+            update={
+                "tool_decision": "calibrated",
+                "tool_call_margin": rule.margin,
+                "tool_grounding_weight": rule.weight,
+                "tool_small_talk_relevance": rule.small_talk_relevance,
+                "tool_grounding_floor": rule.grounding_floor,
+            }
         )
     parts = await asyncio.gather(*(sequential(b, test[k::workers]) for k, b in enumerate(backends)))
     new_outcomes = sorted((o for part in parts for o in part), key=lambda o: o.index)
@@ -403,10 +327,17 @@ async def sequential(backend: LocalBackend, part: list[Case]) -> list[Outcome]:
     return [await decide_once(backend, case) for case in part]
 
 
-def write_margin(weight: float, margin: float) -> None:
+def write_rule(rule: DecisionRule) -> None:
+    """The fitted thresholds as the engine's defaults (backends/tool_decision.py)."""
     text = DECISION_MODULE.read_text()
-    text = re.sub(r"(?m)^CALIBRATED_MARGIN = .*$", f"CALIBRATED_MARGIN = {margin}", text)
-    text = re.sub(r"(?m)^GROUNDING_WEIGHT = .*$", f"GROUNDING_WEIGHT = {weight}", text)
+    for name, value in (
+        ("CALIBRATED_MARGIN", rule.margin),
+        ("GROUNDING_WEIGHT", rule.weight),
+        ("SMALL_TALK_RELEVANCE", rule.small_talk_relevance),
+        ("GROUNDING_FLOOR", rule.grounding_floor),
+    ):
+        shown = repr(value) if math.isfinite(value) else 'float("inf")'
+        text = re.sub(rf"(?m)^{name} = .*$", f"{name} = {shown}", text)
     DECISION_MODULE.write_text(text)
 
 
@@ -423,15 +354,12 @@ def main() -> None:
     else:
         results = asyncio.run((run_fast if args.fast else run)(args.threads, args.workers))
     results["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    results["previous_default"] = {
-        "margin": tool_decision.CALIBRATED_MARGIN,
-        "weight": tool_decision.GROUNDING_WEIGHT,
-    }
+    results["previous_default"] = rule_fields(DecisionRule())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1))
     if args.write:
-        write_margin(results["weight"], results["margin"])
-    for mode in ("model", "calibrated"):
+        write_rule(DecisionRule(**{k: float(v) for k, v in results["rule"].items()}))
+    for mode in ("model", "relevance_only", "calibrated"):
         print(f"| {mode} | " + " | ".join(str(v) for v in results[mode].values()) + " |")
 
 

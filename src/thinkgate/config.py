@@ -108,13 +108,16 @@ class LocalModelConfig(BaseModel):
     # The adaptive policy's thresholds (reasoning.policy, docs/reasoning.md), written by
     # `thinkgate eval --calibrate`; unset: the embedded SmolLM2's calibrated defaults.
     adaptive_thresholds: AdaptiveThresholds | None = None
-    # tool_choice "auto": "calibrated" calls a tool when relevance + weight × grounding
-    # (the model's own likelihoods) reaches `tool_call_margin` (None: the calibrated
-    # defaults, as is `tool_grounding_weight`); "model": the model's own first token
-    # decides (docs/tool-decisions.md).
+    # tool_choice "auto": "calibrated" decides from the model's own likelihoods: a message
+    # whose relevance reaches `tool_small_talk_relevance` calls only if its grounding
+    # reaches `tool_grounding_floor`; below, relevance + weight × grounding must reach
+    # `tool_call_margin` (None: the calibrated defaults); "model": the model's own first
+    # token decides (docs/tool-decisions.md).
     tool_decision: Literal["model", "calibrated"] = "calibrated"
     tool_call_margin: float | None = None
     tool_grounding_weight: float | None = None
+    tool_small_talk_relevance: float | None = None
+    tool_grounding_floor: float | None = None
     # "native": the template has `<think>`-style tags; the reply is opened with
     # `think_open`, and at the budget the server writes `think_close` + `think_transition`
     # itself (budget forcing). "scaffold": a prompted Reasoning:/Answer: pass (SmolLM2).

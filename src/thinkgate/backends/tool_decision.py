@@ -19,11 +19,15 @@ and the same tokens are scored after the neutral prompt:
 
 high when the value comes from the user's words ("Oslo", "43"), near 0 when made up.
 
-`relevance + weight * grounding >= margin` → only the call branch of the grammar is kept
-(a call is generated; the model still picks the tool and writes the arguments); else only
-the text branch (a message). Weight and margin come from calibration (a logistic fit and
-a threshold, bench/tool_decisions.py, docs/tool-decisions.md): `GROUNDING_WEIGHT`,
-`CALIBRATED_MARGIN`, or `tool_grounding_weight` / `tool_call_margin` in the model's config.
+The rule (`DecisionRule`): a message that raises the call strongly (relevance at least
+`SMALL_TALK_RELEVANCE`) calls only if it also grounds the argument (at least
+`GROUNDING_FLOOR`): raising the call and giving nothing to fill it with is small talk.
+Below that, `relevance + weight * grounding >= margin` calls. A call keeps only the call
+branch of the grammar (the model still picks the tool and writes the arguments); else only
+the text branch (a message). The thresholds come from calibration (a two-level decision
+tree fitted on held-apart prompts, bench/tool_decisions.py, docs/tool-decisions.md), or
+`tool_call_margin`, `tool_grounding_weight`, `tool_small_talk_relevance`,
+`tool_grounding_floor` in the model's config.
 `tool_decision = "model"` keeps the old behaviour (the auto grammar, the model's first
 token). Decided so when the turn ends with a user message and the reply is not prefilled;
 right after a tool output the reply is a message (left to itself the model repeats the
@@ -58,9 +62,11 @@ from thinkgate.protocol.tools import call_name
 log = logging.getLogger(__name__)
 
 # Chosen by `python -m bench.tool_decisions --write` on the calibration prompts
-# (SmolLM2-135M-Instruct Q4_1); the two lines below are rewritten by that command.
+# (SmolLM2-135M-Instruct Q4_1); the four lines below are rewritten by that command.
 CALIBRATED_MARGIN = -6.288
 GROUNDING_WEIGHT = 0.0
+SMALL_TALK_RELEVANCE = 1.831
+GROUNDING_FLOOR = 0.603
 GROUNDING_STEPS = 8  # argument tokens read (greedy, under the real prompt)
 NEUTRAL = "Hello."
 OPENING = CALL_OPEN + '{"name": "'  # a call's opening, up to the tool's name
@@ -115,9 +121,42 @@ class DecisionScores:
         return self.relevance + (GROUNDING_WEIGHT if weight is None else weight) * self.grounding
 
 
-def decide(scores: DecisionScores, margin: float, weight: float | None = None) -> bool:
-    """True: call. A score exactly at the margin calls."""
-    return scores.score(weight) >= margin
+@dataclass(slots=True, frozen=True)
+class DecisionRule:
+    """Call or answer from the scores. Relevance alone puts greetings and thanks above most
+    real requests (a short message after a tool list reads, to SmolLM2, like the turn
+    before a call); what they lack is an argument the call could be made of."""
+
+    margin: float = CALIBRATED_MARGIN
+    weight: float = GROUNDING_WEIGHT
+    small_talk_relevance: float = SMALL_TALK_RELEVANCE  # inf: no small-talk gate
+    grounding_floor: float = GROUNDING_FLOOR
+
+    @property
+    def reads_argument(self) -> bool:
+        """Whether grounding enters the rule (reading the argument costs ~30% more)."""
+        return self.weight != 0 or math.isfinite(self.small_talk_relevance)
+
+    def calls(self, scores: DecisionScores) -> bool:
+        """True: call."""
+        return self.decides(scores.relevance, scores.grounding)
+
+    def decides(self, relevance: float, grounding: float) -> bool:
+        """True: call. A value exactly at a threshold counts as reaching it."""
+        if relevance >= self.small_talk_relevance:
+            return grounding >= self.grounding_floor
+        return relevance + self.weight * grounding >= self.margin
+
+    @classmethod
+    def of(cls, config: LocalModelConfig) -> DecisionRule:
+        """The calibrated defaults, with whatever the model's config overrides."""
+        given = {
+            "margin": config.tool_call_margin,
+            "weight": config.tool_grounding_weight,
+            "small_talk_relevance": config.tool_small_talk_relevance,
+            "grounding_floor": config.tool_grounding_floor,
+        }
+        return cls(**{name: value for name, value in given.items() if value is not None})
 
 
 def wants_decision(request: CanonicalRequest, plan: ToolPlan | None) -> bool:
@@ -259,18 +298,20 @@ def tool_decider(
         return lambda llama, prompt: _grammar(text)  # the loop ends with a message
     if not wants_decision(request, plan):
         return None
-    margin = CALIBRATED_MARGIN if config.tool_call_margin is None else config.tool_call_margin
+    rule = DecisionRule.of(config)
     names = list(plan.kinds)
-    weight = (
-        GROUNDING_WEIGHT if config.tool_grounding_weight is None else config.tool_grounding_weight
-    )
-    heads = argument_heads(plan.tools) if weight else {}  # 0: no argument to read
+    heads = argument_heads(plan.tools) if rule.reads_argument else {}
 
     def choose(llama: Any, prompt: PromptEvaluation) -> Any:
         neutral = tokenize(neutral_items(request.all_items))
         scores = measure(llama, prompt, neutral, names, heads)
-        call = decide(scores, margin, weight)
-        log.debug("tool decision: %s (score %.2f, margin %.2f)", call, scores.score(weight), margin)
+        call = rule.calls(scores)
+        log.debug(
+            "tool decision: %s (relevance %.2f, grounding %.2f)",
+            call,
+            scores.relevance,
+            scores.grounding,
+        )
         return _grammar(calls if call else text)
 
     return choose
