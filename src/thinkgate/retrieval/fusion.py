@@ -1,15 +1,22 @@
-"""Turning ranked lists into one answer: query terms, reciprocal-rank fusion, reranking.
+"""Turning ranked lists into one answer: query terms, reciprocal-rank fusion, scoring.
 
     per query: BM25 list ─┐
-               dense list ─┴─► RRF (k = 60) ─► top candidates
-    ranker `none`: score = RRF / its best possible value
-    ranker `auto` (default): score = 0.5·cosine⁺ + 0.5·BM25/best BM25 among candidates,
-                             re-sorted (a cheap feature reranker, no second model)
+               dense list ─┴─► candidates (their union, over all queries)
+    ranker `none`: RRF (k = 60) order, score = RRF / its best possible value
+    ranker `auto` (default): score = s·BM25/best BM25 + (1 - s)·min-max(cosine), both
+                             over the candidates (a convex combination of normalised
+                             scores, no second model); s: the embedding model's
+                             `text_share`
     `hybrid_search` weights (file_search's ranking_options) scale each side's lists in
-    the fusion and its share in the rerank (equal by default)
+    RRF and its share in the `auto` score (the model's own share at equal weights)
 
-Every score is in [0, 1]. Reciprocal-rank fusion is used because BM25 and cosine scores are
-on unrelated scales; it needs only the ranks (Cormack et al., SIGIR 2009).
+Every score is in [0, 1]. RRF needs only ranks, as BM25 and cosine are on unrelated scales
+(Cormack et al., SIGIR 2009), but at k = 60 it weighs a weak list as much as a strong one:
+on bench/retrieval's set hybrid RRF fell below BM25 alone, and with MiniLM's vectors below
+dense alone. The default scores instead: each side stretched to [0, 1] over the query's
+candidates, so that a share means the same for every model, and weighted by how good the
+embedding is (bench/retrieval_fusion.py measures the rules, tuned on one half of the
+queries and counted on the other; docs/files.md "Choosing the fusion").
 """
 
 from __future__ import annotations
@@ -87,25 +94,36 @@ def scored(
     ranker: str,
     cosines: Mapping[int, float],
     weights: tuple[float, float] = (1.0, 1.0),
+    text_share: float = 0.5,
 ) -> list[tuple[int, float]]:
     """(chunk id, score in [0, 1]) best first. `best`: the highest RRF possible with these
     lists; `cosines`: each candidate's best cosine with the queries, for those the dense
-    lists did not rank (the reranker needs all); `weights`: (text, embedding)."""
+    lists did not rank (the reranker needs all); `weights`: (text, embedding), scaling
+    `text_share`, the full text's share of the score at equal weights."""
     if ranker not in RERANKERS:
         ranked = sorted(found.values(), key=lambda c: (-c.rrf, c.chunk_id))
         return [(c.chunk_id, _unit(c.rrf / best)) for c in ranked]
+    share = _share(text_share, weights)
     top_bm25 = max((c.bm25 for c in found.values()), default=0.0)
-    text_share = weights[0] / (sum(weights) or 1.0)
+    cosine = {
+        c.chunk_id: c.cosine if c.cosine is not None else cosines.get(c.chunk_id, 0.0)
+        for c in found.values()
+    }
+    low, high = min(cosine.values(), default=0.0), max(cosine.values(), default=0.0)
     out = []
     for candidate in found.values():
-        cosine = candidate.cosine
-        if cosine is None:
-            cosine = cosines.get(candidate.chunk_id, 0.0)
         lexical = candidate.bm25 / top_bm25 if top_bm25 > 0 else 0.0
-        mixed = (1 - text_share) * max(cosine, 0.0) + text_share * lexical
-        out.append((candidate.chunk_id, _unit(mixed)))
+        near = (cosine[candidate.chunk_id] - low) / (high - low) if high > low else 1.0
+        out.append((candidate.chunk_id, _unit((1 - share) * near + share * lexical)))
     out.sort(key=lambda pair: (-pair[1], pair[0]))
     return out
+
+
+def _share(text_share: float, weights: tuple[float, float]) -> float:
+    """The full text's share once `hybrid_search`'s (text, embedding) weights scale the
+    model's: equal weights keep it, a zero weight silences that side."""
+    text, dense = weights[0] * text_share, weights[1] * (1 - text_share)
+    return text / (text + dense) if text + dense > 0 else 0.5
 
 
 def _unit(value: float) -> float:

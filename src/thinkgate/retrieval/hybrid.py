@@ -173,7 +173,8 @@ class HybridIndex(abc.ABC):
         ranker = ranking_options.ranker if mode == "hybrid" else "none"
         best = (weights[0] * len(lexical) + weights[1] * len(dense)) / (RRF_K + 1)
         hits = []
-        for chunk_id, score in scored(found, best or 1.0, ranker, cosines, weights):
+        share = self.embedder.text_share
+        for chunk_id, score in scored(found, best or 1.0, ranker, cosines, weights, share):
             if score < ranking_options.score_threshold:
                 break
             row = rows[chunk_id]

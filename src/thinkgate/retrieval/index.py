@@ -12,7 +12,8 @@ workers) takes it as an argument. It is closed on shutdown.
     search    ─► search(stores, queries, filters, max_num_results, ranking_options)
                  BM25 (FTS5 / PostgreSQL full text) ∪ dense (exact, in memory;
                  pgvector's HNSW for stores over 250K chunks, where it is installed)
-                 ─► reciprocal-rank fusion ─► optional rerank ─► scores in [0, 1]
+                 ─► scored together (`auto`: normalised scores, mixed by the embedding
+                    model's share; `none`: reciprocal rank) ─► scores in [0, 1]
 
 `Chunk.start`/`end` are character offsets into the file's extracted text; a hit carries
 them back so a citation can point at the place it came from.
@@ -43,7 +44,8 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class RankingOptions:
-    """`ranker`: `none` returns the fused order; the others rerank the fused candidates.
+    """`ranker`: `none` returns the reciprocal-rank order; the others score the candidates
+    (`fusion.scored`).
     `score_threshold`: hits scoring below it are dropped (scores are in [0, 1])."""
 
     ranker: str = "auto"
