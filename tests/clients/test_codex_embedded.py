@@ -5,9 +5,11 @@ the 8,192 positions SmolLM2 was trained on: the stretched window reads it and th
 completes. The next request of the session starts with the same prefix, which the prompt
 cache hands back (`cached_tokens` in the ledger and in Codex's own usage).
 
-The Codex run takes about 4 to 5 minutes on an idle 2-core machine (53 minutes at load
-average 8 to 24; its figures: docs/long-context.md); `THINKGATE_SKIP_SLOW_CODEX=1` skips
-it in a quick local loop. `make test` runs it.
+The Codex run is opt-in (`THINKGATE_SLOW_CODEX=1`): about 3 to 5 minutes on an idle
+2-core machine, 53 minutes at load average 8 to 24, and it is not deterministic: Codex
+sends no temperature, so the embedded model samples at 1.0, and Codex fails a turn whose
+answer runs into the 1,024-token default cap (`incomplete`). Of its two recorded runs one
+passed and one failed that way (docs/long-context.md).
 The item Codex sends after its `create_goal` tool (a `function_call_output` without
 `call_id`) is checked here on every run, without Codex.
 """
@@ -32,8 +34,8 @@ TRAINED_CONTEXT = 8192
 SLOW = {"sandbox": "read-only", "idle_ms": 3_000_000, "timeout": 3000}
 
 SLOW_CODEX = pytest.mark.skipif(
-    bool(os.environ.get("THINKGATE_SKIP_SLOW_CODEX")),
-    reason="minutes of CPU (Codex's 8,700-token prompt); THINKGATE_SKIP_SLOW_CODEX is set",
+    not os.environ.get("THINKGATE_SLOW_CODEX"),
+    reason="minutes of CPU (Codex's 8,700-token prompt); set THINKGATE_SLOW_CODEX=1 to run it",
 )
 # What Codex 0.171 sends after the model called its `create_goal` tool (recorded from
 # `codex exec`): the call, its output, then an output of its own that answers no call.
