@@ -26,7 +26,7 @@ from thinkgate.backends.upstream.affinity import Affinity, affinity_of, replayab
 from thinkgate.backends.upstream.channel import Channel
 from thinkgate.backends.upstream.routing import Route, draw_order, rendezvous
 from thinkgate.config import ChannelConfig
-from thinkgate.core.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest, RequestContext
 
 ACCOUNTS = {"a": "acct-a", "b": "acct-b", "c": "acct-c", "d": "acct-d", "solo": "acct-s"}
 INSTRUCTIONS = "You are a careful note taker. " * 40  # a long, shared system prompt
@@ -90,9 +90,11 @@ def test_pinned_channels_go_first_within_their_priority() -> None:
 
 
 def test_session_keys_and_their_precedence() -> None:
-    request = CanonicalRequest(model="m", input_items=[], user="u1", owner="key_1")
+    request = CanonicalRequest(
+        model="m", input_items=[], user="u1", context=RequestContext(owner="key_1")
+    )
     assert (affinity := affinity_of(request)) is not None and affinity.key == "key_1\x00u1"
-    request.session_headers = {"x-session-id": "s1"}
+    request.context.session_headers = {"x-session-id": "s1"}
     assert (affinity := affinity_of(request)) is not None and affinity.key == "key_1\x00s1"
     request.prompt_cache_key = "p1"
     assert (affinity := affinity_of(request)) is not None and affinity.key == "key_1\x00p1"
@@ -106,9 +108,11 @@ def test_sealed_reasoning_goes_only_to_the_channel_that_sealed_it() -> None:
     user = {"role": "user", "content": "next"}
     request = CanonicalRequest(
         model="m",
-        history=[reasoning("from-a"), reasoning("legacy")],
         input_items=[reasoning("from-b"), reasoning("ours"), user],
-        sealed_by={"from-a": "a", "from-b": "b", "legacy": None},  # "ours": opened here
+        context=RequestContext(
+            history=[reasoning("from-a"), reasoning("legacy")],
+            sealed_by={"from-a": "a", "from-b": "b", "legacy": None},  # "ours": opened here
+        ),
     )
     affinity = affinity_of(request)
     assert affinity is not None and affinity.pinned == ("b",)  # the latest sealer first

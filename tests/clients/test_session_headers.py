@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from thinkgate.core.deltas import ReasoningDoneDelta
-from thinkgate.core.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest, RequestContext
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.client_headers import session_headers
 from thinkgate.reasoning.sealing import Sealer
@@ -41,11 +41,13 @@ def test_an_upstreams_sealed_reasoning_goes_back_to_it_unchanged() -> None:
     done = sealer.seal_upstream(ReasoningDoneDelta("", (), "upstream-own-blob"))
     assert done.encrypted_content not in (None, "upstream-own-blob")  # the client sees ours
     item = {"type": "reasoning", "summary": [], "encrypted_content": done.encrypted_content}
-    request = CanonicalRequest(model="m", input_items=[item], history=[dict(item)])
+    request = CanonicalRequest(
+        model="m", input_items=[item], context=RequestContext(history=[dict(item)])
+    )
     sealer.unseal_inputs(request)
     assert request.input_items[0]["encrypted_content"] == "upstream-own-blob"
     assert "content" not in request.input_items[0]  # nothing for another model to read
-    assert request.history[0]["encrypted_content"] == "upstream-own-blob"
+    assert request.context.history[0]["encrypted_content"] == "upstream-own-blob"
     assert sealer.seal_upstream(ReasoningDoneDelta("thought")).encrypted_content is None
 
 

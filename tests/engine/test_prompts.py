@@ -278,7 +278,7 @@ async def _media_parts() -> None:
     )
     request = CanonicalRequest(model=MODEL, input_items=[])
     await apply_prompt(request, param, source)
-    alone, mixed = request.prompt_items
+    alone, mixed = request.context.prompt_items
     assert alone["content"] == [doc]
     assert mixed["content"] == [
         {"type": "input_text", "text": "Compare "},

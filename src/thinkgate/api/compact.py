@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from thinkgate.api.deps import AccountDep, OwnerDep, ServicesDep
 from thinkgate.api.urls import check_item_urls
-from thinkgate.core.request import CanonicalRequest
+from thinkgate.core.request import CanonicalRequest, RequestContext
 from thinkgate.engine.compaction import Compactor
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol import parse_body
@@ -37,7 +37,7 @@ async def compact(
         prompt_cache_retention=body.prompt_cache_retention,
         service_tier=body.service_tier,
         store=False,
-        owner=owner,
+        context=RequestContext(owner=owner),
     )
     return await Compactor(services.pipeline).compact(canonical, account)
 

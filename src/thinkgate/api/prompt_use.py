@@ -24,4 +24,4 @@ async def use_stored_prompt(
     if body.prompt is None:
         return
     await apply_prompt(canonical, body.prompt, PromptRepository(services.database))
-    await check_item_urls(connection, canonical.prompt_items, "prompt")
+    await check_item_urls(connection, canonical.context.prompt_items, "prompt")

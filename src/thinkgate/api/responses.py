@@ -36,9 +36,9 @@ async def create_response(request: Request) -> Response:
     canonical = canonical_from_responses(body)
     await check_item_urls(request, canonical.input_items, "input")
     await use_stored_prompt(request, services, body, canonical)
-    canonical.owner = owner
-    canonical.key_id = account.key.id
-    canonical.session_headers = session_headers(request.headers.items())
+    canonical.context.owner = owner
+    canonical.context.key_id = account.key.id
+    canonical.context.session_headers = session_headers(request.headers.items())
     declared = canonical.declared_tools or []
     await check_containers(request, declared, owner)  # code_interpreter's, the caller's own
     unavailable = services.pipeline.unavailable_tools(declared, canonical.model)
@@ -50,7 +50,7 @@ async def create_response(request: Request) -> Response:
             return sse_response(_live_or_stored(services, queued, -1), framing=EventFraming())
         return JSONResponse(queued)
     run = await services.pipeline.start(canonical, account)
-    turn_state = turn_state_reply(run.turn_state, canonical.session_headers)
+    turn_state = turn_state_reply(run.turn_state, canonical.context.session_headers)
     if turn_state is not None:  # Codex's sticky-routing token (protocol.turn_state)
         gateway_headers(request.scope)[TURN_STATE] = turn_state
     if body.stream:
@@ -68,7 +68,7 @@ async def count_input_tokens(
 ) -> dict[str, Any]:
     body = parse_body(await request.body(), InputTokensRequest)
     canonical = canonical_from_token_count(body)
-    canonical.owner = owner
+    canonical.context.owner = owner
     count = await services.pipeline.count_input_tokens(canonical)
     return {"object": "response.input_tokens", "input_tokens": count}
 

@@ -189,8 +189,8 @@ class _Connection:
         canonical = canonical_from_responses(body)
         await check_item_urls(self._ws, canonical.input_items, "input")
         await use_stored_prompt(self._ws, self._services, body, canonical)
-        canonical.owner = self._key.user_id or self._key.id  # as `deps.owner_of`
-        canonical.key_id = self._key.id
+        canonical.context.owner = self._key.user_id or self._key.id  # as `deps.owner_of`
+        canonical.context.key_id = self._key.id
         chained = self._chain_locally(canonical)
         self._last = None  # replaced by this response once it has ended
         account = self._services.gateway.account(self._key, "responses")
@@ -216,7 +216,7 @@ class _Connection:
         if last is None or previous is None or previous != last.response_id:
             return None
         canonical.previous_response_id = None  # resolved here; echoed again after start
-        canonical.history = snapshot_items(last.items)
+        canonical.context.history = snapshot_items(last.items)
         return previous
 
     def _remember(self, canonical: CanonicalRequest, response: dict[str, Any]) -> None:
@@ -224,7 +224,7 @@ class _Connection:
         the store); a failed one keeps nothing, as OpenAI evicts on errors."""
         if canonical.store or response.get("status") not in ("completed", "incomplete"):
             return
-        items = [*canonical.history, *canonical.input_items, *response.get("output", [])]
+        items = [*canonical.context.history, *canonical.input_items, *response.get("output", [])]
         self._last = _Latest(str(response["id"]), snapshot_items(items))
 
     async def _stream(self, run: ResponseRun[Event], lane: str | None) -> None:

@@ -23,7 +23,7 @@ def to_chat_messages(request: CanonicalRequest, items: list[Item]) -> list[ChatM
     if system:
         messages.append({"role": "system", "content": system})
     for item in items:
-        message = _item_to_message(item, request.summaries)
+        message = _item_to_message(item, request.context.summaries)
         if message is not None:
             messages.append(message)
     return messages

@@ -264,7 +264,7 @@ class LocalBackend:
                 f"context length is {n_ctx} tokens, however your input resulted in "
                 f"{len(tokens)} tokens (with room for at least {MIN_OUTPUT_ROOM} output tokens "
                 "needed). Please reduce the length of the input.",
-                param=request.param_names.get("input", "input"),
+                param=request.context.param_names.get("input", "input"),
                 code="context_length_exceeded",
             )
 
@@ -275,7 +275,7 @@ class LocalBackend:
             not rendered.added_special
             and self._llama.metadata.get("tokenizer.ggml.add_bos_token", "true") == "true"
         )
-        prompt = rendered.prompt + request.assistant_prefix  # a prefilled reply start
+        prompt = rendered.prompt + request.context.assistant_prefix  # a prefilled reply start
         tokens: list[int] = self._llama.tokenize(
             prompt.encode("utf-8"), add_bos=add_bos, special=True
         )

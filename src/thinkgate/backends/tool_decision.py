@@ -162,7 +162,7 @@ class DecisionRule:
 def wants_decision(request: CanonicalRequest, plan: ToolPlan | None) -> bool:
     """Decided here: `auto` (text allowed) on a turn that ends with a user message, the
     reply not prefilled (the reasoning scaffold's passes keep the model's own choice)."""
-    if plan is None or not plan.allow_text or request.assistant_prefix:
+    if plan is None or not plan.allow_text or request.context.assistant_prefix:
         return False
     items = request.all_items
     last = items[-1] if items else {}
@@ -173,7 +173,7 @@ def after_tool_output(request: CanonicalRequest, plan: ToolPlan) -> bool:
     """`auto` right after a tool's output: answered (the tiny model would repeat the call)."""
     items = request.all_items
     kind = items[-1].get("type", "message") if items else "message"
-    return plan.allow_text and not request.assistant_prefix and kind.endswith("call_output")
+    return plan.allow_text and not request.context.assistant_prefix and kind.endswith("call_output")
 
 
 def neutral_items(items: list[Item]) -> list[Item]:

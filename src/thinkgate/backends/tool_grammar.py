@@ -207,15 +207,16 @@ def _checked(converter: Any, rule: str, source: GrammarSource) -> tuple[GrammarS
 
 
 def _function_source(request: CanonicalRequest, tool: dict[str, Any], index: int) -> GrammarSource:
+    where = request.context.param_names.get("tool", "tools[{index}]").format(index=index)
     return GrammarSource(
-        param=request.param_names.get("tool", "tools[{index}]").format(index=index) + ".parameters",
+        param=where + ".parameters",
         code="invalid_function_parameters",
         subject=f"Invalid schema for function '{call_name(tool)}'",
     )
 
 
 def _grammar_source(request: CanonicalRequest, tool: dict[str, Any], index: int) -> GrammarSource:
-    where = request.param_names.get("grammar", "tools[{index}].format.definition")
+    where = request.context.param_names.get("grammar", "tools[{index}].format.definition")
     return GrammarSource(
         param=where.format(index=index),
         code="invalid_value",
@@ -225,7 +226,7 @@ def _grammar_source(request: CanonicalRequest, tool: dict[str, Any], index: int)
 
 def schema_source(request: CanonicalRequest) -> GrammarSource:
     return GrammarSource(
-        param=request.param_names.get("schema", "text.format.schema"),
+        param=request.context.param_names.get("schema", "text.format.schema"),
         code="invalid_json_schema",
         subject="Invalid schema for response_format",
     )

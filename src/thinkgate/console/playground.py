@@ -72,7 +72,7 @@ async def playground_stream(
     asked = parse_body(await request.body(), PlaygroundRequest)
     body = validate(_responses_body(asked), CreateResponseRequest)
     canonical = canonical_from_responses(body)
-    canonical.owner = session.user.id
+    canonical.context.owner = session.user.id
     services = console.services
     key = await services.admin.service_key(session.user.id, PLAYGROUND_KEY)
     account = services.gateway.account(key, "responses")

@@ -43,13 +43,62 @@ class Sampling:
 
 
 @dataclass(slots=True)
+class RequestContext:
+    """What the server knows about a request beyond what its client sent: who sent it,
+    how its surface names things, the stored state it resolves to, and what the pipeline
+    decided for it. Kept apart from the wire fields so that `CanonicalRequest` reads as
+    the API's request, and a stage that sets server state says so (`request.context.x`).
+    `dataclasses.replace(request, ...)` shares the context: a copy that changes a context
+    field gets its own, `replace(request, context=replace(request.context, ...))`."""
+
+    # Who may see the stored response and its chain (api/deps.py `OwnerDep`); None: anyone.
+    owner: str | None = None
+    key_id: str | None = None  # the caller's key (per-key MCP permissions, docs/mcp.md)
+    # Whether upstream failures name their channel and quote the upstream (an admin key or
+    # a keyless server) or say only what kind of failure it was (a member key).
+    upstream_detail: bool = True
+    # The client's session headers (Codex's `session-id`, `x-codex-turn-state`...), passed
+    # to Responses-native upstreams only (an allow-list: protocol.client_headers).
+    session_headers: dict[str, str] = field(default_factory=dict)
+    # How this request's surface names a parameter, for error messages (keys: "effort",
+    # "input", "schema"; a missing key means the Responses name).
+    param_names: dict[str, str] = field(default_factory=dict)
+    # Sampling parameters the client set itself (GPT-5.1 refuses them above effort `none`).
+    explicit_sampling: tuple[str, ...] = ()
+    # Chat's legacy `max_tokens` set the output cap: refused for reasoning models (§7.3).
+    legacy_max_tokens: bool = False
+    # Items replayed from stored responses or the conversation (engine.pipeline `prepare`).
+    history: list[Item] = field(default_factory=list)
+    # A stored prompt template's messages (`prompt`, engine.prompt_templates): seen first
+    # and never stored as input.
+    prompt_items: list[Item] = field(default_factory=list)
+    # Compaction items' summaries by their sealed `encrypted_content`, opened by the
+    # pipeline (engine.compaction_codec): a prompt renderer never sees an unopened one.
+    summaries: dict[str, str] = field(default_factory=dict)
+    # Affinity routing (backends.upstream.affinity): the upstream channel that served
+    # `previous_response_id`, and each upstream-sealed reasoning blob (as the upstream sent
+    # it) by the channel that sealed it (None: sealed before channels were recorded).
+    previous_channel: str | None = None
+    sealed_by: dict[str, str | None] = field(default_factory=dict)
+    # Whether reasoning items carry the raw thought (`reasoning_text`): open models yes,
+    # like open-weight engines; `gpt-5.1` no, as OpenAI (engine.model_rules sets it).
+    raw_reasoning: bool = True
+    # Text the model's reply starts with (prefilled, not generated): the reasoning layer
+    # continues a thought or asks for the answer after it. Backends append it to the prompt.
+    assistant_prefix: str = ""
+    # The price keys of the hosted tools this request may call (run here or passed
+    # through; set by the pipeline): the budget reserves their worst case up front.
+    hosted_price_keys: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
 class CanonicalRequest:
-    """Responses-shaped. `history` holds items replayed from stored responses."""
+    """Responses-shaped: what the client asked for (`context`: what the server knows
+    about it, `RequestContext`)."""
 
     model: str
     input_items: list[Item]
     instructions: str | None = None
-    history: list[Item] = field(default_factory=list)
     max_output_tokens: int | None = None
     sampling: Sampling = field(default_factory=Sampling)
     output_format: OutputFormat = field(default_factory=OutputFormat)
@@ -79,51 +128,19 @@ class CanonicalRequest:
     # False: the answer is read whole
     streamed: bool = False
     background: bool = False
-    # Sampling parameters the client set itself (GPT-5.1 refuses them above effort `none`).
-    explicit_sampling: tuple[str, ...] = ()
-    # How this request's surface names a parameter, for error messages (keys: "effort",
-    # "input", "schema"; a missing key means the Responses name).
-    param_names: dict[str, str] = field(default_factory=dict)
-    # Chat's legacy `max_tokens` set the output cap: refused for reasoning models (§7.3).
-    legacy_max_tokens: bool = False
-    # Who may see the stored response and its chain (api/deps.py `OwnerDep`); None: anyone.
-    owner: str | None = None
-    key_id: str | None = None  # the caller's key (per-key MCP permissions, docs/mcp.md)
-    # Whether upstream failures name their channel and quote the upstream (an admin key or
-    # a keyless server) or say only what kind of failure it was (a member key).
-    upstream_detail: bool = True
     # `conversation` on the request: its items come first; this turn's are appended after.
     conversation_id: str | None = None
-    # Text the model's reply starts with (prefilled, not generated): the reasoning layer
-    # continues a thought or asks for the answer after it. Backends append it to the prompt.
-    assistant_prefix: str = ""
-    # Whether reasoning items carry the raw thought (`reasoning_text`): open models yes,
-    # like open-weight engines; `gpt-5.1` no, as OpenAI (engine.model_rules sets it).
-    raw_reasoning: bool = True
-    # Compaction items' summaries by their sealed `encrypted_content`, opened by the
-    # pipeline (engine.compaction_codec): a prompt renderer never sees an unopened one.
-    summaries: dict[str, str] = field(default_factory=dict)
-    # The client's session headers (Codex's `session-id`, `x-codex-turn-state`...), passed
-    # to Responses-native upstreams only (an allow-list: protocol.client_headers).
-    session_headers: dict[str, str] = field(default_factory=dict)
-    # Affinity routing (backends.upstream.affinity): the upstream channel that served
-    # `previous_response_id`, and each upstream-sealed reasoning blob (as the upstream sent
-    # it) by the channel that sealed it (None: sealed before channels were recorded).
-    previous_channel: str | None = None
-    sealed_by: dict[str, str | None] = field(default_factory=dict)
     # `context_management` (server-side compaction): 0 = the model's own threshold; None:
     # off (engine.context_management).
     compact_threshold: int | None = None
-    # A stored prompt template (`prompt`, engine.prompt_templates): its messages, seen first
-    # and never stored as input, and the echo of what was used (id, version, variables).
-    prompt_items: list[Item] = field(default_factory=list)
+    # `prompt` (a stored template, engine.prompt_templates): the echo of what was used
+    # (id, version, variables); its messages are `context.prompt_items`.
     prompt: dict[str, Any] | None = None
-    # The price keys of the hosted tools this request may call (run here or passed
-    # through; set by the pipeline): the budget reserves their worst case up front.
-    hosted_price_keys: tuple[str, ...] = ()
+    context: RequestContext = field(default_factory=RequestContext)
 
     @property
     def all_items(self) -> list[Item]:
         """The prompt template's messages, the history, then this turn's input: the whole
         conversation the model sees."""
-        return [*self.prompt_items, *self.history, *self.input_items]
+        context = self.context
+        return [*context.prompt_items, *context.history, *self.input_items]

@@ -110,7 +110,7 @@ class BackgroundJobs:
         await self._pipeline.prepare(request)
         response = new_response(request, new_id("resp"), int(time.time()))
         response["status"] = "queued"
-        await self._responses.save(response, request.input_items, owner=request.owner)
+        await self._responses.save(response, request.input_items, owner=request.context.owner)
         await self._records.create(response["id"], request_to_json(request), key_id=key_id)
         await self._enqueue(response["id"])
         return response

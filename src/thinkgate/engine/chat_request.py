@@ -16,7 +16,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from thinkgate.core.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.core.request import CanonicalRequest, OutputFormat, RequestContext, Sampling
 from thinkgate.engine.chat_messages import items_from_messages
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.chat import ChatCompletionRequest, ChatResponseFormat
@@ -78,16 +78,18 @@ def chat_call_from_body(body: ChatCompletionRequest) -> ChatCall:
         include_obfuscation=not (
             body.stream_options is not None and body.stream_options.include_obfuscation is False
         ),
-        explicit_sampling=_explicit_sampling(body),
-        param_names={
-            "effort": "reasoning_effort",
-            "input": "messages",
-            "schema": "response_format.json_schema.schema",
-            "tool": "tools[{index}].function",
-            "grammar": "tools[{index}].custom.format.grammar.definition",
-        },
-        legacy_max_tokens=body.max_tokens is not None,
         streamed=bool(body.stream),
+        context=RequestContext(
+            param_names={
+                "effort": "reasoning_effort",
+                "input": "messages",
+                "schema": "response_format.json_schema.schema",
+                "tool": "tools[{index}].function",
+                "grammar": "tools[{index}].custom.format.grammar.definition",
+            },
+            explicit_sampling=_explicit_sampling(body),
+            legacy_max_tokens=body.max_tokens is not None,
+        ),
     )
     return ChatCall(
         request=request,

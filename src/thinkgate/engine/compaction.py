@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from thinkgate.backends.chat_prompt import content_text
 from thinkgate.core.admission import Admission
-from thinkgate.core.request import CanonicalRequest, Item, Sampling
+from thinkgate.core.request import CanonicalRequest, Item, RequestContext, Sampling
 from thinkgate.engine.assembler import Event
 from thinkgate.engine.compaction_codec import seal_summary
 from thinkgate.engine.response_object import usage_object
@@ -115,7 +115,7 @@ class Compactor:
         response_id: str,
     ) -> tuple[str, dict[str, Any]]:
         """The model's summary and its usage; admitted and billed as `response_id`."""
-        text = transcript(older, request.summaries)[-_TRANSCRIPT_MAX_CHARS:]
+        text = transcript(older, request.context.summaries)[-_TRANSCRIPT_MAX_CHARS:]
         summary_request = CanonicalRequest(
             model=request.model,
             input_items=[_user_message(text)],
@@ -124,7 +124,7 @@ class Compactor:
             sampling=Sampling(temperature=0.0),
             reasoning_effort="none",
             store=False,
-            owner=request.owner,
+            context=RequestContext(owner=request.context.owner),
         )
         run = await self._pipeline.start(summary_request, admission, response_id=response_id)
         response = await run.collect()  # settled (stored nothing, billed) however it ended
@@ -143,7 +143,7 @@ class Compactor:
             model=request.model,
             input_items=[dict(item) for item in items],
             instructions=request.instructions,
-            owner=request.owner,
+            context=RequestContext(owner=request.context.owner),
         )
         return await self._pipeline.count_input_tokens(probe)
 

@@ -6,7 +6,7 @@ forge or alter one (a summary is put in the model's context as a system note). W
 not open is the client's error: a 400 naming the item, before any generation.
 
 The pipeline opens every compaction item of a request once, in `prepare`, into
-`CanonicalRequest.summaries` (keyed by the sealed text); prompt rendering reads it there.
+`RequestContext.summaries` (keyed by the sealed text); prompt rendering reads it there.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ def seal_summary(sealer: Sealer, summary: str) -> str:
 
 
 def open_summaries(sealer: Sealer, request: CanonicalRequest) -> None:
-    """Every compaction item's summary into `request.summaries`; one that does not open
+    """Every compaction item's summary into `request.context.summaries`; one that does not open
     (forged, altered, sealed by another server) is a 400 naming it."""
     history_param = "conversation" if request.conversation_id else "previous_response_id"
-    items = [(item, history_param) for item in request.history]
-    input_param = request.param_names.get("input", "input")
+    items = [(item, history_param) for item in request.context.history]
+    input_param = request.context.param_names.get("input", "input")
     items += [
         (item, f"{input_param}[{index}].encrypted_content")
         for index, item in enumerate(request.input_items)
     ]
     for item, param in items:
         blob = str(item.get("encrypted_content") or "")
-        if item.get("type") == KIND and blob not in request.summaries:
-            request.summaries[blob] = sealer.open(blob, param=param, kind=KIND)
+        if item.get("type") == KIND and blob not in request.context.summaries:
+            request.context.summaries[blob] = sealer.open(blob, param=param, kind=KIND)

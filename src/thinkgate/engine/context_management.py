@@ -38,8 +38,8 @@ def supersede(request: CanonicalRequest) -> None:
     latest = max((i for i, item in enumerate(items) if item.get("type") == KIND), default=0)
     if latest == 0:
         return
-    split = len(request.history)
-    request.history = request.history[latest:]
+    split = len(request.context.history)
+    request.context.history = request.context.history[latest:]
     request.input_items = request.input_items[max(0, latest - split) :]
 
 
@@ -63,26 +63,26 @@ async def compact_before_generation(
     item_id = new_id("cmp")
     summary, _ = await Compactor(pipeline).summarise(request, older, admission, item_id)
     sealer = pipeline.sealer
-    kept = transcript(recent, request.summaries)
+    kept = transcript(recent, request.context.summaries)
     carried = f"{summary}\nThe latest turn, verbatim:\n{kept}"
     inner = {"id": new_id("cmp"), "type": KIND, "encrypted_content": seal_summary(sealer, summary)}
     output = {"id": item_id, "type": KIND, "encrypted_content": seal_summary(sealer, carried)}
-    request.summaries[inner["encrypted_content"]] = summary
-    request.summaries[output["encrypted_content"]] = carried
+    request.context.summaries[inner["encrypted_content"]] = summary
+    request.context.summaries[output["encrypted_content"]] = carried
     _read_from(request, inner, len(older))
     return output
 
 
 def _read_from(request: CanonicalRequest, compaction: Item, folded: int) -> None:
     """The first `folded` items (history first, then input) give way to `compaction`."""
-    split = len(request.history)
+    split = len(request.context.history)
     if folded < split:
-        request.history = [compaction, *request.history[folded:]]
+        request.context.history = [compaction, *request.context.history[folded:]]
     else:
-        request.history = [compaction]
+        request.context.history = [compaction]
         request.input_items = request.input_items[folded - split :]
 
 
 def _conversation(request: CanonicalRequest) -> list[Item]:
     """History then input: what compaction folds (a prompt template's messages stay)."""
-    return [*request.history, *request.input_items]
+    return [*request.context.history, *request.input_items]

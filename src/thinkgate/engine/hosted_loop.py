@@ -94,7 +94,7 @@ class HostedLoop:
         self._sources: list[Source] = []
         self._files: list[FileSource] = []  # file_search excerpts: `file_citation`s
         self._context: list[Item] = []  # this turn's rounds, as the model reads them
-        self._turn = Turn(client_text(request), owner=request.owner)  # what the calls share
+        self._turn = Turn(client_text(request), owner=request.context.owner)  # what the calls share
         self._turn.items = request.all_items
 
     def _offer(self, offered: Sequence[Offered]) -> None:
@@ -256,11 +256,13 @@ class HostedLoop:
         tools = [tool for _, tool in self._offered]
         return dataclasses.replace(
             request,
-            history=model_view(tools, request.history),
             input_items=model_view(tools, [*request.input_items, *self._context]),
             tools=[*request.tools, *functions],
             declared_tools=declared,
             tool_choice=choice,
+            context=dataclasses.replace(
+                request.context, history=model_view(tools, request.context.history)
+            ),
         )
 
     def _round_plan(self, number: int) -> GenerationPlan | None:

@@ -54,8 +54,8 @@ async def prepare(offered: Sequence[Offered], request: CanonicalRequest) -> Prep
             [offered[i][0] for i in indexes],
             request.all_items,
             request.input_items,
-            request.owner,
-            request.key_id,
+            request.context.owner,
+            request.context.key_id,
         )
         for index, declared in zip(indexes, prelude.declarations, strict=True):
             prepared.offered[index] = (declared, tool)

@@ -26,7 +26,7 @@ class ItemLookup(Protocol):
 
 
 async def settle_input(request: CanonicalRequest, store: ItemLookup) -> None:
-    param = request.param_names.get("input", "input")
+    param = request.context.param_names.get("input", "input")
     await _resolve_references(request, store, param)
     _refuse_duplicates(request, param)
     if request.declared_tools is not None:
@@ -39,7 +39,7 @@ async def _resolve_references(request: CanonicalRequest, store: ItemLookup, para
     wanted = [item["id"] for item in request.input_items if item.get("type") == "item_reference"]
     if not wanted:
         return
-    found = await store.find_items(wanted, owner=request.owner)
+    found = await store.find_items(wanted, owner=request.context.owner)
     resolved: list[Item] = []
     for item in request.input_items:
         if item.get("type") != "item_reference":
@@ -55,7 +55,7 @@ async def _resolve_references(request: CanonicalRequest, store: ItemLookup, para
 def _refuse_duplicates(request: CanonicalRequest, param: str) -> None:
     """Ids must be unique where this turn's input is involved (an old chain that already
     repeats one is left as it was stored)."""
-    earlier = {item["id"] for item in request.history if "id" in item}
+    earlier = {item["id"] for item in request.context.history if "id" in item}
     seen: set[str] = set()
     for item in request.input_items:
         item_id = item.get("id")

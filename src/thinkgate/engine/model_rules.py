@@ -17,13 +17,13 @@ def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
         raise InvalidRequestError(
             f"Unsupported value: '{effort}' is not supported with the '{info.id}' model. "
             f"Supported values are: {supported}.",
-            param=request.param_names.get("effort", "reasoning.effort"),
+            param=request.context.param_names.get("effort", "reasoning.effort"),
             code="unsupported_value",
         )
     request.reasoning_effort = effort
-    request.raw_reasoning = not info.openai_rules  # GPT-5.1 never returns its thought
+    request.context.raw_reasoning = not info.openai_rules  # GPT-5.1 never returns its thought
     if info.openai_rules and effort != "none":
-        for name in request.explicit_sampling:
+        for name in request.context.explicit_sampling:
             raise InvalidRequestError(
                 f"Unsupported parameter: '{name}' is not supported with this model.",
                 param=name,
@@ -35,7 +35,7 @@ def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
                 param="include",
                 code=None,
             )
-        if request.legacy_max_tokens:
+        if request.context.legacy_max_tokens:
             raise InvalidRequestError(
                 "Unsupported parameter: 'max_tokens' is not supported with this model. "
                 "Use 'max_completion_tokens' instead.",

@@ -117,7 +117,7 @@ class ResponsesPipeline:
             await self._store.ensure_writable()
         if request.previous_response_id is not None:
             history = await self._store.conversation(
-                request.previous_response_id, owner=request.owner
+                request.previous_response_id, owner=request.context.owner
             )
             if history is None:
                 raise NotFoundError(
@@ -125,13 +125,15 @@ class ResponsesPipeline:
                     param="previous_response_id",
                     code="previous_response_not_found",
                 )
-            request.history = history
+            request.context.history = history
             # affinity routing: this turn goes where the last one went, while it is up
-            request.previous_channel = await self._store.served_by(request.previous_response_id)
+            request.context.previous_channel = await self._store.served_by(
+                request.previous_response_id
+            )
         if request.conversation_id is not None:
-            request.history = await self._conversation_items(request)
+            request.context.history = await self._conversation_items(request)
         await settle_input(request, self._store)  # references, duplicates, callable tools
-        check_tool_pairs(request.all_items, param=request.param_names.get("input", "input"))
+        check_tool_pairs(request.all_items, param=request.context.param_names.get("input", "input"))
         self._reasoning.unseal_inputs(request)  # sent-back reasoning returns to context
         open_summaries(self._reasoning.sealer, request)  # and compactions' summaries
         supersede(request)  # the latest compaction item stands for what came before it
@@ -144,7 +146,7 @@ class ResponsesPipeline:
         items = None
         if self._conversations is not None:
             items = await self._conversations.all_items(
-                request.conversation_id, owner=request.owner or ""
+                request.conversation_id, owner=request.context.owner or ""
             )
         if items is None:
             raise NotFoundError(
@@ -200,7 +202,7 @@ class ResponsesPipeline:
         `response_id`: the chat completion's, shared by its choices."""
         await self.prepare(request)
         if admission is not None:
-            request.upstream_detail = admission.upstream_detail
+            request.context.upstream_detail = admission.upstream_detail
         _, backend = self._registry.resolve(request.model)
         compaction = await compact_before_generation(self, backend, request, admission)
         plan = self._reasoning.plan(request, backend)  # effort → thinking budget
@@ -246,10 +248,12 @@ class ResponsesPipeline:
         loop's (engine.hosted_loop), which runs their calls between the model's turns."""
         if backend.capabilities().runs_hosted_tools:  # the upstream runs them: as declared
             declared = request.declared_tools or ()
-            request.hosted_price_keys = price_keys(tool["type"] for tool in declared)
+            request.context.hosted_price_keys = price_keys(tool["type"] for tool in declared)
             return await self._reasoning.prepare(backend, request, plan, shown=shown)
         offered = self._hosted.offered(request.declared_tools)
-        request.hosted_price_keys = price_keys(kind for _, tool in offered for kind in tool.types)
+        request.context.hosted_price_keys = price_keys(
+            kind for _, tool in offered for kind in tool.types
+        )
         if not offered:
             refuse_stray_approvals(request)  # an MCP approval needs its server declared
             if hosted_choice(request.tool_choice) is not None:  # forced, but not served here

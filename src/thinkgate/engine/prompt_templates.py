@@ -51,7 +51,7 @@ async def apply_prompt(
         raise await _not_found(prompt, source)
     values: dict[str, Value] = dict(prompt.variables or {})
     _check_variables(template, values)
-    request.prompt_items = [_render(message, values) for message in template.messages]
+    request.context.prompt_items = [_render(message, values) for message in template.messages]
     request.prompt = {
         "id": template.prompt_id,
         "version": template.version,
@@ -150,7 +150,7 @@ def instructions_echo(request: CanonicalRequest) -> str | list[Item] | None:
     if request.prompt is None:
         return request.instructions
     head = [] if request.instructions is None else [_developer(request.instructions)]
-    return [*head, *(_echo_item(item) for item in request.prompt_items)]
+    return [*head, *(_echo_item(item) for item in request.context.prompt_items)]
 
 
 def _developer(text: str) -> Item:

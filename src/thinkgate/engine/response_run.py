@@ -241,7 +241,7 @@ class ResponseRun(Generic[E]):
                 await self._store.save(
                     self._assembler.response,
                     self._request.input_items,
-                    owner=self._request.owner,
+                    owner=self._request.context.owner,
                     channel=self._meter.channel,
                 )
             except Exception:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thinkgate.core.request import CanonicalRequest, OutputFormat, Sampling
+from thinkgate.core.request import CanonicalRequest, OutputFormat, RequestContext, Sampling
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.common import JsonObjectFormat, JsonSchemaFormat
 from thinkgate.protocol.items import parse_input
@@ -63,13 +63,15 @@ def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:
         background=bool(body.background),
         streamed=bool(body.stream or body.background),  # a background job can be followed
         conversation_id=_conversation_id(body.conversation),
-        explicit_sampling=tuple(
-            name
-            for name in ("temperature", "top_p", "top_logprobs")
-            if getattr(body, name) is not None
-        ),
-        param_names={"effort": "reasoning.effort"},
         compact_threshold=_compact_threshold(body),
+        context=RequestContext(
+            param_names={"effort": "reasoning.effort"},
+            explicit_sampling=tuple(
+                name
+                for name in ("temperature", "top_p", "top_logprobs")
+                if getattr(body, name) is not None
+            ),
+        ),
     )
 
 

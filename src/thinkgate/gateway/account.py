@@ -72,7 +72,7 @@ class Account:
             reserved = self.gateway.prices.worst_case(
                 request.model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
             ) + self.gateway.prices.worst_tool_cost(
-                request.hosted_price_keys, call_cap(request.max_tool_calls)
+                request.context.hosted_price_keys, call_cap(request.max_tool_calls)
             )
         holds = await self._plan_holds(plans, input_tokens + max_output_tokens, reserved, windows)
         if budgets and not await self.gateway.counters.reserve(

@@ -73,7 +73,9 @@ class ReasoningPlanner:
         there is nothing to hide and no layer to pay for per delta)."""
         prepared = await self._prepare(backend, request, plan)
         return (
-            prepared if request.raw_reasoning or not shown else Piped(prepared, hide_raw_reasoning)
+            prepared
+            if request.context.raw_reasoning or not shown
+            else Piped(prepared, hide_raw_reasoning)
         )
 
     async def _prepare(
@@ -155,8 +157,9 @@ def without_thinking(request: CanonicalRequest, thought_format: ThoughtFormat) -
     sampling = dataclasses.replace(
         request.sampling, stop=(*request.sampling.stop, *thought_format.answer_stop)
     )
-    prefix = request.assistant_prefix + thought_format.answer_prefix("")
-    return dataclasses.replace(request, assistant_prefix=prefix, sampling=sampling)
+    prefix = request.context.assistant_prefix + thought_format.answer_prefix("")
+    context = dataclasses.replace(request.context, assistant_prefix=prefix)
+    return dataclasses.replace(request, sampling=sampling, context=context)
 
 
 async def hide_raw_reasoning(batches: Batches) -> Batches:

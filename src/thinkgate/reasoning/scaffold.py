@@ -10,7 +10,7 @@ What surrounds the thought is a `ThoughtFormat` (`reasoning.formats`): the
 "Reasoning: … Answer:" scaffold for models without native thinking (SmolLM2), or the
 model's own `<think>` tags with the close forced at the budget (budget forcing).
 Every pass is an ordinary backend generation (prepare, send, stream) with a prefilled reply start
-(`CanonicalRequest.assistant_prefix`), so llama.cpp reuses the shared prompt prefix.
+(`RequestContext.assistant_prefix`), so llama.cpp reuses the shared prompt prefix.
 Thinking and probe tokens are real generated tokens: all count as reasoning tokens and
 against the budget; `max_output_tokens` caps reasoning plus answer together.
 """
@@ -233,16 +233,16 @@ class ThinkThenAnswer:
         return dataclasses.replace(
             self._request,
             instructions=note,
-            assistant_prefix=prefix,
             output_format=OutputFormat(),
             sampling=sampling,
+            context=dataclasses.replace(self._request.context, assistant_prefix=prefix),
         )
 
     def _sampling(self, *, answer: bool = False) -> Sampling:
         """Greedy unless the caller chose a temperature: a weak model thinks best greedily.
         Hidden passes drop the caller's logprobs and stop sequences; the answer keeps them."""
         sampling = self._request.sampling
-        if "temperature" not in self._request.explicit_sampling:
+        if "temperature" not in self._request.context.explicit_sampling:
             sampling = dataclasses.replace(sampling, temperature=0.0, top_p=1.0)
         if answer:  # a weak model may start a second thought after its answer: cut it
             return dataclasses.replace(sampling, stop=(*sampling.stop, *self._format.answer_stop))

@@ -91,7 +91,7 @@ class Sealer:
     def unseal_inputs(self, request: CanonicalRequest) -> None:
         """Reasoning items sent back with `encrypted_content` get their thought as content;
         an upstream's sealed reasoning gets the upstream's own blob back, for it alone
-        (`request.sealed_by` names the channel that sealed each)."""
+        (`request.context.sealed_by` names the channel that sealed each)."""
         for index, item in enumerate(request.input_items):
             blob = item.get("encrypted_content")
             if item.get("type") != "reasoning" or not isinstance(blob, str):
@@ -100,10 +100,10 @@ class Sealer:
             kind, text, channel = self._open(blob, param=param, kinds=KINDS)
             if kind == UPSTREAM:
                 item["encrypted_content"] = text
-                request.sealed_by[text] = channel
+                request.context.sealed_by[text] = channel
             else:
                 item["content"] = [{"type": "reasoning_text", "text": text}]
-        for index, item in enumerate(request.history):  # stored: sealed here, by us
+        for index, item in enumerate(request.context.history):  # stored: sealed here, by us
             blob = item.get("encrypted_content")
             if item.get("type") != "reasoning" or not isinstance(blob, str):
                 continue
@@ -112,8 +112,8 @@ class Sealer:
             except InvalidRequestError:  # an older key's: the item goes on as stored
                 continue
             if kind == UPSTREAM:  # copied: history may be shared with other readers
-                request.history[index] = {**item, "encrypted_content": text}
-                request.sealed_by[text] = channel
+                request.context.history[index] = {**item, "encrypted_content": text}
+                request.context.sealed_by[text] = channel
 
 
 async def sealed_upstream(

@@ -163,8 +163,10 @@ class UpstreamBudget:
         request = dataclasses.replace(
             self._request,
             reasoning_effort="none",
-            assistant_prefix=self._format.answer_prefix(thought),
             sampling=sampling,
+            context=dataclasses.replace(
+                self._request.context, assistant_prefix=self._format.answer_prefix(thought)
+            ),
         )
         plan = GenerationPlan(max_output_tokens=self._policy.probe_tokens)
         text, logprobs = "", []
@@ -189,7 +191,9 @@ class UpstreamBudget:
         request = dataclasses.replace(
             self._request,
             reasoning_effort="none",
-            assistant_prefix=self._format.answer_prefix(thought),
+            context=dataclasses.replace(
+                self._request.context, assistant_prefix=self._format.answer_prefix(thought)
+            ),
         )
         # Same meter (the channel that served is recorded on it): counts restart from here.
         plan = GenerationPlan(max_output_tokens=None if cap is None else cap - spent, meter=meter)

@@ -42,7 +42,7 @@ def affinity_of(request: CanonicalRequest) -> Affinity | None:
     sealer = _latest_sealer(request)
     if sealer is not None:
         pinned.append(sealer)
-    previous = request.previous_channel
+    previous = request.context.previous_channel
     if previous is not None and previous not in pinned:
         pinned.append(previous)
     key = session_key(request)
@@ -55,7 +55,7 @@ def session_key(request: CanonicalRequest) -> str | None:
     """The first of `prompt_cache_key`, a session header, the conversation, the
     `safety_identifier` or `user`; scoped to the caller, so two tenants' equal keys (a
     common "default") do not pile onto one channel."""
-    headers = request.session_headers
+    headers = request.context.session_headers
     found = (
         request.prompt_cache_key,
         *(headers.get(name) for name in SESSION_KEY_HEADERS),
@@ -66,7 +66,7 @@ def session_key(request: CanonicalRequest) -> str | None:
     value = next((value for value in found if value), None)
     if value is None:
         return None
-    return f"{request.owner or ''}\x00{value}"
+    return f"{request.context.owner or ''}\x00{value}"
 
 
 def score(key: str, channel: str, weight: int) -> float:
@@ -87,19 +87,22 @@ def replayable(request: CanonicalRequest, channel: str, *, sole: bool) -> Canoni
     upstream could not open it, and must never see another account's); the rest stays."""
     if not any(_foreign(item, request, channel, sole) for item in _sealed(request)):
         return request
+    history = [
+        item for item in request.context.history if not _foreign(item, request, channel, sole)
+    ]
     return dataclasses.replace(
         request,
-        history=[item for item in request.history if not _foreign(item, request, channel, sole)],
         input_items=[
             item for item in request.input_items if not _foreign(item, request, channel, sole)
         ],
+        context=dataclasses.replace(request.context, history=history),
     )
 
 
 def _sealed(request: CanonicalRequest) -> list[Item]:
     return [
         item
-        for item in (*request.history, *request.input_items)
+        for item in (*request.context.history, *request.input_items)
         if item.get("type") == "reasoning" and isinstance(item.get("encrypted_content"), str)
     ]
 
@@ -108,16 +111,16 @@ def _foreign(item: Item, request: CanonicalRequest, channel: str, sole: bool) ->
     blob = item.get("encrypted_content")
     if item.get("type") != "reasoning" or not isinstance(blob, str):
         return False
-    if blob not in request.sealed_by:  # ours (opened into `content`) or unreadable: no
+    if blob not in request.context.sealed_by:  # ours (opened into `content`) or unreadable: no
         return True  # upstream can open it
-    sealer = request.sealed_by[blob]
+    sealer = request.context.sealed_by[blob]
     return sealer != channel if sealer is not None else not sole
 
 
 def _latest_sealer(request: CanonicalRequest) -> str | None:
     """The channel that sealed the latest replayed reasoning: the one worth keeping."""
     for item in reversed(_sealed(request)):
-        sealer = request.sealed_by.get(item["encrypted_content"])
+        sealer = request.context.sealed_by.get(item["encrypted_content"])
         if sealer is not None:
             return sealer
     return None

@@ -122,8 +122,8 @@ class UpstreamBackend:
                 sent = replayable(request, route.channel.name, sole=sole)
                 path, body = _request_for(route, sent, plan)
                 headers = None  # a Responses-native upstream hears the client's session
-                if path == "responses" and request.session_headers:
-                    headers = request.session_headers
+                if path == "responses" and request.context.session_headers:
+                    headers = request.context.session_headers
                 stream = await route.channel.open_stream(path, body, headers)
                 if path == "responses":  # Codex's sticky-routing token, for the client
                     plan.meter.turn_state = reply_turn_state(stream.headers)
@@ -132,13 +132,13 @@ class UpstreamBackend:
                 log.warning("upstream attempt failed: %s", failure)
                 if not failure.retryable:
                     route.channel.breaker.success()  # the channel answered; the request was bad
-                    raise failure.client_error(detail=request.upstream_detail) from failure
+                    raise failure.client_error(detail=request.context.upstream_detail) from failure
                 route.channel.breaker.failure()
                 failures.append(failure)
             except BaseException:  # cancelled, or the request cannot be translated
                 route.channel.breaker.abandon()
                 raise
-        raise exhausted(self.model, failures, detail=request.upstream_detail)
+        raise exhausted(self.model, failures, detail=request.context.upstream_detail)
 
     async def aclose(self) -> None:
         for route in self.routes:
@@ -202,7 +202,7 @@ class _Prepared:
         except UpstreamFailure as failure:
             route.channel.breaker.failure()
             log.warning("upstream stream failed after the first delta: %s", failure)
-            raise failure.mid_stream_error(detail=request.upstream_detail) from failure
+            raise failure.mid_stream_error(detail=request.context.upstream_detail) from failure
         except BaseException:  # client gone: the upstream did answer, so it counts as up
             route.channel.breaker.success()
             raise

@@ -52,8 +52,8 @@ def chat_body(
         cap = "max_tokens" if compat == "llama-cpp-python" else "max_completion_tokens"
         body[cap] = max_output_tokens
     _add_sampling(body, request)
-    if request.assistant_prefix:  # reasoning.upstream_budget: the reply continues a prefix
-        body["messages"].append({"role": "assistant", "content": request.assistant_prefix})
+    if request.context.assistant_prefix:  # reasoning.upstream_budget: the reply continues a prefix
+        body["messages"].append({"role": "assistant", "content": request.context.assistant_prefix})
         body |= {"continue_final_message": True, "add_generation_prompt": False}
     for name in ("prompt_cache_key", "prompt_cache_retention", "safety_identifier", "user"):
         value = getattr(request, name)
@@ -69,7 +69,7 @@ def _add_sampling(body: dict[str, Any], request: CanonicalRequest) -> None:
     defaults = {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
     for name, default in defaults.items():
         value = getattr(sampling, name)
-        if value != default or name in request.explicit_sampling:
+        if value != default or name in request.context.explicit_sampling:
             body[name] = value
     if sampling.seed is not None:
         body["seed"] = sampling.seed

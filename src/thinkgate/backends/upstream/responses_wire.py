@@ -67,7 +67,9 @@ def responses_body(
     body: dict[str, Any] = {
         "model": upstream_model,
         "input": [
-            _outgoing(item, request.summaries) for item in request.all_items if _sendable(item)
+            _outgoing(item, request.context.summaries)
+            for item in request.all_items
+            if _sendable(item)
         ],
         "stream": True,
         "store": False,
@@ -75,8 +77,8 @@ def responses_body(
     }
     if request.instructions is not None:
         body["instructions"] = request.instructions
-    if request.assistant_prefix:  # no prefill in Responses: the forced thought as context
-        part = {"type": "output_text", "text": request.assistant_prefix}
+    if request.context.assistant_prefix:  # no prefill in Responses: the forced thought as context
+        part = {"type": "output_text", "text": request.context.assistant_prefix}
         body["input"].append({"type": "message", "role": "assistant", "content": [part]})
     declared = request.declared_tools
     tools = request.tools if declared is None else upstream_tools(declared)
@@ -100,7 +102,7 @@ def responses_body(
     if max_output_tokens is not None:
         body["max_output_tokens"] = max_output_tokens
     for name in ("temperature", "top_p", "top_logprobs"):
-        if name in request.explicit_sampling:
+        if name in request.context.explicit_sampling:
             body[name] = getattr(request.sampling, name)
     if request.include:
         body["include"] = list(request.include)
