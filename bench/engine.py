@@ -44,17 +44,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import itertools
 import os
 import platform
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,223 +59,39 @@ import httpx
 import llama_cpp
 import orjson
 
+from bench.engine_paths import (
+    BenchError,
+    Render,
+    Stream,
+    calibrate,
+    cold_generate_stream,
+    cold_raw_stream,
+    generate_stream,
+    open_raw,
+    raw_stream,
+    request_body,
+    server_stream,
+    write_config,
+)
+from bench.engine_report import (
+    RAW,
+    CpuMeter,
+    Sample,
+    diagnostics,
+    summarise,
+    table,
+    to_sample,
+)
 from tests.support.server import ADMIN_KEY, ServerProcess
-from thinkgate.backends.local import LocalBackend
-from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
-from thinkgate.engine.responses_request import canonical_from_responses
-from thinkgate.protocol import parse_body
-from thinkgate.protocol.responses import CreateResponseRequest
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "engine.json"
 DEFAULT_PROMPT = "Write a long story about a lighthouse keeper."
-TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
-DELTA_EVENT = "response.output_text.delta"
-RAW = "raw llama-cpp-python"
 GENERATE = "raw Llama.generate loop"
 SERVER = "thinkgate server"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class BenchError(RuntimeError):
-    """The paths did not do the same work: the comparison would be meaningless."""
-
-
-@dataclass(slots=True)
-class Stream:
-    """What one streamed generation produced, with the times of its first and last text."""
-
-    started: float
-    first: float
-    last: float
-    ended: float
-    text: str
-    tokens: int
-    input_tokens: int | None = None
-    times: list[float] = field(default_factory=list)  # arrival of each piece of text
-
-
-@dataclass(slots=True)
-class Cpu:
-    """CPU seconds over one run: this process, the server process, everyone else, steal."""
-
-    own: float = 0.0
-    server: float = 0.0
-    foreign: float = 0.0
-    steal: float = 0.0
-
-
-@dataclass(slots=True)
-class Sample:
-    path: str
-    ttft_ms: float
-    decode_tok_s: float
-    itl_p50_ms: float  # median gap between consecutive pieces of text: robust to stalls
-    tokens: int
-    wall_s: float
-    cpu: Cpu = field(default_factory=Cpu)
-    foreign_cores: float = 0.0
-    loadavg_1m: float = 0.0  # when the run started
-    quiet_before_cores: float = 0.0
-    noisy: bool = False
-
-
-# --- CPU accounting ---------------------------------------------------------------------
-
-
-def _machine_cpu_s() -> tuple[float, float]:
-    """(busy, steal) CPU seconds of the whole machine since boot; busy excludes steal."""
-    with open("/proc/stat", encoding="ascii") as handle:
-        fields = [int(v) for v in handle.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
-
-
-def _process_cpu_s(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            stat = handle.read()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-class CpuMeter:
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-
-    def read(self) -> tuple[float, float, float, float]:
-        times = os.times()
-        busy, steal = _machine_cpu_s()
-        return (times.user + times.system, _process_cpu_s(self.server_pid), busy, steal)
-
-    def between(
-        self, before: tuple[float, float, float, float], after: tuple[float, float, float, float]
-    ) -> Cpu:
-        own, server, busy, steal = (a - b for a, b in zip(after, before, strict=True))
-        return Cpu(own=own, server=server, foreign=max(0.0, busy - own - server), steal=steal)
-
-    def foreign_cores(self, seconds: float = 0.5) -> float:
-        """Cores used by other processes over a short window."""
-        before = self.read()
-        time.sleep(seconds)
-        return self.between(before, self.read()).foreign / seconds
-
-    def wait_for_quiet(self, threshold: float, max_wait_s: float) -> float:
-        """Wait (up to `max_wait_s`) until other processes use under `threshold` cores."""
-        deadline = time.monotonic() + max_wait_s
-        load = self.foreign_cores()
-        while load > threshold and time.monotonic() < deadline:
-            load = self.foreign_cores()
-        return load
-
-
-# --- the paths ----------------------------------------------------------------------------
-
-
-def raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected_tokens: int) -> Stream:
-    """One streamed `create_completion`. Its chunks carry no usage, so the token count is
-    the calibrated one, valid because the text must match the reference (checked)."""
-    pieces: list[str] = []
-    times: list[float] = []
-    started = time.perf_counter()
-    for chunk in llama.create_completion(
-        prompt=tokens,
-        max_tokens=max_tokens,
-        temperature=0.0,
-        top_p=1.0,
-        top_k=0,
-        min_p=0.0,
-        repeat_penalty=1.0,
-        stream=True,
-    ):
-        text = chunk["choices"][0]["text"]
-        if text:
-            times.append(time.perf_counter())
-            pieces.append(text)
-    ended = time.perf_counter()
-    return _stream(started, ended, times, "".join(pieces), expected_tokens)
-
-
-def cold_raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected: int) -> Stream:
-    """The raw path on a prompt its context does not hold: `reset()` first."""
-    llama.reset()
-    return raw_stream(llama, tokens, max_tokens, expected)
-
-
-def cold_generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
-    llama.reset()
-    return generate_stream(llama, tokens, max_tokens)
-
-
-def calibrate(llama: Any, tokens: list[int], max_tokens: int) -> tuple[str, int]:
-    """The reference text and token count of a prompt (raw, evaluated from scratch)."""
-    llama.reset()
-    done = llama.create_completion(
-        prompt=tokens,
-        max_tokens=max_tokens,
-        temperature=0.0,
-        top_p=1.0,
-        top_k=0,
-        min_p=0.0,
-        repeat_penalty=1.0,
-    )
-    return str(done["choices"][0]["text"]), int(done["usage"]["completion_tokens"])
-
-
-def generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stream:
-    """The bare token loop, with the sampler settings thinkgate passes at temperature 0."""
-    vocab = llama._model.vocab
-    pieces: list[bytes] = []
-    times: list[float] = []
-    started = time.perf_counter()
-    for token in llama.generate(
-        tokens, top_k=0, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0, reset=True
-    ):
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            break
-        pieces.append(llama.detokenize([token]))
-        times.append(time.perf_counter())
-        if len(pieces) >= max_tokens:
-            break
-    ended = time.perf_counter()
-    text = b"".join(pieces).decode("utf-8", errors="replace")
-    return _stream(started, ended, times, text, len(pieces))
-
-
-def server_stream(client: httpx.Client, body: bytes) -> Stream:
-    """One streamed request; only `output_text.delta` and the terminal event are parsed."""
-    pieces: list[str] = []
-    times: list[float] = []
-    event = ""
-    final: dict[str, Any] | None = None
-    started = time.perf_counter()
-    with client.stream("POST", "/v1/responses", content=body) as response:
-        if response.status_code != 200:
-            response.read()
-            raise BenchError(f"server answered {response.status_code}: {response.text}")
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                if event == DELTA_EVENT:
-                    times.append(time.perf_counter())
-                    pieces.append(orjson.loads(line[6:])["delta"])
-                elif event in TERMINAL_EVENTS:
-                    final = orjson.loads(line[6:])["response"]
-    ended = time.perf_counter()
-    if final is None or final["status"] == "failed":
-        raise BenchError(f"the stream did not end well: {final}")
-    usage = final["usage"]
-    stream = _stream(started, ended, times, "".join(pieces), int(usage["output_tokens"]))
-    stream.input_tokens = int(usage["input_tokens"])
-    return stream
-
-
-def _stream(started: float, ended: float, times: list[float], text: str, tokens: int) -> Stream:
-    first, last = (times[0], times[-1]) if times else (ended, ended)
-    return Stream(started, first, last, ended, text, tokens, times=times)
+# --- checks and setup ---------------------------------------------------------------------
 
 
 def check(path: str, stream: Stream, reference: str, expected: int, prompt_tokens: int) -> None:
@@ -291,65 +104,6 @@ def check(path: str, stream: Stream, reference: str, expected: int, prompt_token
         raise BenchError(f"{path}: the generated text differs from the raw reference")
     if stream.tokens < 2 or stream.last <= stream.first:
         raise BenchError(f"{path}: too few tokens to time decoding ({stream.tokens})")
-
-
-def to_sample(path: str, stream: Stream, cpu: Cpu) -> Sample:
-    wall = stream.ended - stream.started
-    return Sample(
-        path=path,
-        ttft_ms=(stream.first - stream.started) * 1000.0,
-        decode_tok_s=(stream.tokens - 1) / (stream.last - stream.first),
-        itl_p50_ms=1000.0 * statistics.median(b - a for a, b in itertools.pairwise(stream.times)),
-        tokens=stream.tokens,
-        wall_s=wall,
-        cpu=cpu,
-        foreign_cores=cpu.foreign / wall,
-    )
-
-
-# --- setup --------------------------------------------------------------------------------
-
-
-def request_body(prompt: str, max_tokens: int) -> dict[str, Any]:
-    return {
-        "model": DEFAULT_LOCAL_MODEL,
-        "input": prompt,
-        "temperature": 0,
-        "max_output_tokens": max_tokens,
-        "stream": True,
-    }
-
-
-Render = Callable[[dict[str, Any]], list[int]]
-
-
-def open_raw(threads: int) -> tuple[Any, Render, LocalModelConfig]:
-    """The raw `Llama`, opened with the server's constructor arguments, and a function
-    giving the prompt tokens of a body by the server's own request parsing and template."""
-    config = LocalModelConfig(name=DEFAULT_LOCAL_MODEL, threads=threads)
-    backend = LocalBackend(config)
-    windows, formatter = backend._open()
-    llama = windows.base.llama  # the trained window (the bench's prompts fit in it)
-
-    def render(body: dict[str, Any]) -> list[int]:
-        backend._llama, backend._formatter = llama, formatter
-        request = canonical_from_responses(parse_body(orjson.dumps(body), CreateResponseRequest))
-        try:
-            return backend._tokenize(request, request.all_items)
-        finally:
-            backend._llama = backend._formatter = None  # the bench uses `llama` directly
-
-    return llama, render, config
-
-
-def write_config(directory: Path, config: LocalModelConfig) -> Path:
-    path = directory / "thinkgate.toml"
-    path.write_text(
-        f'[[local_models]]\nname = "{config.name}"\nthreads = {config.threads}\n'
-        f"n_ctx = {config.n_ctx}\nn_batch = {config.n_batch}\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def _git(*args: str) -> str:
@@ -381,75 +135,6 @@ def machine_info() -> dict[str, Any]:
         "thinkgate_commit": _git("rev-parse", "--short", "HEAD") + ("+dirty-src" if dirty else ""),
         "loadavg_start": list(os.getloadavg()),
     }
-
-
-# --- report -------------------------------------------------------------------------------
-
-
-def summarise(samples: list[Sample], raw: list[Sample]) -> dict[str, Any]:
-    ttft = [s.ttft_ms for s in samples]
-    decode = [s.decode_tok_s for s in samples]
-    paired = [s.decode_tok_s / r.decode_tok_s for s, r in zip(samples, raw, strict=True)]
-    added = [s.ttft_ms - r.ttft_ms for s, r in zip(samples, raw, strict=True)]
-    return {
-        "ttft_ms_added_vs_raw_paired_median": statistics.median(added),
-        "loadavg_1m_median": statistics.median(s.loadavg_1m for s in samples),
-        "runs": len(samples),
-        "noisy_runs_kept": sum(s.noisy for s in samples),
-        "ttft_ms_median": statistics.median(ttft),
-        "ttft_ms_min": min(ttft),
-        "ttft_ms_max": max(ttft),
-        "decode_tok_s_median": statistics.median(decode),
-        "decode_tok_s_min": min(decode),
-        "decode_tok_s_max": max(decode),
-        "decode_ratio_vs_raw_paired_median": statistics.median(paired),
-        "itl_p50_ms_median": statistics.median(s.itl_p50_ms for s in samples),
-        "foreign_cores_median": statistics.median(s.foreign_cores for s in samples),
-        "cpu_own_s_median": statistics.median(s.cpu.own for s in samples),
-        "cpu_server_s_median": statistics.median(s.cpu.server for s in samples),
-        "wall_s_median": statistics.median(s.wall_s for s in samples),
-    }
-
-
-def table(summaries: dict[str, dict[str, dict[str, Any]]]) -> str:
-    lines = [
-        "| situation | path | TTFT ms (median) | TTFT − raw, ms (paired median) "
-        "| decode tok/s (median) | ratio vs raw (medians) | ratio (paired median) "
-        "| load avg (median) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for situation, summary in summaries.items():
-        raw = summary[RAW]["decode_tok_s_median"]
-        for path, stats in summary.items():
-            lines.append(
-                f"| {situation} | {path} | {stats['ttft_ms_median']:.1f} "
-                f"| {stats['ttft_ms_added_vs_raw_paired_median']:+.1f} "
-                f"| {stats['decode_tok_s_median']:.1f} "
-                f"| {stats['decode_tok_s_median'] / raw:.3f} "
-                f"| {stats['decode_ratio_vs_raw_paired_median']:.3f} "
-                f"| {stats['loadavg_1m_median']:.1f} |"
-            )
-    return "\n".join(lines)
-
-
-def diagnostics(summaries: dict[str, dict[str, dict[str, Any]]]) -> str:
-    lines = [
-        "| situation | path | paired decode ratio vs raw | inter-token ms (p50) "
-        "| CPU s/run: bench | CPU s/run: server | other processes, cores |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for situation, summary in summaries.items():
-        for path, stats in summary.items():
-            lines.append(diagnostic_row(situation, path, stats))
-    return "\n".join(lines)
-
-
-def diagnostic_row(situation: str, path: str, stats: dict[str, Any]) -> str:
-    return (
-        f"| {situation} | {path} | {stats['decode_ratio_vs_raw_paired_median']:.3f} "
-        f"| {stats['itl_p50_ms_median']:.2f} | {stats['cpu_own_s_median']:.2f} "
-        f"| {stats['cpu_server_s_median']:.2f} | {stats['foreign_cores_median']:.2f} |"
-    )
 
 
 def log(message: str) -> None:
