@@ -8,8 +8,8 @@ cache hands back (`cached_tokens` in the ledger and in Codex's own usage).
 The Codex run is opt-in (`THINKGATE_SLOW_CODEX=1`): about 3 to 5 minutes on an idle
 2-core machine, 53 minutes at load average 8 to 24, and it is not deterministic: Codex
 sends no temperature, so the embedded model samples at 1.0, and Codex fails a turn whose
-answer runs into the 1,024-token default cap (`incomplete`). Of its two recorded runs one
-passed and one failed that way (docs/long-context.md).
+answer runs into the 1,024-token default cap (`incomplete`). Of its three recorded runs
+two passed and one failed that way (docs/long-context.md).
 The item Codex sends after its `create_goal` tool (a `function_call_output` without
 `call_id`) is checked here on every run, without Codex.
 """
