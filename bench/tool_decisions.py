@@ -360,6 +360,8 @@ def main() -> None:
     if args.write:
         write_rule(DecisionRule(**{k: float(v) for k, v in results["rule"].items()}))
     for mode in ("model", "relevance_only", "calibrated"):
+        if mode not in results:
+            continue  # the generation path (`run`) decides by the model and the fitted rule only
         print(f"| {mode} | " + " | ".join(str(v) for v in results[mode].values()) + " |")
 
 
