@@ -24,6 +24,14 @@ from thinkgate.protocol.responses import CreateResponseRequest
 TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 DELTA_EVENT = "response.output_text.delta"
+# The sampler settings thinkgate passes at temperature 0, for the raw `create_completion`.
+GREEDY: dict[str, Any] = {
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "top_k": 0,
+    "min_p": 0.0,
+    "repeat_penalty": 1.0,
+}
 
 
 class BenchError(RuntimeError):
@@ -51,14 +59,7 @@ def raw_stream(llama: Any, tokens: list[int], max_tokens: int, expected_tokens: 
     times: list[float] = []
     started = time.perf_counter()
     for chunk in llama.create_completion(
-        prompt=tokens,
-        max_tokens=max_tokens,
-        temperature=0.0,
-        top_p=1.0,
-        top_k=0,
-        min_p=0.0,
-        repeat_penalty=1.0,
-        stream=True,
+        prompt=tokens, max_tokens=max_tokens, stream=True, **GREEDY
     ):
         text = chunk["choices"][0]["text"]
         if text:
@@ -82,15 +83,7 @@ def cold_generate_stream(llama: Any, tokens: list[int], max_tokens: int) -> Stre
 def calibrate(llama: Any, tokens: list[int], max_tokens: int) -> tuple[str, int]:
     """The reference text and token count of a prompt (raw, evaluated from scratch)."""
     llama.reset()
-    done = llama.create_completion(
-        prompt=tokens,
-        max_tokens=max_tokens,
-        temperature=0.0,
-        top_p=1.0,
-        top_k=0,
-        min_p=0.0,
-        repeat_penalty=1.0,
-    )
+    done = llama.create_completion(prompt=tokens, max_tokens=max_tokens, **GREEDY)
     return str(done["choices"][0]["text"]), int(done["usage"]["completion_tokens"])
 
 

@@ -22,12 +22,8 @@ import orjson
 from bench.tool_decision_prompts import TOOLS
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.local import LocalBackend
-from thinkgate.backends.tool_decision import (
-    DecisionRule,
-    argument_heads,
-    measure,
-    neutral_items,
-)
+from thinkgate.backends.tool_decision import argument_heads, measure, neutral_items
+from thinkgate.backends.tool_decision_rule import DecisionRule
 from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
 from thinkgate.engine.responses_request import canonical_from_responses
 from thinkgate.protocol import parse_body

@@ -1,6 +1,6 @@
 """The tool decision's thresholds, fitted on the calibration prompts (bench/tool_decisions.py).
 
-The engine's rule (`backends.tool_decision.DecisionRule`) is a two-level decision tree over
+The engine's rule (`backends.tool_decision_rule.DecisionRule`) is a two-level decision tree over
 the model's two measures: a message whose relevance reaches `small_talk_relevance` calls
 only if its grounding reaches `grounding_floor`; below that, relevance must reach `margin`.
 `fit_rule` picks the three thresholds that make the most right decisions on the rows it is
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from thinkgate.backends.tool_decision import DecisionRule
+from thinkgate.backends.tool_decision_rule import DecisionRule
 
 Row = tuple[tuple[float, float], bool, dict[str, Any]]  # (relevance, grounding), applies, detail
 

@@ -30,7 +30,7 @@ prompt, and the tool name's part), each at its best threshold there.
 
     .venv/bin/python -m bench.tool_decisions [--threads 2] [--write] [--fast]
 
-`--write` puts the calibrated margin into backends/tool_decision.py (CALIBRATED_MARGIN),
+`--write` puts the calibrated margin into backends/tool_decision_rule.py (CALIBRATED_MARGIN),
 the default the engine reads; results go to bench/results/tool_decisions.json.
 """
 
@@ -63,12 +63,8 @@ from bench.tool_decision_fit import (
 from bench.tool_decision_prompts import TOOLS, Case, cases
 from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.local import LocalBackend
-from thinkgate.backends.tool_decision import (
-    DecisionRule,
-    argument_heads,
-    measure,
-    neutral_items,
-)
+from thinkgate.backends.tool_decision import argument_heads, measure, neutral_items
+from thinkgate.backends.tool_decision_rule import DecisionRule
 from thinkgate.config import DEFAULT_LOCAL_MODEL, LocalModelConfig
 from thinkgate.core.backend import GenerationPlan
 from thinkgate.core.backend import generation as core_generation
@@ -81,7 +77,7 @@ from thinkgate.protocol.responses import CreateResponseRequest
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "tool_decisions.json"
 PROGRESS = Path("/tmp/tool_decisions_progress.jsonl")  # each scored case, as it comes
-DECISION_MODULE = REPO / "src" / "thinkgate" / "backends" / "tool_decision.py"
+DECISION_MODULE = REPO / "src" / "thinkgate" / "backends" / "tool_decision_rule.py"
 
 
 @dataclass(slots=True)
@@ -328,7 +324,7 @@ async def sequential(backend: LocalBackend, part: list[Case]) -> list[Outcome]:
 
 
 def write_rule(rule: DecisionRule) -> None:
-    """The fitted thresholds as the engine's defaults (backends/tool_decision.py)."""
+    """The fitted thresholds as the engine's defaults (backends/tool_decision_rule.py)."""
     text = DECISION_MODULE.read_text()
     for name, value in (
         ("CALIBRATED_MARGIN", rule.margin),

@@ -12,7 +12,8 @@ import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from openai import OpenAI
 
-from thinkgate.backends.tool_decision import (
+from thinkgate.backends.tool_decision import argument_heads, split_grammar
+from thinkgate.backends.tool_decision_rule import (
     CALIBRATED_MARGIN,
     GROUNDING_FLOOR,
     GROUNDING_WEIGHT,
@@ -20,8 +21,6 @@ from thinkgate.backends.tool_decision import (
     DecisionRule,
     DecisionScores,
     Likelihoods,
-    argument_heads,
-    split_grammar,
 )
 from thinkgate.config import LocalModelConfig
 
