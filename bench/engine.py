@@ -78,6 +78,7 @@ from bench.engine_report import (
     CpuMeter,
     Sample,
     diagnostics,
+    order_effects,
     summarise,
     table,
     to_sample,
@@ -234,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     print()
     print(diagnostics(summaries))
+    effects = {situation: order_effects(samples, names) for situation, samples in results.items()}
+    for situation, effect in effects.items():
+        print(f"\n{situation}: TTFT by the run just before\n{effect}")
     print()
     for situation, summary in summaries.items():
         server_stats, raw_stats = summary[SERVER], summary[RAW]
@@ -274,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summaries,
         "table_markdown": markdown,
         "diagnostics_markdown": diagnostics(summaries),
+        "order_effects_markdown": effects,
         "runs": {
             situation: {name: [asdict(s) for s in runs] for name, runs in samples.items()}
             for situation, samples in results.items()

@@ -168,3 +168,21 @@ def diagnostic_row(situation: str, path: str, stats: dict[str, Any]) -> str:
         f"| {stats['itl_p50_ms_median']:.2f} | {stats['cpu_own_s_median']:.2f} "
         f"| {stats['cpu_server_s_median']:.2f} | {stats['foreign_cores_median']:.2f} |"
     )
+
+
+def order_effects(samples: dict[str, list[Sample]], names: list[str]) -> str:
+    """Median TTFT of each path by the run just before it (the rounds alternate the order,
+    ABBA). A path whose TTFT moves with its predecessor is measured against a state the
+    previous run left (caches, the bench process's threads), not only against the other
+    path: the reading for the cold situation in docs/benchmarks.md."""
+    order: list[tuple[str, Sample]] = []
+    for index in range(min(len(runs) for runs in samples.values())):
+        for name in names if index % 2 == 0 else names[::-1]:
+            order.append((name, samples[name][index]))
+    after: dict[tuple[str, str], list[float]] = {}
+    for (before, _), (name, sample) in itertools.pairwise(order):
+        after.setdefault((name, before), []).append(sample.ttft_ms)
+    lines = ["| path | run just before | runs | TTFT ms (median) |", "|---|---|---:|---:|"]
+    for (name, before), values in sorted(after.items()):
+        lines.append(f"| {name} | {before} | {len(values)} | {statistics.median(values):.1f} |")
+    return "\n".join(lines)
