@@ -109,6 +109,19 @@ def _embed(server: ServerProcess, secret: str) -> None:
     )
 
 
+def _wait_for_level(server: ServerProcess, owner: str, vector_bytes: int, file_bytes: int) -> None:
+    """Until the level the owner holds is recorded (the day's row exists)."""
+    with admin(server.base_url) as api:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            days = api.get("/admin/v1/storage_usage", params={"owner": owner}).json()["data"]
+            level = (days[-1]["vector_store_bytes"], days[-1]["file_bytes"]) if days else None
+            if level == (vector_bytes, file_bytes):
+                break
+            time.sleep(0.2)
+        assert level == (vector_bytes, file_bytes)
+
+
 def test_a_finished_day_is_charged_once_and_counts_against_the_budget(
     replicas: Replicas,
 ) -> None:
@@ -126,17 +139,7 @@ def test_a_finished_day_is_charged_once_and_counts_against_the_budget(
     assert added.status == "completed", added.last_error
     vector_bytes = client.vector_stores.retrieve(store.id).usage_bytes
     assert vector_bytes > 0
-    with admin(a.base_url) as api:  # the level the owner holds is recorded
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            days = api.get("/admin/v1/storage_usage", params={"owner": user_id}).json()["data"]
-            if days and days[-1]["vector_store_bytes"] == vector_bytes:
-                break
-            time.sleep(0.2)
-        assert (days[-1]["vector_store_bytes"], days[-1]["file_bytes"]) == (
-            vector_bytes,
-            upload.bytes,
-        )
+    _wait_for_level(a, user_id, vector_bytes, upload.bytes)
     for server in (a, b):  # within budget: each replica's counters are loaded now
         _embed(server, secret)
 
@@ -170,3 +173,42 @@ def test_charging_needs_an_admin(replicas: Replicas) -> None:
         headers={"Authorization": f"Bearer {secret}"},
     )
     assert reply.status_code in (401, 403) and "error" in reply.json()
+
+
+def test_a_counter_not_loaded_is_loaded_before_the_charge_and_counts_it_once(
+    replicas: Replicas,
+) -> None:
+    """With Redis, a replica meeting a budget counter loads it from the ledger. Were the
+    charge on the ledger before its counter was loaded, a replica loading it then would
+    count the charge, and the charging replica's adjustment would count it again: so the
+    charge loads the owner's counters first (here: dropped from Redis, as after an
+    eviction, then charged), and the counter ends at its old value plus the charge."""
+    if not replicas.database.startswith("postgresql"):
+        pytest.skip("one replica's own counters: no other replica loads one meanwhile")
+    import redis
+
+    a, b = replicas.servers
+    with admin(a.base_url) as api:
+        user_id, secret = member_with_key(api, "evicted")
+        limited = api.patch(f"/admin/v1/users/{user_id}", json={"budget_usd": "5"})
+        assert limited.status_code == 200, limited.text
+    client = make_client(a.base_url, secret)
+    upload = client.files.create(file=("bread.txt", TEXT.encode()), purpose="assistants")
+    _wait_for_level(a, user_id, 0, upload.bytes)
+    _embed(b, secret)  # the user's budget counter is loaded (and holds that spend)
+    shared = redis.Redis.from_url(services()["THINKGATE_TEST_REDIS_URL"])
+    try:
+        [counter] = shared.keys(f"thinkgate:budget:user:{user_id}@*|total")
+        before = int(shared.get(counter) or b"0")
+        shared.delete(counter)
+        replicas.backdate(user_id)
+        assert sum(asyncio.run(_charge_everywhere([a.base_url, b.base_url]))) == 1
+        with admin(a.base_url) as api:
+            rows = api.get("/admin/v1/requests", params={"key_id": user_id}).json()["data"]
+        [charge] = [Decimal(row["cost_usd"]) for row in rows if row["model"] == "storage"]
+        assert charge == Decimal(upload.bytes * FILE_PRICE) / 10**9
+        after = shared.get(counter)
+        assert after is not None, "the charge did not load the counter"
+        assert int(after) == before + int(charge * 10**12)  # picodollars, counted once
+    finally:
+        shared.close()

@@ -3,6 +3,7 @@
 
     every `storage_charge_seconds`, on every replica (and POST /admin/v1/storage_usage/charge)
       owners with a finished day not charged ─► accrue to now (the day is then complete)
+      ─► the owner's budget counters loaded from the ledger (before the charge is on it)
       ─► per day, one transaction: mark `charged_pico` WHERE it is still NULL, and only if
          that marked the row, the ledger row + daily roll-up ─► budget counters adjusted
 
@@ -38,6 +39,7 @@ from thinkgate.store.tables import UserRow
 log = logging.getLogger(__name__)
 
 STORAGE = "storage"  # the ledger rows' model, channel and endpoint
+UNLIMITED = 2**62  # a limit no counter reaches: loading one is not a check
 
 
 def _day(at: float) -> str:
@@ -97,6 +99,7 @@ class StorageCharges:
         charged = 0
         for owner in owners:
             await self._complete(owner, cutoff)
+            await self._seed_counters(owner, cutoff)
             try:
                 entries = await self._charge(owner, cutoff)
             except IntegrityError:  # another replica's row for the day is already there
@@ -170,17 +173,48 @@ class StorageCharges:
                 await self._gateway.ledger_repository.write_in(session, entries)
         return entries
 
+    async def _seed_counters(self, owner: str, cutoff: str) -> None:
+        """Load the owner's budget counters from the ledger before the charge commits. A
+        counter first met between the commit and `_count` (a request on another replica)
+        would be seeded from a ledger that has the charge and then be given it again; one
+        loaded before has no such moment (a shared counter is seeded once)."""
+        async with self._db.session() as session:
+            is_user = await session.get(UserRow, owner) is not None
+            days = (
+                await session.scalars(
+                    select(StorageUsageRow.day).where(
+                        StorageUsageRow.owner == owner,
+                        StorageUsageRow.day < cutoff,
+                        StorageUsageRow.charged_pico.is_(None),
+                    )
+                )
+            ).all()
+        for month in sorted({day[:7] for day in days}):
+            names = await self._counter_names(owner, owner if is_user else None, month)
+            try:  # amount 0 under no limit: only loads what is not loaded yet
+                await self._gateway.counters.reserve(
+                    [(name, UNLIMITED) for name in names], 0, self._gateway.spent
+                )
+            except Exception:
+                log.warning("storage charges of %s: budget counters not loaded first", owner)
+
+    async def _counter_names(self, key_id: str, user_id: str | None, month: str) -> list[str]:
+        """The budget counters a charge to `key_id` (a user's: `user_id`) counts against."""
+        gateway = self._gateway
+        if user_id is None:
+            return [f"{key_id}|total", f"{key_id}|month|{month}"]
+        user = await gateway.users.get(user_id)
+        names = [name for name, _ in user_budgets(user, month)] if user is not None else []
+        if gateway.billing is not None and gateway.billing.wallets.config.enabled:
+            names.append(WALLET_PREFIX + user_id)
+        return names
+
     async def _count(self, entry: LedgerEntry) -> None:
-        """The budget counters already loaded see the charge now; one not loaded yet
-        is seeded from the ledger, which has it."""
-        gateway, month = self._gateway, _day(entry.created_at)[:7]
-        names = [f"{entry.key_id}|total", f"{entry.key_id}|month|{month}"]
-        if entry.user_id is not None:
-            user = await gateway.users.get(entry.user_id)
-            names = [name for name, _ in user_budgets(user, month)] if user is not None else []
-            if gateway.billing is not None and gateway.billing.wallets.config.enabled:
-                names.append(WALLET_PREFIX + entry.user_id)
+        """The budget counters see the charge now (loaded before it, `_seed_counters`; one
+        that could not be is seeded later from the ledger, which has it)."""
+        month = _day(entry.created_at)[:7]
+        names = await self._counter_names(entry.key_id, entry.user_id, month)
         try:
-            await gateway.counters.adjust(names, entry.cost_pico)
+            await self._gateway.counters.adjust(names, entry.cost_pico)
         except Exception:
             log.warning("storage charge %s: on the ledger, counters not updated", entry.request_id)
