@@ -41,7 +41,8 @@ from thinkgate.backends.grammar_shape import rule_references
 from thinkgate.core.deltas import ToolKind
 from thinkgate.core.request import CanonicalRequest, OutputFormat
 from thinkgate.errors import InvalidRequestError
-from thinkgate.protocol.tools import call_name, resolve_tool_choice
+from thinkgate.protocol.tool_choice import resolve_tool_choice
+from thinkgate.protocol.tools import call_name
 
 DEFAULT_MAX_CALLS = 8
 MAX_CALLS = 64  # calls in one response on the embedded engine; a larger max_tool_calls is cut

@@ -21,7 +21,8 @@ from thinkgate.engine.chat_messages import items_from_messages
 from thinkgate.errors import InvalidRequestError
 from thinkgate.protocol.chat import ChatCompletionRequest, ChatResponseFormat
 from thinkgate.protocol.chat_messages import parse_messages
-from thinkgate.protocol.tools import parse_tools, resolve_tool_choice
+from thinkgate.protocol.tool_choice import resolve_tool_choice
+from thinkgate.protocol.tools import parse_tools
 
 MAX_STOPS = 4
 # SDK-known fields this server does not serve: refused by name, never silently ignored.

@@ -41,7 +41,7 @@ from thinkgate.hosted.base import Event
 from thinkgate.hosted.file_search import file_citations
 from thinkgate.ids import new_call_id, new_id
 from thinkgate.protocol.hosted_costs import call_cap
-from thinkgate.protocol.tools import hosted_choice
+from thinkgate.protocol.tool_choice import hosted_choice
 
 log = logging.getLogger(__name__)
 

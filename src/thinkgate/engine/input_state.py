@@ -16,7 +16,7 @@ from typing import Protocol
 from thinkgate.core.request import CanonicalRequest, Item
 from thinkgate.errors import InvalidRequestError, NotFoundError
 from thinkgate.protocol.tool_catalog import callable_tools
-from thinkgate.protocol.tools import check_tool_choice
+from thinkgate.protocol.tool_choice import check_tool_choice
 
 
 class ItemLookup(Protocol):

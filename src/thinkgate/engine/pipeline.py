@@ -44,7 +44,7 @@ from thinkgate.hosted import HostedTools
 from thinkgate.ids import new_id
 from thinkgate.protocol.hosted_costs import price_keys
 from thinkgate.protocol.tool_catalog import unavailable_tools
-from thinkgate.protocol.tools import hosted_choice
+from thinkgate.protocol.tool_choice import hosted_choice
 from thinkgate.reasoning import ReasoningPlanner, Sealer
 
 log = logging.getLogger(__name__)

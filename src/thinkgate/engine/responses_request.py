@@ -13,7 +13,8 @@ from thinkgate.protocol.responses import (
     TextParam,
 )
 from thinkgate.protocol.tool_catalog import callable_tools
-from thinkgate.protocol.tools import check_tool_choice, parse_tools
+from thinkgate.protocol.tool_choice import check_tool_choice
+from thinkgate.protocol.tools import parse_tools
 
 
 def canonical_from_responses(body: CreateResponseRequest) -> CanonicalRequest:

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from thinkgate.core.request import CanonicalRequest, Item, OutputFormat
 from thinkgate.errors import InvalidRequestError
-from thinkgate.protocol.tools import call_name, resolve_tool_choice
+from thinkgate.protocol.tool_choice import resolve_tool_choice
+from thinkgate.protocol.tools import call_name
 
 Message = dict[str, Any]
 Compat = Literal["openai", "llama-cpp-python"]
