@@ -11,7 +11,6 @@ A non-streaming request runs the same assembler and drops the events.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,13 +25,13 @@ from thinkgate.core.deltas import (
     ReasoningDelta,
     ReasoningDoneDelta,
     TextDelta,
-    TokenLogprob,
     ToolCallDelta,
     ToolCallDoneDelta,
     ToolCallStartDelta,
     ToolKind,
 )
 from thinkgate.core.request import ResponseDict
+from thinkgate.engine.delta_extras import logprob_wire, obfuscation_padding
 from thinkgate.engine.reasoning_item import ReasoningItem
 from thinkgate.engine.response_object import snapshot, usage_object
 from thinkgate.engine.tool_items import ToolCallItem
@@ -372,33 +371,3 @@ class ResponseAssembler:
         event = {"type": event_type, "sequence_number": self._sequence, **fields}
         self._sequence += 1
         return event
-
-
-def logprob_wire(logprob: TokenLogprob) -> dict[str, Any]:
-    return {
-        "token": logprob.token,
-        "bytes": logprob.bytes,
-        "logprob": logprob.logprob,
-        "top_logprobs": [
-            {"token": token, "bytes": raw, "logprob": value} for token, value, raw in logprob.top
-        ],
-    }
-
-
-def _paddings() -> tuple[str, ...]:
-    digits = f"{random.getrandbits(64):016x}"
-    return tuple(digits[:length] for length in range(1, 17))
-
-
-PADDINGS = _paddings()  # 16: a length is drawn with `padding_index()`
-
-
-def padding_index() -> int:
-    return random.getrandbits(4)
-
-
-def obfuscation_padding() -> str:
-    """1 to 16 characters of padding, the length drawn per delta: the length is what hides
-    the delta's size (the characters hide nothing, so they are drawn once; this runs per
-    delta)."""
-    return PADDINGS[padding_index()]

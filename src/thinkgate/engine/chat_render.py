@@ -29,7 +29,7 @@ from thinkgate.core.deltas import (
     ToolCallStartDelta,
 )
 from thinkgate.core.request import CanonicalRequest, ResponseDict
-from thinkgate.engine.assembler import PADDINGS, logprob_wire, obfuscation_padding, padding_index
+from thinkgate.engine.delta_extras import PADDINGS, logprob_wire, obfuscation_padding, padding_index
 from thinkgate.engine.response_object import usage_object
 from thinkgate.errors import ThinkgateError
 from thinkgate.ids import new_call_id, new_chat_id
