@@ -96,6 +96,15 @@ class LocalModelConfig(BaseModel):
     # like any other; None: the window is the only limit. Keeps a rambling tiny model
     # from holding a request for minutes.
     default_max_output_tokens: int | None = Field(default=1024, ge=1)
+    # Sampling for a request that leaves the parameter unset (vLLM's generation_config,
+    # Ollama's Modelfile): None: the GGUF's `general.sampling.*`, else the model card's
+    # (SmolLM2: 0.2 / 0.9), else OpenAI's 1.0 (backends.sampling_defaults, docs/clients.md).
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    repeat_penalty: float | None = Field(default=None, gt=0)  # llama.cpp's; never on the wire
+    # What `/v1/models` tells clients (`supports_parallel_tool_calls`; Codex then asks for
+    # them): a tiny model repeats one call to the cap. A request may still ask for them.
+    supports_parallel_tool_calls: bool = False
     threads: int | None = Field(default=None, ge=1)
     n_batch: int = Field(default=512, ge=8)
     chat_template: str | None = None  # overrides the template in the GGUF metadata

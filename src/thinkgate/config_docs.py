@@ -52,6 +52,20 @@ def _default(field: FieldInfo) -> str:
     return f"`{text}`" if len(text) <= 40 else f"`{text[:37]}…`"
 
 
+# Arrays of tables whose entries' keys get rows of their own (`[[local_models]] top_p`):
+# the per-model settings of the embedded engine; channels have docs/channels.md.
+ARRAYS = ("local_models",)
+
+
+def _array_rows(name: str, item: type[BaseModel]) -> list[str]:
+    """One row per key of an entry (set in the TOML, or in the list's JSON variable)."""
+    env = f"(in `{PREFIX}{name.upper()}`)"
+    return [
+        f"| `[[{name}]] {key}` | {env} | {_type_name(field.annotation)} | {_default(field)} |"
+        for key, field in item.model_fields.items()
+    ]
+
+
 def _rows(model: type[BaseModel], toml: tuple[str, ...]) -> list[str]:
     rows: list[str] = []
     for name, field in model.model_fields.items():
@@ -59,6 +73,13 @@ def _rows(model: type[BaseModel], toml: tuple[str, ...]) -> list[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows += _rows(annotation, path)
+            continue
+        (item, *_) = get_args(annotation) or (None,)
+        if not toml and name in ARRAYS and isinstance(item, type):
+            rows.append(
+                f"| `{name}` | `{PREFIX}{name.upper()}` | list (of tables) | {_default(field)} |"
+            )
+            rows += _array_rows(name, item)
             continue
         key = ".".join(path) if len(path) == 1 else f"[{'.'.join(path[:-1])}] {path[-1]}"
         env = PREFIX + NESTED_DELIMITER.join(path).upper()

@@ -5,11 +5,12 @@ the 8,192 positions SmolLM2 was trained on: the stretched window reads it and th
 completes. The next request of the session starts with the same prefix, which the prompt
 cache hands back (`cached_tokens` in the ledger and in Codex's own usage).
 
-The Codex run is opt-in (`THINKGATE_SLOW_CODEX=1`): about 3 to 5 minutes on an idle
-2-core machine, 53 minutes at load average 8 to 24, and it is not deterministic: Codex
-sends no temperature, so the embedded model samples at 1.0, and Codex fails a turn whose
-answer runs into the 1,024-token default cap (`incomplete`). Of its three recorded runs
-two passed and one failed that way (docs/long-context.md).
+The Codex run is opt-in (`THINKGATE_SLOW_CODEX=1`): 2.5 to 9 minutes on a 2-core machine
+at load 2 to 5, and it does not pass reliably: Codex fails a turn whose answer runs into
+the 1,024-token default cap (`incomplete`). Codex sends no temperature, so the model's
+own default applies (SmolLM2: 0.2 / 0.9); its first request then calls Codex's
+`request_user_input`, whose `options` array the tiny model tends to repeat to the cap
+(docs/clients.md, "Known limits", records each run).
 The item Codex sends after its `create_goal` tool (a `function_call_output` without
 `call_id`) is checked here on every run, without Codex.
 """
@@ -106,6 +107,15 @@ def test_function_call_output_naming_nothing_is_refused(client: OpenAI) -> None:
     assert isinstance(error, dict)
     assert error["param"] == "input[1].call_id"
     assert error["code"] == "missing_required_parameter"
+
+
+def test_the_embedded_model_asks_clients_for_one_call_at_a_time(client: OpenAI) -> None:
+    """A client that reads `/v1/models` (Codex's `ModelInfo`) asks for parallel calls when a
+    model says it supports them; the tiny model then repeats one call (eight
+    `request_user_input` calls in one recorded run, Codex 0.171 without catalog metadata).
+    Its entry says no; a request that asks is still served."""
+    entry = client.models.retrieve("gpt-5.1").model_extra or {}
+    assert entry["supports_parallel_tool_calls"] is False
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ def catalog_entry(info: ModelInfo, capabilities: Capabilities, priority: int) ->
         "default_verbosity": "medium",
         "apply_patch_tool_type": "freeform",
         "truncation_policy": {"mode": "tokens", "limit": min(TOOL_OUTPUT_TOKENS, window // 8)},
-        "supports_parallel_tool_calls": True,
+        "supports_parallel_tool_calls": capabilities.parallel_tool_calls,
         "auto_compact_token_limit": int(window * AUTO_COMPACT_SHARE),
         "effective_context_window_percent": 95,
         "experimental_supported_tools": [],

@@ -42,6 +42,7 @@ class RunSpec:
     prompt: PromptEvaluation | None = None  # aligned evaluation + prefix cache
     # Picks the grammar once the prompt is evaluated (backends.tool_decision)
     choose_grammar: Callable[[Any, PromptEvaluation], Any] | None = None
+    repeat_penalty: float = 1.0  # the model's (backends.sampling_defaults); not an API field
 
 
 class LlamaRun:
@@ -136,7 +137,7 @@ class LlamaRun:
                 top_p=sampling.top_p,
                 top_k=0,
                 min_p=0.05 if sampling.temperature > 0 else 0.0,
-                repeat_penalty=1.0,
+                repeat_penalty=spec.repeat_penalty,
                 frequency_penalty=sampling.frequency_penalty,
                 presence_penalty=sampling.presence_penalty,
                 grammar=grammar,

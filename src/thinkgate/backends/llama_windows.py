@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.backends.model_files import default_gguf_path, gguf_metadata
 from thinkgate.config import LocalModelConfig
 from thinkgate.errors import EngineError
 
@@ -128,21 +128,7 @@ def llama_rope_type(name: str) -> int:
 
 
 def _gguf_context(path: Path) -> int | None:
-    """The GGUF's `<architecture>.context_length` (its header and vocabulary alone read)."""
-    import llama_cpp
-    from llama_cpp._internals import LlamaModel
-
-    if not path.is_file():
-        return None  # the engine says so when the model is opened
-    params = llama_cpp.llama_model_default_params()
-    params.vocab_only = True
-    try:
-        probe = LlamaModel(path_model=str(path), params=params, verbose=False)
-    except ValueError:  # not a GGUF llama.cpp can read: opening it will say so
-        return None
-    try:
-        metadata: dict[str, str] = probe.metadata()
-    finally:
-        probe.close()  # type: ignore[no-untyped-call]
+    """The GGUF's `<architecture>.context_length`."""
+    metadata = gguf_metadata(path)
     value = metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length")
     return int(value) if value else None

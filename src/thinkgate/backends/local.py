@@ -28,6 +28,7 @@ from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
 from thinkgate.backends.llama_windows import LlamaWindows, Window, budget_window
 from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.backends.sampling_defaults import sampling_of
 from thinkgate.backends.tool_decision import tool_decider
 from thinkgate.backends.tool_grammar import ToolPlan, plan_tools, schema_source
 from thinkgate.backends.tool_parser import ToolCallParser
@@ -67,6 +68,7 @@ class LocalBackend:
         self._llama: Any | None = None  # the trained window's: tokenizer and grammar checks
         self._windows: LlamaWindows | None = None
         self._budget_window = budget_window(config)  # reads the GGUF's header
+        self._sampling = sampling_of(config)  # for what a request leaves unset
         self._formatter: Any | None = None
         self._load_lock = asyncio.Lock()
         self._turn = asyncio.Lock()
@@ -85,6 +87,9 @@ class LocalBackend:
             max_output_tokens=window,
             default_max_output_tokens=self._config.default_max_output_tokens,
             reasoning_window=self._budget_window,  # not doubled by a stretched window
+            default_temperature=self._sampling.temperature,
+            default_top_p=self._sampling.top_p,
+            parallel_tool_calls=self._config.supports_parallel_tool_calls,
         )
 
     async def load(self) -> None:
@@ -114,6 +119,7 @@ class LocalBackend:
         spec = RunSpec(
             tokens=tokens,
             sampling=request.sampling,
+            repeat_penalty=self._sampling.repeat_penalty,
             grammar=grammar,
             max_new_tokens=room if cap is None else min(cap, room),
             meter=plan.meter,
@@ -226,7 +232,13 @@ class LocalBackend:
         )
         stat = path.stat()
         self._fingerprint = f"{self.name}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        log.info("loaded local model %s from %s (%d threads)", self.name, path, threads)
+        log.info(
+            "loaded local model %s from %s (%d threads; unset sampling: %s)",
+            self.name,
+            path,
+            threads,
+            self._sampling.describe(),
+        )
         return windows, formatter
 
     def _pick_window(self, prompt_tokens: int, cap: int | None) -> Window:

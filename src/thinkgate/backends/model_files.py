@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from functools import lru_cache
 from pathlib import Path
 
 from thinkgate.errors import EngineError
@@ -23,3 +24,32 @@ def default_gguf_path() -> Path:
     if not path.is_file():
         raise EngineError(f"The embedded model file is missing: {path}")
     return path
+
+
+def gguf_metadata(path: Path) -> dict[str, str]:
+    """A GGUF's key/value metadata, as llama.cpp reads it (the header and vocabulary only,
+    not the weights); empty when there is no file or llama.cpp cannot read it (opening the
+    model says why). Read once per version of the file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _read_metadata(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _read_metadata(path: str, size: int, mtime_ns: int) -> dict[str, str]:
+    import llama_cpp
+    from llama_cpp._internals import LlamaModel
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    try:
+        probe = LlamaModel(path_model=path, params=params, verbose=False)
+    except ValueError:
+        return {}
+    try:
+        metadata: dict[str, str] = probe.metadata()
+    finally:
+        probe.close()  # type: ignore[no-untyped-call]
+    return metadata

@@ -33,6 +33,14 @@ class Capabilities:
     # The backend's upstream runs hosted tools itself (`hosted_tools = "passthrough"` on
     # every channel serving the model): they are sent as declared, not run by thinkgate.
     runs_hosted_tools: bool = False
+    # The model's own sampling where a request sets none (an embedded model's defaults,
+    # backends.sampling_defaults); None: OpenAI's 1.0, or the upstream's own.
+    default_temperature: float | None = None
+    default_top_p: float | None = None
+    # Whether clients should ask it for parallel tool calls (`/v1/models`
+    # `supports_parallel_tool_calls`, which Codex turns into `parallel_tool_calls`); a
+    # request that asks for them is served either way.
+    parallel_tool_calls: bool = True
 
 
 @dataclass(slots=True)

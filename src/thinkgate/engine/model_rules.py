@@ -1,10 +1,11 @@
-"""Per-model request rules: which reasoning efforts a model takes, and GPT-5.1's rule that
+"""Per-model request rules: which reasoning efforts a model takes, GPT-5.1's rule that
 sampling parameters (and chat's legacy `max_tokens`) are accepted only at effort `none`
-(reference §7.2, §7.3)."""
+(reference §7.2, §7.3), and the model's own sampling for what a request leaves unset."""
 
 from __future__ import annotations
 
 from thinkgate.backends.registry import ModelInfo
+from thinkgate.core.backend import Capabilities
 from thinkgate.core.request import CanonicalRequest
 from thinkgate.errors import InvalidRequestError
 
@@ -42,6 +43,23 @@ def apply_model_rules(request: CanonicalRequest, info: ModelInfo) -> None:
                 param="max_tokens",
                 code="unsupported_parameter",
             )
+
+
+def apply_sampling_defaults(request: CanonicalRequest, capabilities: Capabilities) -> None:
+    """`temperature` / `top_p` the client left unset take the model's own defaults (an
+    embedded model's, backends.sampling_defaults), so they are what it samples with and
+    what the response echoes, as OpenAI echoes its model's. A value the server chose for
+    its own request (compaction's greedy summary) is kept: only OpenAI's 1.0 is replaced.
+    Upstreams have none here: an unset parameter stays unsent (backends.upstream)."""
+    sampling = request.sampling
+    defaults = {
+        "temperature": capabilities.default_temperature,
+        "top_p": capabilities.default_top_p,
+    }
+    for name, value in defaults.items():
+        unset = name not in request.context.explicit_sampling and getattr(sampling, name) == 1.0
+        if value is not None and unset:
+            setattr(sampling, name, value)
 
 
 def _enumerate(values: tuple[str, ...]) -> str:

@@ -27,7 +27,7 @@ from thinkgate.engine.context_management import compact_before_generation, super
 from thinkgate.engine.hosted_loop import HostedLoop
 from thinkgate.engine.hosted_prelude import refuse_stray_approvals
 from thinkgate.engine.input_state import settle_input
-from thinkgate.engine.model_rules import apply_model_rules
+from thinkgate.engine.model_rules import apply_model_rules, apply_sampling_defaults
 from thinkgate.engine.prepared import NoGeneration, PreparedAssembler
 from thinkgate.engine.response_object import new_response
 from thinkgate.engine.response_run import (
@@ -111,8 +111,9 @@ class ResponsesPipeline:
 
     async def prepare(self, request: CanonicalRequest) -> CanonicalRequest:
         """Resolve the model's rules and the stored history (shared with token counting)."""
-        info, _ = self._registry.resolve(request.model)
+        info, backend = self._registry.resolve(request.model)
         apply_model_rules(request, info)
+        apply_sampling_defaults(request, backend.capabilities())
         if request.store:
             await self._store.ensure_writable()
         if request.previous_response_id is not None:
