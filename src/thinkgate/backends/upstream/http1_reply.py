@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from thinkgate.backends.upstream.transport import BodyDecoder, TransportError
+from thinkgate.backends.upstream.transport import BodyDecoder, TransportError, read_upto
 
 _PAUSE_AT = 1 << 20  # bytes buffered before the socket stops being read (backpressure)
 
@@ -67,12 +67,7 @@ class Reply:
 
     async def read_all(self, limit: int) -> bytes:
         """The body, or its first `limit` bytes (an error reply's explanation)."""
-        parts: list[bytes] = []
-        size = 0
-        while size < limit and (chunk := await self.read()) is not None:
-            parts.append(chunk)
-            size += len(chunk)
-        return b"".join(parts)[:limit]
+        return await read_upto(self.read, limit)
 
     def release(self) -> None:
         """Done with the reply: its connection is reused if the body was read to its end."""

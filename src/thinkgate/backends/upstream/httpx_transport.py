@@ -20,6 +20,7 @@ from thinkgate.backends.upstream.transport import (
     BodyDecoder,
     TransportError,
     TransportOptions,
+    read_upto,
 )
 
 
@@ -59,12 +60,7 @@ class HttpxReply:
         return None
 
     async def read_all(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while size < limit and (chunk := await self.read()) is not None:
-            parts.append(chunk)
-            size += len(chunk)
-        return b"".join(parts)[:limit]
+        return await read_upto(self.read, limit)
 
     def release(self) -> None:
         """Read to its end, httpcore has already put the connection back; else it closes."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ssl
 import urllib.request
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -31,6 +31,17 @@ MAX_DECODED_BYTES = 256 * 1024 * 1024  # one reply's body after gzip/deflate
 
 class TransportError(Exception):
     """The connection could not be made, or broke, or the reply was not HTTP (or too big)."""
+
+
+async def read_upto(read: Callable[[], Awaitable[bytes | None]], limit: int) -> bytes:
+    """A body, or its first `limit` bytes (an error reply's explanation): each
+    transport's `Reply.read_all`."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await read()) is not None:
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)[:limit]
 
 
 class Reply(Protocol):
