@@ -109,6 +109,20 @@ def _embed(server: ServerProcess, secret: str) -> None:
     )
 
 
+def _wait_for_spend_on_ledger(server: ServerProcess, user_id: str) -> None:
+    """Until the user's request is on the ledger (it is written after the reply)."""
+    with admin(server.base_url) as api:
+        [key] = api.get("/admin/v1/keys", params={"user_id": user_id}).json()["data"]
+        key_id = key["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = api.get("/admin/v1/requests", params={"key_id": key_id}).json()["data"]
+            if rows:
+                return
+            time.sleep(0.2)
+    raise AssertionError("the request never reached the ledger")
+
+
 def _wait_for_level(server: ServerProcess, owner: str, vector_bytes: int, file_bytes: int) -> None:
     """Until the level the owner holds is recorded (the day's row exists)."""
     with admin(server.base_url) as api:
@@ -196,6 +210,7 @@ def test_a_counter_not_loaded_is_loaded_before_the_charge_and_counts_it_once(
     upload = client.files.create(file=("bread.txt", TEXT.encode()), purpose="assistants")
     _wait_for_level(a, user_id, 0, upload.bytes)
     _embed(b, secret)  # the user's budget counter is loaded (and holds that spend)
+    _wait_for_spend_on_ledger(a, user_id)  # a reload reads the ledger: it must hold it
     shared = redis.Redis.from_url(services()["THINKGATE_TEST_REDIS_URL"])
     try:
         [counter] = shared.keys(f"thinkgate:budget:user:{user_id}@*|total")
