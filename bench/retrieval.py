@@ -14,7 +14,12 @@ with that in mind.
     scale:   the set padded to N chunks with shuffled copies; ingestion chunks/s (files of
              100 chunks, embedding included) and hybrid search p50/p99 over the queries
 
-Results: bench/results/retrieval.json (docs/files.md "Search" shows them).
+    --model all-minilm-l6-v2   the store indexed with the opt-in model (the server's code
+             path: the index looks the store's model up, embeds with it, fuses with its
+             share); --chroma-from FILE copies Chroma's figures from an earlier results file
+
+Results: bench/results/retrieval.json (docs/files.md "Search" shows them); with MiniLM:
+bench/results/retrieval_minilm.json.
 Run niced: `nice -n 10 .venv/bin/python -m bench.retrieval --chroma /path/to/python`.
 """
 
@@ -39,6 +44,7 @@ import numpy as np
 
 from thinkgate.retrieval import Chunk, RankingOptions
 from thinkgate.retrieval.embedder import StaticEmbedder
+from thinkgate.retrieval.embedders import MODELS, Embedders
 from thinkgate.retrieval.hybrid import HybridIndex
 from thinkgate.retrieval.open import open_chunk_index
 from thinkgate.store import Database
@@ -173,10 +179,15 @@ def padded(data: LabelledSet, size: int) -> list[str]:
     return texts[:size]
 
 
-async def run_backend(url: str, data: LabelledSet, sizes: list[int]) -> dict[str, Any]:
+async def run_backend(
+    url: str, data: LabelledSet, sizes: list[int], model: str = MODELS[0]
+) -> dict[str, Any]:
     database = Database(url)
     await database.migrate()
-    index = await open_chunk_index(database)
+    # the bench's store has no `vector_stores` row: it takes the default, as a new store
+    # of a server configured with `model` does
+    index = await open_chunk_index(database, Embedders(model))
+    assert (await index.embedder_of(STORE)).name == model
     report: dict[str, Any] = {"quality": {}, "scale": {}}
     try:
         await index.drop_store(STORE)
@@ -277,6 +288,10 @@ def main() -> None:
         "with its own default model (which it would download: not offline); needs --chroma",
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="measure the others only")
+    parser.add_argument("--model", choices=MODELS, default=MODELS[0], help="the indexing model")
+    parser.add_argument(
+        "--chroma-from", type=Path, help="a results file whose Chroma figures are copied"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="the results file")
     args = parser.parse_args()
     out = args.out
@@ -289,6 +304,7 @@ def main() -> None:
             "queries": len(data.queries),
         },
         "machine": f"{os.cpu_count()} cores, niced, shared with other work",
+        "embedding_model": args.model,
     }
     out.parent.mkdir(exist_ok=True)
     if out.exists():  # what this run does not measure again is kept (Chroma's side)
@@ -296,8 +312,11 @@ def main() -> None:
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite+aiosqlite:///{folder}/bench.db"
-            results["sqlite"] = asyncio.run(run_backend(url, data, args.sizes))
+            results["sqlite"] = asyncio.run(run_backend(url, data, args.sizes, args.model))
         _save(out, results)
+    if args.chroma_from:
+        results["chroma"] = json.loads(args.chroma_from.read_text())["chroma"]
+        results["chroma"]["copied_from"] = str(args.chroma_from)
     if args.chroma:
         results["chroma"] = run_chroma(args.chroma, data, args.sizes)
         if args.chroma_minilm:
@@ -306,7 +325,9 @@ def main() -> None:
             )
         _save(out, results)
     if args.postgres:
-        results["postgresql"] = asyncio.run(run_backend(args.postgres, data, args.sizes))
+        results["postgresql"] = asyncio.run(
+            run_backend(args.postgres, data, args.sizes, args.model)
+        )
         _save(out, results)
     print(json.dumps(results, indent=2))
 

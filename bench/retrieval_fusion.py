@@ -35,6 +35,7 @@ import numpy as np
 from bench.retrieval import STORE, LabelledSet, _fill, labelled_set, scores
 from bench.retrieval import halves as split
 from thinkgate.retrieval.embedder import StaticEmbedder, Vectors
+from thinkgate.retrieval.embedders import Embedders
 from thinkgate.retrieval.fusion import query_terms
 from thinkgate.retrieval.hybrid import HybridIndex
 from thinkgate.retrieval.open import open_chunk_index
@@ -74,11 +75,13 @@ async def collect(model: Any, data: LabelledSet, postgres: str | None = None) ->
         if postgres:
             database = Database(postgres)
             await database.migrate()
-            index: HybridIndex = await open_chunk_index(database, model)
+            index: HybridIndex = await open_chunk_index(database, Embedders(model.name, [model]))
             await index.drop_store(STORE)
         else:
             index = await anyio.to_thread.run_sync(
-                SqliteChunkIndex, Path(folder) / "bench.retrieval.db", model
+                SqliteChunkIndex,
+                Path(folder) / "bench.retrieval.db",
+                Embedders(model.name, [model]),
             )
         try:
             await _fill(index, data.chunks)

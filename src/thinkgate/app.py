@@ -54,6 +54,7 @@ from thinkgate.net import UrlPolicy
 from thinkgate.ops import Drain, Metrics, ScrapeSources
 from thinkgate.reasoning import planner_for
 from thinkgate.replicas.setup import open_background_jobs
+from thinkgate.retrieval.embedders import Embedders
 from thinkgate.retrieval.embedding_models import EmbeddingModels
 from thinkgate.retrieval.open import open_chunk_index
 from thinkgate.store import (
@@ -153,10 +154,11 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         responses = ResponseRepository(database)
         conversations = ConversationRepository(database)
         response_events = ResponseEventRepository(database)
-        app.state.chunk_index = chunks = await open_chunk_index(database)  # vector stores
+        embedders = Embedders(settings.files.embedding_model)  # new stores'; each keeps its own
+        app.state.chunk_index = chunks = await open_chunk_index(database, embedders)
         searches: list[HostedTool] = [file_search_for(chunks, database)]
         app.state.containers, interpreters = await code_interpreter_for(settings, database)
-        app.state.embedding_models = EmbeddingModels(settings, chunks.embedder)
+        app.state.embedding_models = EmbeddingModels(settings, embedders)
         extra = [*searches, *interpreters]
         hosted = hosted_tools_for(settings, app.state.url_policy, extra=extra)  # web search…
         pipeline = ResponsesPipeline(

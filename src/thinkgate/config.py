@@ -48,6 +48,7 @@ DEFAULT_PRICING = {
     DEFAULT_LOCAL_MODEL: DEFAULT_PRICE,
     # as OpenAI's text-embedding-3-small: $0.02 per 1M input tokens
     DEFAULT_EMBEDDING_MODEL: {"input": "0.02", "cached_input": "0.02", "output": "0"},
+    "all-minilm-l6-v2": {"input": "0.02", "cached_input": "0.02", "output": "0"},  # opt-in
 }
 # USD per call, as OpenAI: web search $10 per 1K, file search $2.50 per 1K
 DEFAULT_TOOL_PRICING = {

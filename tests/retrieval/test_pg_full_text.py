@@ -10,13 +10,13 @@ from pathlib import Path
 
 from tests.support.gateway_support import new_database, services
 from thinkgate.retrieval import Chunk, RankingOptions
-from thinkgate.retrieval.embedder import StaticEmbedder
+from thinkgate.retrieval.embedders import Embedders
 from thinkgate.retrieval.hybrid import HybridIndex
 from thinkgate.retrieval.pg_index import PostgresChunkIndex
 from thinkgate.retrieval.sqlite_index import SqliteChunkIndex
 from thinkgate.store import Database
 
-EMBEDDER = StaticEmbedder()
+EMBEDDER = Embedders()
 TEXTS = {
     "many.txt": "Tides, tides and tides: spring tides and neap tides follow the moon.",
     "short.txt": "The tide rises twice a day as the moon pulls the ocean.",

@@ -16,12 +16,12 @@ from sqlalchemy import Connection, text
 from tests.support.gateway_support import new_database, services
 from tests.support.retrieval_support import CORPUS, pgvector_env
 from thinkgate.retrieval import Chunk, RankingOptions
-from thinkgate.retrieval.embedder import StaticEmbedder
+from thinkgate.retrieval.embedders import Embedders
 from thinkgate.retrieval.pg_index import PostgresChunkIndex
 from thinkgate.store import Database
 from thinkgate.store.database import MIGRATIONS
 
-EMBEDDER = StaticEmbedder()
+EMBEDDER = Embedders()
 
 
 def _upgrade_to(connection: Connection, revision: str) -> None:
@@ -58,12 +58,12 @@ def test_migration_fills_earlier_chunks_and_hnsw_answers_as_the_scan() -> None:
             await connection.run_sync(_upgrade_to, "0021_wallet_audit")
         before = PostgresChunkIndex(database.engine, EMBEDDER)
         await _add_corpus(before, "vs_old")  # float32 bytes only: no vector column yet
-        assert not await before._has_pgvector()
+        assert not await before._has_pgvector(256)
         await database.migrate()
         assert await _vector_rows(database) == (3, 3)  # filled by the migration
         exact = PostgresChunkIndex(database.engine, EMBEDDER)
         hnsw = PostgresChunkIndex(database.engine, EMBEDDER, exact_upto=0)
-        assert await hnsw._has_pgvector()
+        assert await hnsw._has_pgvector(256)
         filler = [Chunk(i, f"filler text number {i} about nothing", 0, 9) for i in range(300)]
         await hnsw.add("vs_big", "file-big", "filler.txt", filler, {})
         await _add_corpus(hnsw, "vs_new")  # written with its vectors
@@ -90,7 +90,7 @@ def test_without_pgvector_the_schema_keeps_bytes_only() -> None:
         database = Database(url)
         await database.migrate()
         index = PostgresChunkIndex(database.engine, EMBEDDER)
-        assert not await index._has_pgvector()
+        assert not await index._has_pgvector(256)
         await _add_corpus(index, "vs_plain")
         found = await _dense(index, "vs_plain", "why do some eruptions explode")
         assert found[0] == "volcanoes.txt"

@@ -26,6 +26,7 @@ from thinkgate.files.extraction import ExtractionError, Limits, extract_text
 from thinkgate.files.leases import Leases, WorkItem
 from thinkgate.files.store import FileStore
 from thinkgate.files.usage import StorageUsage
+from thinkgate.retrieval.embedders import ModelUnavailable
 from thinkgate.retrieval.index import ChunkIndex
 
 log = logging.getLogger(__name__)
@@ -134,9 +135,15 @@ class Ingestion:
             strategy,
             abandon_on_cancel=True,  # shutdown need not wait
         )
-        await self._index.add(
-            item.vector_store_id, item.file_id, item.filename, chunks, item.attributes
-        )
+        try:
+            await self._index.add(
+                item.vector_store_id, item.file_id, item.filename, chunks, item.attributes
+            )
+        except ModelUnavailable as error:  # the store's model is not installed here
+            await self._settle(
+                item, "failed", error={"code": "server_error", "message": error.message}
+            )
+            return
         usage = sum(len(chunk.text.encode()) for chunk in chunks)
         await self._settle(item, "completed", usage_bytes=usage)
 

@@ -54,6 +54,8 @@ class VectorStoreRow(Base):
     last_active_at: Mapped[int] = mapped_column(Integer)
     metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, nullable=True)
     expires_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the model that made its vectors (migration 0024; retrieval/embedders.py)
+    embedding_model: Mapped[str] = mapped_column(String(64), default="wordllama-l2-256")
 
 
 class VectorStoreFileRow(Base):

@@ -29,7 +29,7 @@ async def open_files(
         database=database,
         config=config,
         files=files,
-        stores=VectorStores(database),
+        stores=VectorStores(database, config.embedding_model),
         usage=usage,
         index=index,
         ingestion=ingestion,

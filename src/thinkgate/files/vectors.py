@@ -38,8 +38,9 @@ def counts(by_status: dict[str, int]) -> dict[str, int]:
 
 
 class VectorStores:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, embedding_model: str = "wordllama-l2-256") -> None:
         self._db = database
+        self._model = embedding_model  # new stores' (`[files] embedding_model`)
 
     async def create(
         self,
@@ -63,6 +64,7 @@ class VectorStores:
             last_active_at=now,
             metadata_=metadata,
             expires_after_days=expires_after_days,
+            embedding_model=self._model,
         )
         async with self._db.session() as session, session.begin():
             session.add(row)

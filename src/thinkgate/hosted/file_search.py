@@ -20,6 +20,7 @@ from thinkgate.errors import InvalidRequestError
 from thinkgate.files.access import owned_vector_store, touch_vector_store
 from thinkgate.files.rows import VectorStoreRow
 from thinkgate.hosted.base import CallOutcome, FileSource, HostedCall, Tool
+from thinkgate.retrieval.embedders import ModelUnavailable
 from thinkgate.retrieval.hybrid import check_search
 from thinkgate.retrieval.index import ChunkIndex, Hit, RankingOptions
 from thinkgate.store.database import Database
@@ -105,7 +106,7 @@ class FileSearch:
             hits = await self._index.search(
                 stores, queries, declared.get("filters"), limit, options
             )
-        except InvalidRequestError as error:
+        except (InvalidRequestError, ModelUnavailable) as error:
             return self._failed(call, error.message)
         item: dict[str, Any] = {**call.item, "status": "completed", "queries": queries}
         if RESULTS in call.include:

@@ -1,8 +1,12 @@
-"""`/v1/embeddings` models: the embedded one (retrieval.embedder) and upstream channels'
+"""`/v1/embeddings` models: the embedded ones (retrieval.embedders) and upstream channels'
 (`embeddings = {public = "upstream"}` in `[[channels]]`), tried in priority order.
 
-    model name ─► embedded (wordllama-l2-256) ─► token ids ─► mean-pooled vectors
+    model name ─► embedded (wordllama-l2-256; all-minilm-l6-v2 where installed)
+               │      ─► token ids ─► mean-pooled vectors
                └► channels serving it ─► POST {base_url}/embeddings (first that answers)
+
+`dimensions`: wordllama was trained Matryoshka-style (a prefix of its vector is itself an
+embedding), so any width up to 256 is served; MiniLM was not, so only its 384.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 import numpy as np
 
 from thinkgate.config import ChannelConfig, Settings
 from thinkgate.errors import InvalidRequestError, UpstreamError, model_not_found
-from thinkgate.retrieval.embedder import StaticEmbedder
+from thinkgate.retrieval import minilm
+from thinkgate.retrieval.embedders import Embedder, Embedders
 
 Inputs = list[str] | list[list[int]]
 _MAX_INPUTS = 2048
@@ -30,7 +36,7 @@ class Embedded:
 
 
 class EmbeddingModels:
-    def __init__(self, settings: Settings, local: StaticEmbedder) -> None:
+    def __init__(self, settings: Settings, local: Embedders) -> None:
         self._local = local
         self._channels = sorted(
             (c for c in settings.channels if c.embeddings), key=lambda c: c.priority
@@ -38,15 +44,16 @@ class EmbeddingModels:
         self._client = httpx.AsyncClient(trust_env=False)
 
     def names(self) -> list[str]:
-        return [self._local.name, *{m: None for c in self._channels for m in c.embeddings}]
+        names = {m: None for m in self._local.names()}
+        return [*names, *{m: None for c in self._channels for m in c.embeddings if m not in names}]
 
     async def embed(self, model: str, inputs: Inputs, dimensions: int | None) -> Embedded:
         if len(inputs) > _MAX_INPUTS:
             raise InvalidRequestError(
                 f"Invalid 'input': at most {_MAX_INPUTS} inputs in one request.", param="input"
             )
-        if model == self._local.name:
-            return await self._embed_local(inputs, dimensions)
+        if model in self._local.names():
+            return await self._embed_local(self._local.get(model), inputs, dimensions)
         channels = [c for c in self._channels if model in c.embeddings]
         if not channels:
             raise model_not_found(model)
@@ -58,8 +65,15 @@ class EmbeddingModels:
                 failures.append(f"{channel.name}: {type(failure).__name__}")
         raise UpstreamError("No upstream could embed the input (" + "; ".join(failures) + ").")
 
-    async def _embed_local(self, inputs: Inputs, dimensions: int | None) -> Embedded:
-        local = self._local
+    async def _embed_local(
+        self, local: Embedder, inputs: Inputs, dimensions: int | None
+    ) -> Embedded:
+        if local.name == minilm.NAME and dimensions not in (None, local.dimensions):
+            raise InvalidRequestError(
+                f"Invalid 'dimensions': {local.name} has {local.dimensions} and was not trained "
+                "to be cut shorter; leave it out or ask for that many.",
+                param="dimensions",
+            )
         if dimensions is not None and dimensions > local.dimensions:
             raise InvalidRequestError(
                 f"Invalid 'dimensions': {local.name} has {local.dimensions}; ask for at most "
@@ -78,8 +92,10 @@ class EmbeddingModels:
             raise InvalidRequestError(
                 "Invalid 'input': an input is empty (no tokens).", param="input"
             )
-        vectors = local.embed_tokens(ids)
-        if dimensions is not None:  # Matryoshka-trained: a prefix is itself an embedding
+        if local.name == minilm.NAME:  # what it reads (and bills): 254 pieces and 2 markers
+            ids = [row[: minilm.MAX_PIECES - 2] for row in ids]
+        vectors = await anyio.to_thread.run_sync(local.embed_tokens, ids)
+        if dimensions is not None and dimensions < local.dimensions:  # Matryoshka: a prefix
             vectors = vectors[:, :dimensions]
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)

@@ -4,6 +4,11 @@
     filters ─► files of the stores whose attributes pass (a wrong type: 400)
     queries ─► embedded together ─► per query: BM25 top-K, dense top-K
             ─► fusion.fuse ─► chunk rows ─► fusion.scored ─► threshold ─► top N
+
+Each store is embedded and searched with the model that made its vectors (`models`: store
+ids ─► model names, from `vector_stores.embedding_model`), at that model's width and with
+its text share. Stores of different models searched together are searched model by model
+and their hits merged by score (each side's scores are normalised over its candidates).
 """
 
 from __future__ import annotations
@@ -11,19 +16,22 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from thinkgate.errors import InvalidRequestError
-from thinkgate.retrieval.embedder import StaticEmbedder, Vectors
-from thinkgate.retrieval.filters import parse_filter
+from thinkgate.retrieval.embedder import Vectors
+from thinkgate.retrieval.embedders import Embedder, Embedders
+from thinkgate.retrieval.filters import Test, parse_filter
 from thinkgate.retrieval.fusion import RRF_K, fuse, query_terms, scored
 from thinkgate.retrieval.index import Attributes, Chunk, Filter, Hit, RankingOptions
 
 T = TypeVar("T")
+# store ids ─► the embedding model of each (those it does not know: left out)
+StoreModels = Callable[[Sequence[str]], Awaitable[Mapping[str, str]]]
 Mode = Literal["hybrid", "lexical", "dense"]
 FileKey = tuple[str, str]  # (vector store id, file id)
 MAX_RESULTS = 50
@@ -49,8 +57,29 @@ class FileRow:
 
 
 class HybridIndex(abc.ABC):
-    def __init__(self, embedder: StaticEmbedder) -> None:
-        self.embedder = embedder
+    def __init__(self, embedders: Embedders, models: StoreModels | None = None) -> None:
+        """`models`: each store's recorded model; a store it does not know (or every store,
+        without it) takes the default, `[files] embedding_model`."""
+        self.embedders = embedders
+        self._models = models
+        self._known: dict[str, str] = {}  # a store's model never changes: kept
+
+    @property
+    def embedder(self) -> Embedder:
+        """The default model (new stores')."""
+        return self.embedders.get()
+
+    async def embedder_of(self, vector_store_id: str) -> Embedder:
+        """The model a store's chunks are embedded with (`ModelUnavailable`: not here)."""
+        return self.embedders.get((await self._models_of([vector_store_id]))[vector_store_id])
+
+    async def _models_of(self, stores: Sequence[str]) -> dict[str, str]:
+        unknown = [s for s in stores if s not in self._known]
+        if unknown and self._models is not None:
+            if len(self._known) > 100_000:
+                self._known.clear()
+            self._known.update(await self._models(unknown))
+        return {s: self._known.get(s, self.embedders.default) for s in stores}
 
     # --- what a backend provides ---------------------------------------------------
 
@@ -114,7 +143,8 @@ class HybridIndex(abc.ABC):
         chunks: Sequence[Chunk],
         attributes: Attributes,
     ) -> None:
-        vectors = await self.embedder.embed([chunk.text for chunk in chunks])
+        embedder = await self.embedder_of(vector_store_id)
+        vectors = await embedder.embed([chunk.text for chunk in chunks])
         await self._write(
             vector_store_id, file_id, filename, chunks, vectors, json.dumps(dict(attributes))
         )
@@ -134,6 +164,32 @@ class HybridIndex(abc.ABC):
         queries = [q for q in queries if q.strip()]
         if not stores or not queries:
             return []
+        models = await self._models_of(stores)
+        groups: dict[str, list[str]] = {}
+        for store in stores:
+            groups.setdefault(models[store], []).append(store)
+        embedders = {model: self.embedders.get(model) for model in groups}  # all here, or 503
+        found = [
+            await self._search(group, embedders[model], queries, test, max_num_results,
+                               ranking_options, mode)
+            for model, group in groups.items()
+        ]  # fmt: skip
+        if len(found) == 1:
+            return found[0]
+        merged = sorted((h for hits in found for h in hits), key=lambda h: -h.score)
+        return merged[:max_num_results]
+
+    async def _search(
+        self,
+        stores: list[str],
+        embedder: Embedder,
+        queries: Sequence[str],
+        test: Test | None,
+        max_num_results: int,
+        ranking_options: RankingOptions,
+        mode: Mode,
+    ) -> list[Hit]:
+        """Stores of one embedding model; `test`: the parsed filter."""
         # without a filter, only the files of the chunks found are read (1,000 files' rows
         # and attributes took ~5 ms a search at 100K chunks)
         files: dict[FileKey, FileRow] | None = None
@@ -147,7 +203,7 @@ class HybridIndex(abc.ABC):
             if len(allowed) <= _RESTRICT_FILES:
                 narrow = sorted({f for _, f in allowed})
         k = max(50, 4 * max_num_results) * (4 if test is not None else 1)
-        vectors = await self.embedder.embed(queries)
+        vectors = await embedder.embed(queries)
         lexical, dense = [], []
         for query, vector in zip(queries, vectors, strict=True):
             terms = query_terms(query)
@@ -173,7 +229,7 @@ class HybridIndex(abc.ABC):
         ranker = ranking_options.ranker if mode == "hybrid" else "none"
         best = (weights[0] * len(lexical) + weights[1] * len(dense)) / (RRF_K + 1)
         hits = []
-        share = self.embedder.text_share
+        share = embedder.text_share
         for chunk_id, score in scored(found, best or 1.0, ranker, cosines, weights, share):
             if score < ranking_options.score_threshold:
                 break

@@ -8,7 +8,8 @@ below FTS5's BM25 (bench/retrieval.py: recall@10 0.627 against 0.657), BM25 itse
 well as FTS5 (0.654; `ts_rank_cd` and the 'simple' configuration ranked worse still).
 
 With pgvector (migration 0022 made `embedding_vector vector(256)` and its HNSW index),
-every chunk's vector is written there too, and stores of over 250K chunks are searched
+every 256-wide vector (wordllama's; a wider model's stores are searched in memory only,
+however large) is written there too, and stores of over 250K chunks are searched
 through HNSW (`hnsw.ef_search` twice the candidates asked for), so that no replica holds
 their matrix. Smaller stores are searched exactly in memory, as without pgvector: an exact
 scan in PostgreSQL took 1.2 s at 100K chunks (vectors are TOASTed), and HNSW over the
@@ -36,12 +37,14 @@ import numpy as np
 from sqlalchemy import BindParameter, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from thinkgate.retrieval.embedder import StaticEmbedder, Vectors
+from thinkgate.retrieval.embedder import Vectors
+from thinkgate.retrieval.embedders import Embedders
 from thinkgate.retrieval.hybrid import (
     ChunkRow,
     FileKey,
     FileRow,
     HybridIndex,
+    StoreModels,
     attributes_of,
     drifted,
     nearest,
@@ -70,9 +73,14 @@ _BUMP = text(
 
 class PostgresChunkIndex(HybridIndex):
     def __init__(
-        self, engine: AsyncEngine, embedder: StaticEmbedder, *, exact_upto: int = _EXACT_UPTO
+        self,
+        engine: AsyncEngine,
+        embedders: Embedders,
+        models: StoreModels | None = None,
+        *,
+        exact_upto: int = _EXACT_UPTO,
     ) -> None:
-        super().__init__(embedder)
+        super().__init__(embedders, models)
         self._engine = engine
         self._exact_upto = exact_upto
         self._matrices: dict[str, _Matrix] = {}
@@ -83,20 +91,21 @@ class PostgresChunkIndex(HybridIndex):
         self._lexemes: dict[str, tuple[tuple[str, int], ...]] = {}
         self._avgdl = 1.0  # the mean distinct lexemes a chunk (sampled when `_df` is)
         self._size: int | None = None  # chunks in the index (None: counted again after a write)
-        self._pgvector: bool | None = None  # decided on first use (migration 0022)
+        self._pgvector: int | None = None  # its width, read on first use (0: none)
 
-    async def _has_pgvector(self) -> bool:
-        """Whether migration 0022 made the vector column, as wide as the embedder's."""
+    async def _has_pgvector(self, width: int) -> bool:
+        """Whether migration 0022 made the vector column, as wide as this model's vectors
+        (256: wordllama's; a wider model's stores are searched in memory only)."""
         if self._pgvector is None:
             async with self._engine.connect() as db:
-                width = await db.scalar(
+                column = await db.scalar(
                     text(
                         "SELECT atttypmod FROM pg_attribute WHERE attname = 'embedding_vector' "
                         "AND attrelid = to_regclass('retrieval_chunks') AND NOT attisdropped"
                     )
                 )
-            self._pgvector = width is not None and int(width) == self.embedder.dimensions
-        return self._pgvector
+            self._pgvector = int(column) if column is not None else 0
+        return self._pgvector == width
 
     async def _write(
         self,
@@ -108,7 +117,7 @@ class PostgresChunkIndex(HybridIndex):
         attributes: str,
     ) -> None:
         size = sum(len(c.text.encode()) for c in chunks) + vectors.nbytes
-        pgvector = await self._has_pgvector()
+        pgvector = await self._has_pgvector(vectors.shape[1]) if len(vectors) else False
         rows = [
             {
                 "s": vector_store_id,
@@ -284,11 +293,11 @@ class PostgresChunkIndex(HybridIndex):
     async def _dense(
         self, stores: Sequence[str], vector: Vectors, k: int
     ) -> list[tuple[int, float]]:
-        if await self._has_pgvector():
+        if await self._has_pgvector(vector.shape[0]):
             found = await self._hnsw(stores, vector, k)
             if found is not None:
                 return found
-        matrices = await self._current(stores)
+        matrices = await self._current(stores, vector.shape[0])
         return nearest([(m.ids, m.vectors) for m in matrices], vector, k)
 
     async def _hnsw(
@@ -317,7 +326,7 @@ class PostgresChunkIndex(HybridIndex):
             return None
         return [(int(i), float(s)) for i, s in rows]
 
-    async def _current(self, stores: Sequence[str]) -> list[_Matrix]:
+    async def _current(self, stores: Sequence[str], width: int) -> list[_Matrix]:
         """Each store's matrix, reloaded where another write (any replica) moved it."""
         sql = text(
             "SELECT vector_store_id, generation FROM retrieval_stores "
@@ -332,11 +341,11 @@ class PostgresChunkIndex(HybridIndex):
             matrix = self._matrices.get(store)
             if matrix is None or matrix.generation != generation:
                 async with self._loading:
-                    matrix = await self._load(store, generation)
+                    matrix = await self._load(store, generation, width)
             out.append(matrix)
         return out
 
-    async def _load(self, store: str, generation: int) -> _Matrix:
+    async def _load(self, store: str, generation: int, width: int) -> _Matrix:
         async with self._engine.connect() as db:
             rows = (
                 await db.execute(
@@ -344,7 +353,6 @@ class PostgresChunkIndex(HybridIndex):
                     {"s": store},
                 )
             ).all()
-        width = self.embedder.dimensions
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(-1, width)
         matrix = _Matrix(generation, ids, vectors)

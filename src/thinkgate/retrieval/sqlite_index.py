@@ -24,12 +24,14 @@ from typing import Any, TypeVar
 import anyio
 import numpy as np
 
-from thinkgate.retrieval.embedder import StaticEmbedder, Vectors
+from thinkgate.retrieval.embedder import Vectors
+from thinkgate.retrieval.embedders import Embedders
 from thinkgate.retrieval.hybrid import (
     ChunkRow,
     FileKey,
     FileRow,
     HybridIndex,
+    StoreModels,
     attributes_of,
     drifted,
     nearest,
@@ -61,8 +63,8 @@ CREATE TRIGGER IF NOT EXISTS retrieval_chunks_ad AFTER DELETE ON retrieval_chunk
 
 
 class SqliteChunkIndex(HybridIndex):
-    def __init__(self, path: Path, embedder: StaticEmbedder) -> None:
-        super().__init__(embedder)
+    def __init__(self, path: Path, embedders: Embedders, models: StoreModels | None = None) -> None:
+        super().__init__(embedders, models)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -231,11 +233,12 @@ class SqliteChunkIndex(HybridIndex):
     async def _dense(
         self, stores: Sequence[str], vector: Vectors, k: int
     ) -> list[tuple[int, float]]:
-        matrices = await self._run(lambda db: [self._matrix(db, s) for s in stores])
+        width = vector.shape[0]  # the stores' model's (one model per search here)
+        matrices = await self._run(lambda db: [self._matrix(db, s, width) for s in stores])
         # outside the lock: the product runs beside the full-text match in another thread
         return await anyio.to_thread.run_sync(nearest, matrices, vector, k)
 
-    def _matrix(self, db: Any, store: str) -> tuple[np.ndarray, np.ndarray]:
+    def _matrix(self, db: Any, store: str, width: int) -> tuple[np.ndarray, np.ndarray]:
         matrix = self._matrices.get(store)
         if matrix is None:
             rows = db.execute(
@@ -243,7 +246,7 @@ class SqliteChunkIndex(HybridIndex):
             ).fetchall()
             ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
             blob = b"".join(r[1] for r in rows)
-            vectors = np.frombuffer(blob, np.float32).reshape(-1, self.embedder.dimensions)
+            vectors = np.frombuffer(blob, np.float32).reshape(-1, width)
             matrix = self._matrices[store] = (ids, vectors)
         return matrix
 
