@@ -1,4 +1,4 @@
-"""One generation on a llama.cpp model, run in a worker thread.
+"""One generation on a llama.cpp model, run in the backend's generation thread.
 
 llama.cpp blocks, so the token loop runs off the event loop and hands Deltas to
 it through a deque. The loop is woken only when it has drained what it was given:
@@ -16,6 +16,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,9 @@ class RunSpec:
 class LlamaRun:
     """Iterate it for Deltas; `cancel()` + `wait()` when the consumer goes away."""
 
-    def __init__(self, llama: Any, spec: RunSpec) -> None:
+    def __init__(self, llama: Any, spec: RunSpec, engine: Executor) -> None:
         self._llama = llama
+        self._engine = engine  # the backend's one long-lived generation thread
         self._spec = spec
         self._loop = asyncio.get_running_loop()
         self._items: deque[object] = deque()  # appended by the thread, drained by the loop
@@ -57,10 +59,9 @@ class LlamaRun:
         self._signalled = False  # a wake-up is on its way: the next items ride along
         self._cancelled = threading.Event()
         self._finished = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, name="llama-generate", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        self._engine.submit(self._run)
 
     def cancel(self) -> None:
         self._cancelled.set()

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -72,6 +73,10 @@ class LocalBackend:
         self._formatter: Any | None = None
         self._load_lock = asyncio.Lock()
         self._turn = asyncio.Lock()
+        # Every generation runs on this one long-lived thread (the turn serialises them):
+        # llama.cpp's OpenMP builds a thread team per calling thread, so a fresh thread per
+        # request paid ~15 ms more on its first decode (docs/benchmarks.md, "Engine")
+        self._engine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-generate")
         self._accepted: set[str] = set()  # grammars llama.cpp parsed (see `_engine_check`)
         self.waiting = 0  # generations queued for the turn (the /metrics queue depth)
 
@@ -140,7 +145,7 @@ class LocalBackend:
         finally:
             self.waiting -= 1
         try:
-            run = LlamaRun(window.llama, spec)
+            run = LlamaRun(window.llama, spec, self._engine)
             run.start()
             try:
                 parser = tools and ToolCallParser(tools.kinds, allow_text=tools.allow_text)
@@ -170,6 +175,7 @@ class LocalBackend:
             if self._windows is not None:
                 await asyncio.to_thread(self._windows.close)
                 self._windows = self._llama = None
+        self._engine.shutdown(wait=False)
 
     # --- off the event loop ------------------------------------------------------
 
