@@ -106,6 +106,14 @@ class LocalModelConfig(BaseModel):
     # What `/v1/models` tells clients (`supports_parallel_tool_calls`; Codex then asks for
     # them): a tiny model repeats one call to the cap. A request may still ask for them.
     supports_parallel_tool_calls: bool = False
+    # How the model ends before the cap (backends.output_policy, docs/clients.md): with no
+    # `max_output_tokens` in the request, from `soft_length_start` output tokens on the
+    # end token gains `soft_length_rate` nats per token at sentence ends (a start past the
+    # window: off); the loop guard closes a tool call's / JSON output's repeating JSON as
+    # the schema allows.
+    soft_length_start: int = Field(default=256, ge=0)
+    soft_length_rate: float = Field(default=0.1, gt=0)
+    loop_guard: bool = True
     threads: int | None = Field(default=None, ge=1)
     n_batch: int = Field(default=512, ge=8)
     chat_template: str | None = None  # overrides the template in the GGUF metadata

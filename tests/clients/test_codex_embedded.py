@@ -5,12 +5,12 @@ the 8,192 positions SmolLM2 was trained on: the stretched window reads it and th
 completes. The next request of the session starts with the same prefix, which the prompt
 cache hands back (`cached_tokens` in the ledger and in Codex's own usage).
 
-The Codex run is opt-in (`THINKGATE_SLOW_CODEX=1`): 2.5 to 9 minutes on a 2-core machine
-at load 2 to 5, and it does not pass reliably: Codex fails a turn whose answer runs into
-the 1,024-token default cap (`incomplete`). Codex sends no temperature, so the model's
-own default applies (SmolLM2: 0.2 / 0.9); its first request then calls Codex's
-`request_user_input`, whose `options` array the tiny model tends to repeat to the cap
-(docs/clients.md, "Known limits", records each run).
+The Codex run is opt-in (`THINKGATE_SLOW_CODEX=1`): 2.5 to 25 minutes on a shared 2-core
+machine. Codex fails a turn whose answer runs into the 1,024-token default cap
+(`incomplete`); its first request calls Codex's `request_user_input`, whose `options`
+array the tiny model used to repeat to the cap: the loop guard and the soft length
+(backends.output_policy) end the call and the message after it first (docs/clients.md,
+"Known limits", records each run).
 The item Codex sends after its `create_goal` tool (a `function_call_output` without
 `call_id`) is checked here on every run, without Codex.
 """

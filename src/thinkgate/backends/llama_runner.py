@@ -44,6 +44,8 @@ class RunSpec:
     # Picks the grammar once the prompt is evaluated (backends.tool_decision)
     choose_grammar: Callable[[Any, PromptEvaluation], Any] | None = None
     repeat_penalty: float = 1.0  # the model's (backends.sampling_defaults); not an API field
+    # Soft length and loop guard (backends.output_policy): a llama-cpp logits processor
+    policy: Callable[[Any, Any], Any] | None = None
 
 
 class LlamaRun:
@@ -142,6 +144,7 @@ class LlamaRun:
                 frequency_penalty=sampling.frequency_penalty,
                 presence_penalty=sampling.presence_penalty,
                 grammar=grammar,
+                logits_processor=None if spec.policy is None else [spec.policy],
                 reset=True,
             ):
                 if self._cancelled.is_set():

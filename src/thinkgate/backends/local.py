@@ -29,6 +29,7 @@ from thinkgate.backends.llama_prompt import PromptEvaluation
 from thinkgate.backends.llama_runner import LlamaRun, RunSpec
 from thinkgate.backends.llama_windows import LlamaWindows, Window, budget_window
 from thinkgate.backends.model_files import default_gguf_path
+from thinkgate.backends.output_policy import Structure, applies, output_policy
 from thinkgate.backends.sampling_defaults import sampling_of
 from thinkgate.backends.tool_decision import tool_decider
 from thinkgate.backends.tool_grammar import ToolPlan, plan_tools, schema_source
@@ -121,6 +122,17 @@ class LocalBackend:
         room = window.size - len(tokens)
         prompt = await asyncio.to_thread(self._prompt_evaluation, request, tokens, window)
         cached = prompt.hit.tokens if prompt.hit is not None else 0
+        structure: Structure = "tools" if tools else "json" if grammar is not None else "text"
+        policy = None
+        if applies(self._config, request.max_output_tokens, structure):
+            policy = await asyncio.to_thread(  # the first call reads the vocabulary
+                output_policy,
+                window.llama,
+                self._config,
+                len(tokens),
+                request.max_output_tokens,
+                structure,
+            )
         spec = RunSpec(
             tokens=tokens,
             sampling=request.sampling,
@@ -132,6 +144,7 @@ class LocalBackend:
             choose_grammar=tool_decider(
                 self._config, request, tools, lambda items: self._tokenize(request, items)
             ),
+            policy=policy,
         )
         stream = self._stream(window, spec, tools)
         return _Prepared(PromptDelta(input_tokens=len(tokens), cached_tokens=cached), stream)

@@ -215,10 +215,12 @@ def tool_decider(
         scores = measure(llama, prompt, neutral, names, heads)
         call = rule.calls(scores)
         log.debug(
-            "tool decision: %s (relevance %.2f, grounding %.2f)",
+            "tool decision: %s (relevance %.2f, grounding %.2f; likeliest %s, argument %r)",
             call,
             scores.relevance,
             scores.grounding,
+            scores.tool,
+            scores.argument,
         )
         return _grammar(calls if call else text)
 
