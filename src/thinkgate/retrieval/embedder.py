@@ -40,6 +40,8 @@ class StaticEmbedder:
     # model on bench/retrieval's set (bench/retrieval_fusion.py); a stronger embedding
     # takes less (MiniLM: 0.15)
     text_share = 0.5
+    matryoshka = True  # any `dimensions` up to 256: a renormalised prefix
+    max_input_tokens: int | None = None  # a mean over every token
 
     def __init__(self) -> None:
         self._loaded: tuple[Vectors, Tokenizer] | None = None

@@ -25,6 +25,8 @@ class Embedder(Protocol):
     name: str
     dimensions: int
     text_share: float  # the full text's share of a hybrid `auto` score (`fusion.scored`)
+    matryoshka: bool  # trained so that a prefix of its vector is itself an embedding
+    max_input_tokens: int | None  # what it reads of an input (and bills); None: all
 
     @property
     def vocabulary(self) -> int: ...

@@ -21,7 +21,6 @@ import numpy as np
 
 from thinkgate.config import ChannelConfig, Settings
 from thinkgate.errors import InvalidRequestError, UpstreamError, model_not_found
-from thinkgate.retrieval import minilm
 from thinkgate.retrieval.embedders import Embedder, Embedders
 
 Inputs = list[str] | list[list[int]]
@@ -68,7 +67,7 @@ class EmbeddingModels:
     async def _embed_local(
         self, local: Embedder, inputs: Inputs, dimensions: int | None
     ) -> Embedded:
-        if local.name == minilm.NAME and dimensions not in (None, local.dimensions):
+        if not local.matryoshka and dimensions not in (None, local.dimensions):
             raise InvalidRequestError(
                 f"Invalid 'dimensions': {local.name} has {local.dimensions} and was not trained "
                 "to be cut shorter; leave it out or ask for that many.",
@@ -92,8 +91,8 @@ class EmbeddingModels:
             raise InvalidRequestError(
                 "Invalid 'input': an input is empty (no tokens).", param="input"
             )
-        if local.name == minilm.NAME:  # what it reads (and bills): 254 pieces and 2 markers
-            ids = [row[: minilm.MAX_PIECES - 2] for row in ids]
+        if local.max_input_tokens is not None:  # what it reads, and so what is billed
+            ids = [row[: local.max_input_tokens] for row in ids]
         vectors = await anyio.to_thread.run_sync(local.embed_tokens, ids)
         if dimensions is not None and dimensions < local.dimensions:  # Matryoshka: a prefix
             vectors = vectors[:, :dimensions]

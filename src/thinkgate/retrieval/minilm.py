@@ -78,6 +78,8 @@ class MiniLMEmbedder:
     # the full text's share of a hybrid `auto` score (bench/retrieval_fusion.py): a
     # stronger embedding takes less than wordllama's 0.5
     text_share = 0.15
+    matryoshka = False  # a prefix of its vector is no embedding: `dimensions` is 384 only
+    max_input_tokens: int | None = MAX_PIECES - 2  # [CLS] and [SEP] take the other two
 
     def __init__(self, folder: Path | None = None) -> None:
         self._folder = folder
