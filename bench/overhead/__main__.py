@@ -5,7 +5,9 @@ Three targets answer the same Chat Completions request:
   thinkgate `thinkgate serve`, one worker, a `[[channels]]` entry to the stand-in, a user
             API key with rpm/tpm limits (keys, rate limits and the ledger all on);
   litellm   `litellm --num_workers 1` (installed into its own venv under
-            ~/.cache/thinkgate-bench, LITELLM_LOCAL_MODEL_COST_MAP=True, master key on).
+            ~/.cache/thinkgate-bench, LITELLM_LOCAL_MODEL_COST_MAP=True, master key on);
+  floor     with `--floor`: the same server stack and transport with no gateway work
+            (bench/overhead/floor.py), the fastest a Python proxy of this design can be.
 For each mode (non-streaming, streaming) and connection count (1 and 32), each target is
 loaded for `--seconds` in all, in `--rounds` turns (each after a warm-up) taken in rotation
 with the other targets, so background noise on this shared VM falls on all of them alike.
@@ -24,6 +26,7 @@ import datetime as dt
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,6 +99,9 @@ def main() -> None:
     parser.add_argument(
         "--httpx", action="store_true", help="also run a thinkgate whose channel uses httpx"
     )
+    parser.add_argument(
+        "--floor", action="store_true", help="also run the bare proxy (bench/overhead/floor.py)"
+    )
     parser.add_argument("--litellm-version", default="1.110.2")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -130,6 +136,8 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
             targets["thinkgate+polling"] = _start_thinkgate(
                 tmp / "polling", standin, processes, busy_poll_us=args.busy_poll_us
             )
+        if args.floor:
+            targets["floor"] = _start_floor(tmp, standin, processes)
         if not args.skip_litellm:
             targets["litellm"] = _start_litellm(tmp, standin, args.litellm_version, processes)
         runs: list[dict[str, Any]] = []
@@ -193,6 +201,28 @@ def _start_thinkgate(
     reply.raise_for_status()
     key = reply.json()["key"]
     return f"{base}/v1/chat/completions", {"authorization": f"Bearer {key}"}
+
+
+def _start_floor(
+    tmp: Path, standin: str, processes: list[subprocess.Popen[bytes]]
+) -> tuple[str, dict[str, str]]:
+    port = free_port()
+    command = [sys.executable, "-m", "bench.overhead.floor", str(port), f"{standin}/v1"]
+    processes.append(_spawn(command, tmp / "floor.log"))
+    base = f"http://127.0.0.1:{port}"
+    _wait_for_port(port)
+    return f"{base}/v1/chat/completions", {}
+
+
+def _wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open in {timeout}s")
 
 
 def _start_litellm(
