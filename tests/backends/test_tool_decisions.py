@@ -95,8 +95,9 @@ def test_agents_sdk_add_tool_is_called(client: OpenAI) -> None:
 
 
 WEATHER_MISS = pytest.mark.xfail(
-    reason="answered: relevance -7.8, below the margin -6.288 (and below the small-talk "
-    "gate, so its grounding +4.7 is not read); docs/tool-decisions.md",
+    reason="answered: relevance -8.1, below the margin -6.288 and the small-talk gate; its "
+    "grounding +4.6 is measured, but no rule fitted on the calibration half calls it "
+    "(bench/tool_decision_candidates.py); docs/tool-decisions.md",
     strict=False,
 )
 
@@ -223,6 +224,22 @@ def test_docs_name_the_calibrated_numbers() -> None:
     ):
         documented = re.search(rf"{name} = (-?[0-9.]+)", text)
         assert documented is not None and float(documented.group(1)) == value, name
+
+
+def test_stored_scores_refit_to_the_shipped_rule() -> None:
+    """The defaults are what the fit gives on the stored calibration scores, and every
+    candidate rule is fitted on that half alone (bench/tool_decision_candidates.py)."""
+    from bench.tool_decision_candidates import SCENARIO, SCORES
+    from bench.tool_decision_fit import fit_rule
+
+    saved = json.loads(SCORES.read_text())
+    rows = [
+        ((d["relevance"], d["grounding"]), d["expected"] is not None, d)
+        for d in saved["calibration_cases"]
+    ]
+    assert fit_rule(rows) == (DecisionRule(), 95)
+    prompts = {d["prompt"] for d in saved["calibration_cases"] + saved["test_scores"]}
+    assert SCENARIO not in prompts  # the weather scenario is fitted on nowhere
 
 
 def test_split_grammar_keeps_each_branch() -> None:
