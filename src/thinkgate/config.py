@@ -104,7 +104,8 @@ class LocalModelConfig(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     repeat_penalty: float | None = Field(default=None, gt=0)  # llama.cpp's; never on the wire
     # What `/v1/models` tells clients (`supports_parallel_tool_calls`; Codex then asks for
-    # them): a tiny model repeats one call to the cap. A request may still ask for them.
+    # them): a tiny model repeats one call to the cap. False: a request that allows them
+    # gets one call a response unless it sets `max_tool_calls` (backends.tool_grammar).
     supports_parallel_tool_calls: bool = False
     # How the model ends before the cap (backends.output_policy, docs/clients.md): with no
     # `max_output_tokens` in the request, from `soft_length_start` output tokens on the

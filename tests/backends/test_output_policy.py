@@ -106,14 +106,29 @@ def test_a_looping_string_is_closed_and_a_varied_one_is_not() -> None:
     near = np.concatenate([varied[:40], *counting]).astype(np.intc)
     assert repeating(near) and not repeating(near[: 40 + 3 * len(item)])
 
-    policy = OutputPolicy(_vocabulary(), 2, None, "json")
-    prompt = np.array([9, 9], dtype=np.intc)
+    prompt = np.array([9, 9, 1], dtype=np.intc)  # the output opens a JSON string
     logits = np.zeros(24, dtype=np.float32)
+    policy = OutputPolicy(_vocabulary(), 2, None, "json")
     assert not policy(np.concatenate([prompt, varied[:50]]), logits.copy()).any()
+    policy = OutputPolicy(_vocabulary(), 2, None, "json")
     wrapped = policy(np.concatenate([prompt, loop]), logits.copy())
-    assert policy.wrapped_at == len(loop)
-    assert wrapped[1] == wrapped[2] == CLOSE_BIAS and wrapped[0] > CLOSE_BIAS
+    assert policy.wrapped_at == len(loop) + 1
+    # In a string only `"` closes it (`]` there is a character: the model wrote `]]]]`)
+    assert wrapped[1] == CLOSE_BIAS and wrapped[2] == 0 and wrapped[0] > CLOSE_BIAS
     assert not wrapped[3:].any()
+    closed = policy(np.concatenate([prompt, loop, [1]]).astype(np.intc), logits.copy())
+    assert closed[2] == CLOSE_BIAS and closed[1] == 0  # the string closed: now the array
+
+
+def test_soft_length_wraps_up_a_long_call_that_does_not_repeat() -> None:
+    """Structured output past `start`: the closers of what is open and the end tokens gain
+    the ramp at every token (a varied call is closed before the cap too)."""
+    rng = np.random.default_rng(3)
+    varied = rng.integers(4, 24, 30).astype(np.intc)
+    policy = OutputPolicy(_vocabulary(), 0, SoftLength(start=10, rate=2.0), "json")
+    out = policy(np.concatenate([[1], varied]).astype(np.intc), np.zeros(24, dtype=np.float32))
+    assert policy.wrapped_at is None
+    assert out[1] == out[0] == 2.0 * 22 and out[2] == 0  # in the string: `"` and the end
 
 
 def test_soft_length_favours_the_end_only_at_sentence_ends() -> None:
@@ -122,5 +137,8 @@ def test_soft_length_favours_the_end_only_at_sentence_ends() -> None:
     assert policy(np.array([5, 6, 3], dtype=np.intc), logits.copy())[0] == 0  # before start
     assert policy(np.array([5, 6, 7, 8, 9, 3], dtype=np.intc), logits.copy())[0] == 2.0 * 3
     assert policy(np.array([5, 6, 7, 8, 9, 3, 5], dtype=np.intc), logits.copy())[0] == 0
+    # A text that writes no sentence end gets the ramp everywhere from 2 × start on.
+    endless = policy(np.array([5] * 9, dtype=np.intc), logits.copy())
+    assert endless[0] == 2.0 * (9 - 8 + 1) and not endless[1:].any()
     plain = OutputPolicy(_vocabulary(), 0, None, "text")  # free text: never the guard
     assert not plain(np.array([5] * 80, dtype=np.intc), logits.copy()).any()

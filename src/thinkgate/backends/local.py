@@ -203,7 +203,8 @@ class LocalBackend:
             source = schema_source(request)
             gbnf = _schema_grammar(json.dumps(output_format.schema), source)  # key order kept
             parts = ((source, gbnf),)
-        tools = plan_tools(request)  # tools offered: the call grammar replaces the above
+        # tools offered: the call grammar replaces the above
+        tools = plan_tools(request, parallel=self._config.supports_parallel_tool_calls)
         if tools is not None:
             gbnf, parts = tools.grammar, tools.parts
             check_grammar(gbnf, _TOOLS)  # each part passed on its own; together they may not

@@ -12,15 +12,23 @@ Codex fails the turn. Both policies act on the logits before the grammar and the
    end-of-sequence token's logit is raised by `rate × (n − start + 1)` nats at output
    token n. A rambling answer then ends at a sentence end as `completed`, well before the
    hard cap (`default_max_output_tokens`). Like HF transformers'
-   `exponential_decay_length_penalty`, but additive and only at sentence ends. A request
+   `exponential_decay_length_penalty`, but additive and at sentence ends; text that
+   writes no sentence end (a run of names, a line that never breaks) gets the ramp
+   at every token from `2 × start` on (`rate × (n − 2·start + 1)`), so it too ends
+   before the cap. Structured output (a tool call, JSON) gets the ramp at every token
+   from `start` on, on the tokens that close a JSON string, array or object and on the
+   end tokens: a long call that does not repeat itself is wrapped up as the schema
+   allows (Codex's `request_user_input` writing question after question). A request
    that sets its own cap gets exactly what it asked for.
 2. **Loop guard** (`loop_guard`), in structured output only (a tool call's arguments, a
    JSON `text.format`): once the output repeats itself (a call identical to one it made
    before; one stretch of up to `MAX_PERIOD` tokens three times in a row over at least
    `MIN_SPAN` tokens, or nearly so four times, `NEAR_SHARE`; at most `MAX_DISTINCT`
    distinct tokens among the last `DISTINCT_WINDOW`), the output is wrapped up: from
-   then on the tokens that close a JSON string, array or object get `CLOSE_BIAS` and the
-   end tokens `END_BIAS`. The grammar lets a closer through only where the schema
+   then the tokens that close what is open get `CLOSE_BIAS` and the end tokens
+   `END_BIAS`: inside a JSON string the ones that start with `"` (a `}` or `]` there is
+   only a character of the string: favoured, the model wrote `}}}}` to the cap), else the
+   ones made of `]` and `}`. The grammar lets a closer through only where the schema
    allows it, so the JSON still parses and fits the schema, and it ends within a few
    tokens; the call is `completed` instead of repeating to the cap. (The grammar itself
    cannot bound this: a `maxItems`/`maxLength` bound costs a nested rule per item,
@@ -155,19 +163,45 @@ class OutputPolicy:
         self._structured: bool | None = None  # decided at the first output token
         self._text = bytearray()  # the output so far (the guard reads its calls)
         self._read = 0  # output tokens added to `_text`
+        self._in_string = False  # the output so far ends inside a JSON string
+        self._escaped = False  # ... right after its backslash
+        pieces = vocab.pieces
+        self._string_closers = np.array(
+            [t for t in vocab.closers if pieces[t].strip().startswith(b'"')], dtype=np.int64
+        )
+        self._bracket_closers = np.array(
+            [t for t in vocab.closers if b'"' not in pieces[t]], dtype=np.int64
+        )
         self.wrapped_at: int | None = None  # the output token at which the guard fired
 
-    def _repeats_a_call(self, output: np.ndarray[Any, np.dtype[np.intc]]) -> bool:
+    def _read_output(self, output: np.ndarray[Any, np.dtype[np.intc]]) -> None:
+        """Add the new tokens' text to `_text`, following whether a JSON string is open."""
+        start = len(self._text)
+        for token in output[self._read :]:
+            self._text += self._vocab.pieces[token]
+        self._read = len(output)
+        in_string, escaped = self._in_string, self._escaped
+        for byte in self._text[start:]:
+            if escaped:
+                escaped = False
+            elif in_string and byte == 0x5C:  # a backslash
+                escaped = True
+            elif byte == 0x22:  # a double quote
+                in_string = not in_string
+        self._in_string, self._escaped = in_string, escaped
+
+    def _repeats_a_call(self) -> bool:
         """The call just closed is one the output made before (the tiny model repeats a
         call it has written until the cap; an identical parallel call is never needed)."""
         text = self._text
-        for token in output[self._read :]:
-            text += self._vocab.pieces[token]
-        self._read = len(output)
         if not text.endswith(CALL_CLOSE_BYTES):
             return False
         *earlier, last = (call.strip() for call in bytes(text).split(CALL_OPEN_BYTES))
         return last in earlier
+
+    def _closers(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The tokens that close what is open: the string, else an array or object."""
+        return self._string_closers if self._in_string else self._bracket_closers
 
     def __call__(self, input_ids: np.ndarray[Any, np.dtype[np.intc]], logits: Logits) -> Logits:
         output = input_ids[self._prompt :]
@@ -175,16 +209,27 @@ class OutputPolicy:
         vocab = self._vocab
         if self._structured is None and produced:
             self._structured = self._json or bool(vocab.opens_structure[output[0]])
-        guarding = self.wrapped_at is None and self._guard and self._structured
-        if guarding and (self._repeats_a_call(output) or repeating(output)):
+        structured = self._guard and self._structured
+        if structured:
+            self._read_output(output)
+        watching = structured and self.wrapped_at is None
+        if watching and (self._repeats_a_call() or repeating(output)):
             self.wrapped_at = produced
         if self.wrapped_at is not None:
-            logits[vocab.closers] += CLOSE_BIAS
+            logits[self._closers()] += CLOSE_BIAS
             logits[vocab.ends] += END_BIAS
             return logits
         soft = self._soft
-        if soft is not None and produced >= soft.start and vocab.sentence_end[output[-1]]:
-            logits[vocab.ends] += soft.rate * (produced - soft.start + 1)
+        if soft is None or produced < soft.start:
+            return logits
+        ramp = soft.rate * (produced - soft.start + 1)
+        if structured:  # a call or JSON: close it where it may end
+            logits[self._closers()] += ramp
+            logits[vocab.ends] += ramp
+        elif vocab.sentence_end[output[-1]]:
+            logits[vocab.ends] += ramp
+        elif produced >= 2 * soft.start:  # no sentence end in sight: end at any token
+            logits[vocab.ends] += soft.rate * (produced - 2 * soft.start + 1)
         return logits
 
 

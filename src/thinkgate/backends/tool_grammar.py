@@ -11,8 +11,10 @@ the grammar makes every other form impossible:
     root  ::= calls                 required, or a forced tool
     calls ::= call ("\\n" call)…    one call if parallel_tool_calls is false or a named
                                     tool is forced, else up to max_tool_calls
-                                    (DEFAULT_MAX_CALLS when unset, at most MAX_CALLS:
-                                    the grammar nests a group per call)
+                                    (when unset: DEFAULT_MAX_CALLS for a model that
+                                    supports parallel calls, one for a model that does
+                                    not; at most MAX_CALLS: the grammar nests a group
+                                    per call)
 
 Per tool: a function's `arguments` follow its JSON schema (llama.cpp's own converter);
 a custom tool writes `"input": "<text>"`, a JSON string that follows its `regex`
@@ -84,15 +86,20 @@ class ToolPlan:
     parts: tuple[tuple[GrammarSource, str], ...] = ()  # each tool's grammar on its own
 
 
-def plan_tools(request: CanonicalRequest) -> ToolPlan | None:
-    """None when no call can be made (no tools, `none`, or `max_tool_calls: 0`)."""
+def plan_tools(request: CanonicalRequest, *, parallel: bool = True) -> ToolPlan | None:
+    """None when no call can be made (no tools, `none`, or `max_tool_calls: 0`).
+    `parallel`: whether the model makes parallel calls well; when it does not, a request
+    that allows them (`parallel_tool_calls` defaults to true) but sets no `max_tool_calls`
+    gets one call a response (allowed, not required: a tiny model's second call repeats
+    or rambles on to the output cap)."""
     if not request.tools:
         return None
     mode, names = resolve_tool_choice(request.tool_choice, request.tools)
     if mode == "none" or request.max_tool_calls == 0:
         return None
     tools = tuple(tool for tool in request.tools if call_name(tool) in names)
-    limit = 1 if not request.parallel_tool_calls else request.max_tool_calls or DEFAULT_MAX_CALLS
+    unset = DEFAULT_MAX_CALLS if parallel else 1
+    limit = 1 if not request.parallel_tool_calls else request.max_tool_calls or unset
     if _forces_one(request.tool_choice):
         limit = 1  # OpenAI: a forced function is "exactly one specific function" call
     converter: Any = SchemaConverter(  # type: ignore[no-untyped-call]
