@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bench.tool_decision_fit import Row, calibrate, fit_rule, fit_weight
+from bench.tool_decision_cost import WEATHER as COST_WEATHER
+from bench.tool_decision_fit import Row, calibrate, fit_rule, fit_weight, widest
 
 REPO = Path(__file__).resolve().parent.parent
 SCORES = REPO / "bench" / "results" / "tool_decisions.json"
@@ -35,15 +36,8 @@ RESULTS = REPO / "bench" / "results" / "tool_decisions_candidates.json"
 SCENARIO = "What's the weather like in San Francisco?"
 # The scenario's tool, as tests/backends/test_tool_decisions.py (Open Responses) sends it.
 WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Get the current weather for a location",
-    "parameters": {
-        "type": "object",
-        "properties": {"location": {"type": "string", "description": "The city and state"}},
-        "required": ["location"],
-        "additionalProperties": False,
-    },
+    **COST_WEATHER,
+    "parameters": {**COST_WEATHER["parameters"], "additionalProperties": False},
 }
 
 
@@ -109,19 +103,6 @@ Lower = Callable[[list[Row]], tuple[Linear | GroundingSplit, int]]
 
 def right(rule: Rule, rows: list[Row]) -> int:
     return sum(rule.decides(*measures) == applies for measures, applies, _ in rows)
-
-
-def widest(candidates: list[float], counts: list[int]) -> float:
-    """The midpoint of the widest run of neighbouring candidates with the best count."""
-    best = max(counts)
-    runs: list[list[float]] = []
-    for index, (candidate, count) in enumerate(zip(candidates, counts, strict=True)):
-        if count == best and runs and counts[index - 1] == best:
-            runs[-1].append(candidate)
-        elif count == best:
-            runs.append([candidate])
-    run = max(runs, key=lambda r: r[-1] - r[0])
-    return round((run[0] + run[-1]) / 2, 3) if math.isfinite(run[-1]) else math.inf
 
 
 def midpoints(values: list[float]) -> list[float]:

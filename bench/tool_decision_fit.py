@@ -33,17 +33,21 @@ def fit_rule(rows: list[Row]) -> tuple[DecisionRule, int]:
     """The small-talk gate and the margin below it; (rule, right decisions on `rows`)."""
     relevances = sorted({relevance for (relevance, _), _, _ in rows})
     gates = [(a + b) / 2 for a, b in itertools.pairwise(relevances)] + [math.inf]
-    right = [_split(rows, gate)[1] for gate in gates]
-    best = max(right)
+    return _split(rows, widest(gates, [_split(rows, gate)[1] for gate in gates]))
+
+
+def widest(candidates: list[float], counts: list[int]) -> float:
+    """The midpoint of the widest run of neighbouring candidates with the best count (inf
+    when the run reaches an infinite candidate)."""
+    best = max(counts)
     runs: list[list[float]] = []
-    for index, (gate, count) in enumerate(zip(gates, right, strict=True)):
-        if count == best and runs and right[index - 1] == best:
-            runs[-1].append(gate)
+    for index, (candidate, count) in enumerate(zip(candidates, counts, strict=True)):
+        if count == best and runs and counts[index - 1] == best:
+            runs[-1].append(candidate)
         elif count == best:
-            runs.append([gate])
-    widest = max(runs, key=lambda run: run[-1] - run[0])
-    gate = round((widest[0] + widest[-1]) / 2, 3) if math.isfinite(widest[-1]) else math.inf
-    return _split(rows, gate)
+            runs.append([candidate])
+    run = max(runs, key=lambda r: r[-1] - r[0])
+    return round((run[0] + run[-1]) / 2, 3) if math.isfinite(run[-1]) else math.inf
 
 
 def _split(rows: list[Row], gate: float) -> tuple[DecisionRule, int]:
@@ -150,14 +154,4 @@ def calibrate(rows: list[tuple[float, bool]]) -> tuple[float, int]:
     candidates += [(a + b) / 2 for a, b in itertools.pairwise(values)]
     candidates.append(values[-1] + 1.0)
     right = [sum((s >= c) == applies for s, applies in rows) for c in candidates]
-    best = max(right)
-    runs: list[list[float]] = []
-    for index, (candidate, count) in enumerate(zip(candidates, right, strict=True)):
-        if count != best:
-            continue
-        if runs and right[index - 1] == best:
-            runs[-1].append(candidate)
-        else:
-            runs.append([candidate])
-    widest = max(runs, key=lambda run: run[-1] - run[0])
-    return round((widest[0] + widest[-1]) / 2, 3), best
+    return widest(candidates, right), max(right)

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from bench.overhead.standin import read_body, serve
 from thinkgate.backends.upstream.http1 import Pool
 from thinkgate.backends.upstream.transport import TransportOptions
 
@@ -30,13 +31,7 @@ def app_for(upstream: str) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = orjson.loads(body)
+        request = orjson.loads(await read_body(receive))
         reply = await pool.request("POST", "chat/completions", orjson.dumps(request), headers)
         if request.get("stream"):
             await send({"type": "http.response.start", "status": reply.status, "headers": _SSE})
@@ -54,14 +49,4 @@ def app_for(upstream: str) -> Any:
 
 
 if __name__ == "__main__":
-    import uvicorn
-
-    uvicorn.run(
-        app_for(sys.argv[2]),
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_level="warning",
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
-    )
+    serve(app_for(sys.argv[2]), int(sys.argv[1]))

@@ -59,12 +59,7 @@ MODELS = orjson.dumps({"object": "list", "data": [{"id": "fixed", "object": "mod
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     if scope["method"] == "GET":
         await _send(send, 200, b"application/json", MODELS)
     elif b'"stream":true' in body.replace(b" ", b""):
@@ -73,21 +68,36 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _send(send, 200, b"application/json", COMPLETION)
 
 
+async def read_body(receive: Any) -> bytes:
+    """A request's whole body (the bare ASGI apps of this benchmark)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 async def _send(send: Any, status: int, content_type: bytes, payload: bytes) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
-if __name__ == "__main__":
+def serve(asgi_app: Any, port: int) -> None:
+    """On loopback, quiet, with the fast parser and loop (the benchmark's bare apps)."""
     import uvicorn
 
     uvicorn.run(
-        app,
+        asgi_app,
         host="127.0.0.1",
-        port=int(sys.argv[1]),
+        port=port,
         log_level="warning",
         access_log=False,
         http="httptools",
         loop="uvloop",
     )
+
+
+if __name__ == "__main__":
+    serve(app, int(sys.argv[1]))
