@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from openai import OpenAI
 
+from tests.support.config import write_config
 from tests.support.server import ServerProcess, make_client
 from thinkgate.backends.output_policy import (
     CLOSE_BIAS,
@@ -43,11 +44,14 @@ TAGS: Any = {
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAI]:
     root = tmp_path_factory.mktemp("output-policy")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        f'[[local_models]]\nname = "{MODEL}"\nn_ctx = 2048\ntemperature = 0\n'
-        "soft_length_start = 24\nsoft_length_rate = 5.0\n"
-    )
+    model = {
+        "name": MODEL,
+        "n_ctx": 2048,
+        "temperature": 0,
+        "soft_length_start": 24,
+        "soft_length_rate": 5.0,
+    }
+    config = write_config(root / "thinkgate.toml", local_models=[model])
     process = ServerProcess(root / "data", config=config)
     yield make_client(process.base_url).with_options(timeout=600)
     process.stop()
@@ -88,7 +92,8 @@ def _vocabulary() -> Vocabulary:
     opens = np.zeros(size, dtype=np.bool_)
     return Vocabulary(
         ends=np.array([0]),
-        closers=np.array([1, 2]),
+        string_closers=np.array([1]),
+        bracket_closers=np.array([2]),
         sentence_end=sentence_end,
         opens_structure=opens,
         pieces=pieces,

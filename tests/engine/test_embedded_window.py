@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from openai import OpenAI
 
+from tests.support.config import write_config
 from tests.support.server import ServerProcess, make_client
 from thinkgate.backends.llama_windows import LlamaWindows, llama_rope_type, rope_params
 from thinkgate.backends.local import LocalBackend
@@ -27,10 +28,8 @@ TRAINED_CONTEXT = 8192
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("capped")
-    config = root / "thinkgate.toml"
-    config.write_text(
-        f'[[local_models]]\nname = "smollm2-135m-instruct"\ndefault_max_output_tokens = {CAP}\n'
-    )
+    model = {"name": "smollm2-135m-instruct", "default_max_output_tokens": CAP}
+    config = write_config(root / "thinkgate.toml", local_models=[model])
     process = ServerProcess(root / "data", config=config)
     yield process
     process.stop()

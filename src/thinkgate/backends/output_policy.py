@@ -79,7 +79,10 @@ class Vocabulary:
     """The token ids each policy acts on, read once per model."""
 
     ends: np.ndarray[Any, np.dtype[np.int64]]  # end-of-generation tokens
-    closers: np.ndarray[Any, np.dtype[np.int64]]  # `"`, `]`, `}` and runs of them
+    # the closers (`"`, `]`, `}` and runs of them): those that close a string (start with
+    # `"`), and those made of `]` and `}` alone (close an array or object)
+    string_closers: np.ndarray[Any, np.dtype[np.int64]]
+    bracket_closers: np.ndarray[Any, np.dtype[np.int64]]
     sentence_end: np.ndarray[Any, np.dtype[np.bool_]]  # per token: ends a sentence
     opens_structure: np.ndarray[Any, np.dtype[np.bool_]]  # per token: starts with < { [
     pieces: tuple[bytes, ...]  # per token: its text
@@ -97,7 +100,7 @@ def soft_length(config: LocalModelConfig, max_output_tokens: int | None) -> Soft
 def vocabulary(llama: Any) -> Vocabulary:
     vocab = llama._model.vocab
     size = llama.n_vocab()
-    ends, closers = [], []
+    ends, string_closers, bracket_closers = [], [], []
     sentence_end = np.zeros(size, dtype=np.bool_)
     opens = np.zeros(size, dtype=np.bool_)
     pieces = []
@@ -112,12 +115,16 @@ def vocabulary(llama: Any) -> Vocabulary:
         text = piece.decode("utf-8", errors="ignore")
         bare = text.strip()
         if bare and set(bare) <= JSON_CLOSERS:
-            closers.append(token)
+            if bare.startswith('"'):
+                string_closers.append(token)
+            elif '"' not in bare:
+                bracket_closers.append(token)
         sentence_end[token] = text.rstrip(" ").endswith(SENTENCE_ENDS)
         opens[token] = text.lstrip().startswith(("<", "{", "["))
     return Vocabulary(
         np.array(ends, dtype=np.int64),
-        np.array(closers, dtype=np.int64),
+        np.array(string_closers, dtype=np.int64),
+        np.array(bracket_closers, dtype=np.int64),
         sentence_end,
         opens,
         tuple(pieces),
@@ -165,13 +172,6 @@ class OutputPolicy:
         self._read = 0  # output tokens added to `_text`
         self._in_string = False  # the output so far ends inside a JSON string
         self._escaped = False  # ... right after its backslash
-        pieces = vocab.pieces
-        self._string_closers = np.array(
-            [t for t in vocab.closers if pieces[t].strip().startswith(b'"')], dtype=np.int64
-        )
-        self._bracket_closers = np.array(
-            [t for t in vocab.closers if b'"' not in pieces[t]], dtype=np.int64
-        )
         self.wrapped_at: int | None = None  # the output token at which the guard fired
 
     def _read_output(self, output: np.ndarray[Any, np.dtype[np.intc]]) -> None:
@@ -201,7 +201,8 @@ class OutputPolicy:
 
     def _closers(self) -> np.ndarray[Any, np.dtype[np.int64]]:
         """The tokens that close what is open: the string, else an array or object."""
-        return self._string_closers if self._in_string else self._bracket_closers
+        vocab = self._vocab
+        return vocab.string_closers if self._in_string else vocab.bracket_closers
 
     def __call__(self, input_ids: np.ndarray[Any, np.dtype[np.intc]], logits: Logits) -> Logits:
         output = input_ids[self._prompt :]
