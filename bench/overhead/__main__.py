@@ -225,6 +225,31 @@ def _wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"port {port} did not open in {timeout}s")
 
 
+STACK = ("fastapi", "starlette", "uvicorn", "pydantic", "httpx", "openai", "uvloop", "orjson")
+
+
+def _litellm_python(args: argparse.Namespace) -> str:
+    return str(CACHE / f"litellm-{args.litellm_version}" / "bin" / "python")
+
+
+def _stack(python: str) -> dict[str, str]:
+    """The versions of the web stack installed beside `python` (absent ones left out)."""
+    script = (
+        "import importlib.metadata as m, json\n"
+        f"names = {list(STACK)!r}\n"
+        "found = {}\n"
+        "for name in names:\n"
+        "    try:\n"
+        "        found[name] = m.version(name)\n"
+        "    except m.PackageNotFoundError:\n"
+        "        pass\n"
+        "print(json.dumps(found))\n"
+    )
+    reply = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
+    versions: dict[str, str] = json.loads(reply.stdout)
+    return versions
+
+
 def _start_litellm(
     tmp: Path, standin: str, version: str, processes: list[subprocess.Popen[bytes]]
 ) -> tuple[str, dict[str, str]]:
@@ -309,6 +334,11 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
         "seconds_per_run": args.seconds,
         "rounds": args.rounds,
         "litellm_version": None if args.skip_litellm else args.litellm_version,
+        # the libraries each proxy ran on: a peer installed later resolves newer ones
+        "stacks": {
+            "thinkgate": _stack(sys.executable),
+            "litellm": None if args.skip_litellm else _stack(_litellm_python(args)),
+        },
         "runs": runs,
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
