@@ -174,7 +174,10 @@ def _start_thinkgate(
     *,
     busy_poll_us: int = 0,
     transport: str = "http1",
+    module: str = "thinkgate",
+    env: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str]]:
+    """`module`: what runs `serve` (`bench.overhead.phases_server` wraps thinkgate's)."""
     tmp.mkdir(parents=True, exist_ok=True)
     polling = f"busy_poll_us = {busy_poll_us}\n" if busy_poll_us else ""
     config = tmp / "thinkgate.toml"
@@ -187,8 +190,8 @@ def _start_thinkgate(
         "max_concurrency = 256\n" + f'transport = "{transport}"\n' + polling
     )
     port = free_port()
-    env = {**os.environ, "THINKGATE_ADMIN_KEY": ADMIN_KEY}
-    command = [sys.executable, "-m", "thinkgate", "serve", "--port", str(port)]
+    env = {**os.environ, **(env or {}), "THINKGATE_ADMIN_KEY": ADMIN_KEY}
+    command = [sys.executable, "-m", module, "serve", "--port", str(port)]
     command += ["--data-dir", str(tmp / "thinkgate-data"), "--config", str(config)]
     processes.append(_spawn(command, tmp / "thinkgate.log", env=env))
     base = f"http://127.0.0.1:{port}"
