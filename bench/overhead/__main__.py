@@ -115,15 +115,7 @@ def main() -> None:
 async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> dict[str, Any]:
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        standin_port = free_port()
-        processes.append(
-            _spawn(
-                [sys.executable, "-m", "bench.overhead.standin", str(standin_port)],
-                tmp / "standin.log",
-            )
-        )
-        standin = f"http://127.0.0.1:{standin_port}"
-        _wait(f"{standin}/v1/models")
+        standin = start_standin(tmp, processes)
         targets: dict[str, tuple[str, dict[str, str]]] = {
             "direct": (f"{standin}/v1/chat/completions", {})
         }
@@ -165,6 +157,16 @@ async def _run(tmp: Path, args: argparse.Namespace, connections: list[int]) -> d
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def start_standin(tmp: Path, processes: list[subprocess.Popen[bytes]]) -> str:
+    """The fixed-response upstream, up; its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.overhead.standin", str(port)]
+    processes.append(_spawn(command, tmp / "standin.log"))
+    standin = f"http://127.0.0.1:{port}"
+    _wait(f"{standin}/v1/models")
+    return standin
 
 
 def _start_thinkgate(
@@ -229,34 +231,35 @@ def _wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 STACK = ("fastapi", "starlette", "uvicorn", "pydantic", "httpx", "openai", "uvloop", "orjson")
+_VERSIONS = """\
+import importlib.metadata as metadata, json, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps(found))
+"""
 
 
-def _litellm_python(args: argparse.Namespace) -> str:
-    return str(CACHE / f"litellm-{args.litellm_version}" / "bin" / "python")
+def _litellm_venv(version: str) -> Path:
+    return CACHE / f"litellm-{version}"
 
 
-def _stack(python: str) -> dict[str, str]:
+def _stack(python: str | Path) -> dict[str, str]:
     """The versions of the web stack installed beside `python` (absent ones left out)."""
-    script = (
-        "import importlib.metadata as m, json\n"
-        f"names = {list(STACK)!r}\n"
-        "found = {}\n"
-        "for name in names:\n"
-        "    try:\n"
-        "        found[name] = m.version(name)\n"
-        "    except m.PackageNotFoundError:\n"
-        "        pass\n"
-        "print(json.dumps(found))\n"
+    command = [str(python), "-c", _VERSIONS, *STACK]
+    versions: dict[str, str] = json.loads(
+        subprocess.run(command, capture_output=True, text=True, check=True).stdout
     )
-    reply = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
-    versions: dict[str, str] = json.loads(reply.stdout)
     return versions
 
 
 def _start_litellm(
     tmp: Path, standin: str, version: str, processes: list[subprocess.Popen[bytes]]
 ) -> tuple[str, dict[str, str]]:
-    venv = CACHE / f"litellm-{version}"
+    venv = _litellm_venv(version)
     litellm = venv / "bin" / "litellm"
     if not litellm.exists():
         print(f"installing litellm[proxy]=={version} into {venv} …", flush=True)
@@ -340,7 +343,9 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
         # the libraries each proxy ran on: a peer installed later resolves newer ones
         "stacks": {
             "thinkgate": _stack(sys.executable),
-            "litellm": None if args.skip_litellm else _stack(_litellm_python(args)),
+            "litellm": None
+            if args.skip_litellm
+            else _stack(_litellm_venv(args.litellm_version) / "bin" / "python"),
         },
         "runs": runs,
     }

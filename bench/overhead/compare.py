@@ -14,16 +14,14 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
-from bench.overhead.__main__ import _spawn, _start_litellm, _start_thinkgate, _wait
+from bench.overhead.__main__ import _start_litellm, _start_thinkgate, start_standin
 from bench.overhead.load import chat_body, in_turns
-from tests.support.server import free_port
 
 
 def main() -> None:
@@ -42,11 +40,7 @@ async def _compare(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp())
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        port = free_port()
-        command = [sys.executable, "-m", "bench.overhead.standin", str(port)]
-        processes.append(_spawn(command, tmp / "standin.log"))
-        standin = f"http://127.0.0.1:{port}"
-        _wait(f"{standin}/v1/models")
+        standin = start_standin(tmp, processes)
         targets: dict[str, tuple[str, dict[str, str]]] = {
             "direct": (f"{standin}/v1/chat/completions", {})
         }

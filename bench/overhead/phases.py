@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import uvloop
 
-from bench.overhead.__main__ import _spawn, _start_thinkgate, _wait
+from bench.overhead.__main__ import _start_thinkgate, start_standin
 from bench.overhead.load import chat_body, run_load
-from tests.support.server import free_port
 
 
 def main() -> None:
@@ -46,11 +44,7 @@ async def _measure(tmp: Path, seconds: float, stream: bool) -> list[tuple[str, s
     processes: list[subprocess.Popen[bytes]] = []
     report = tmp / "phases.json"
     try:
-        port = free_port()
-        command = [sys.executable, "-m", "bench.overhead.standin", str(port)]
-        processes.append(_spawn(command, tmp / "standin.log"))
-        standin = f"http://127.0.0.1:{port}"
-        _wait(f"{standin}/v1/models")
+        standin = start_standin(tmp, processes)
         url, headers = _start_thinkgate(
             tmp / "thinkgate",
             standin,

@@ -66,29 +66,34 @@ def _stamp(point: str, *, last: bool = False) -> None:
 
 
 def _wrapped(original: Callable[..., Any], when: str, point: str) -> Callable[..., Any]:
+    """A stamp `before` is taken at the call, for a coroutine function too (the call makes
+    the coroutine, which its caller awaits at once); `after` and `last` once it returns."""
+    last = when == "last"
+    if when == "before":
+
+        @functools.wraps(original)
+        def stamp_first(*args: Any, **kwargs: Any) -> Any:
+            _stamp(point)
+            return original(*args, **kwargs)
+
+        return stamp_first
     if inspect.iscoroutinefunction(original):
 
         @functools.wraps(original)
-        async def probe_async(*args: Any, **kwargs: Any) -> Any:
-            if when == "before":
-                _stamp(point)
+        async def stamp_after_await(*args: Any, **kwargs: Any) -> Any:
             result = await original(*args, **kwargs)
-            if when != "before":
-                _stamp(point, last=when == "last")
+            _stamp(point, last=last)
             return result
 
-        return probe_async
+        return stamp_after_await
 
     @functools.wraps(original)
-    def probe(*args: Any, **kwargs: Any) -> Any:
-        if when == "before":
-            _stamp(point)
+    def stamp_after(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        if when != "before":
-            _stamp(point, last=when == "last")
+        _stamp(point, last=last)
         return result
 
-    return probe
+    return stamp_after
 
 
 def _install() -> None:
